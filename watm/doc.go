@@ -1,0 +1,43 @@
+// Package watm runs WebAssembly Transport Modules (WATMs, the WATER design)
+// on upstream wazero, with no fork and no cgo.
+//
+// A Runtime compiles each module once (Load) and shares the compiled code
+// among all connections; every connection gets its own instance, driven as
+// a Session:
+//
+//	instantiate -> _initialize / _start -> _water_init
+//	  -> _water_dial(plaintext fd) | _water_accept(plaintext fd) | _water_associate()
+//	  -> _water_cancel_with(cancel fd) -> _water_worker()   (on its own goroutine)
+//
+// (v1 modules: watm_init_v1, watm_dial_fixed_v1 / watm_accept_v1 /
+// watm_associate_v1, watm_ctrlpipe_v1, watm_start_v1.) Dialer, Listener and
+// Relay wrap sessions for the three roles.
+//
+// # The WASI layer
+//
+// The runtime provides its own wasi_snapshot_preview1 host module rather
+// than wazero's, because a WATM's descriptors are sockets the host hands
+// over (the plaintext conn, what host_dial and host_accept return, the
+// cancel channel), and wazero's file system has no way to hold them. Every
+// preview-1 function exists; those that need a file system answer with an
+// errno. Each host function is declared the same way (a hostFunc with its
+// name, parameter types and names, and a body returning an Errno); pointers
+// are checked before anything else, so a bad pointer is EFAULT and loses no
+// data. See wasi.go and the wasi_*.go files.
+//
+// Sockets with an OS descriptor are read and written straight between the
+// descriptor and the module's memory. poll_oneoff blocks in ppoll(2) on
+// those descriptors plus a per-instance eventfd that a forced stop writes.
+// A net.Conn without a descriptor (a TLS conn, net.Pipe) is bridged through
+// a socketpair.
+//
+// # Lifecycle and limits
+//
+// Session.Close writes the cancel channel, waits the grace period, then
+// stops the instance by force: blocked host calls are woken and wazero's
+// close-on-context-done ends a module spinning in a loop. A trap, a
+// proc_exit or a host panic ends only its own session, with a TrapError,
+// ExitError or StopError. Each instance is limited in memory pages, open
+// descriptors and host_dial / host_accept calls (see the Default* constants).
+// When a session ends, every socket it held is closed.
+package watm

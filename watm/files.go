@@ -1,0 +1,173 @@
+package watm
+
+import (
+	"bytes"
+	"log/slog"
+	"strings"
+	"sync"
+	"time"
+)
+
+// memFile is a read-only file held in memory: the config that pull_config
+// hands out (v0) or /conf/watm.cfg (v1).
+type memFile struct {
+	data []byte
+	mu   sync.Mutex
+	off  int64
+}
+
+func (f *memFile) filetype() uint8 { return filetypeRegularFile }
+func (f *memFile) pollfd() int     { return -1 }
+func (f *memFile) size() uint64    { return uint64(len(f.data)) }
+func (f *memFile) close() error    { return nil }
+
+func (f *memFile) read(p []byte, _ bool) (int, Errno) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := f.readAt(p, f.off)
+	f.off += int64(n)
+	return n, ESUCCESS
+}
+
+func (f *memFile) readAt(p []byte, off int64) int {
+	if off < 0 || off >= int64(len(f.data)) {
+		return 0
+	}
+	return copy(p, f.data[off:])
+}
+
+func (f *memFile) write([]byte, bool) (int, Errno) { return 0, EBADF }
+func (f *memFile) shutdown(uint8) Errno            { return ENOTSOCK }
+
+func (f *memFile) seek(off int64, whence uint8) (uint64, Errno) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	var base int64
+	switch whence {
+	case whenceSet:
+	case whenceCur:
+		base = f.off
+	case whenceEnd:
+		base = int64(len(f.data))
+	default:
+		return 0, EINVAL
+	}
+	if base+off < 0 {
+		return 0, EINVAL
+	}
+	f.off = base + off
+	return uint64(f.off), ESUCCESS
+}
+
+// dirFile is a preopened read-only directory holding named in-memory files:
+// v1's /conf with watm.cfg. It is the only directory a module ever sees.
+type dirFile struct {
+	name    string
+	entries map[string][]byte
+}
+
+func (d *dirFile) filetype() uint8                  { return filetypeDirectory }
+func (d *dirFile) pollfd() int                      { return -1 }
+func (d *dirFile) read([]byte, bool) (int, Errno)  { return 0, EISDIR }
+func (d *dirFile) write([]byte, bool) (int, Errno) { return 0, EISDIR }
+func (d *dirFile) shutdown(uint8) Errno             { return ENOTSOCK }
+func (d *dirFile) close() error                     { return nil }
+
+func (d *dirFile) lookup(path string) ([]byte, Errno) {
+	path = strings.TrimPrefix(path, "./")
+	data, ok := d.entries[path]
+	if !ok {
+		return nil, ENOENT
+	}
+	return data, ESUCCESS
+}
+
+// stdinFile is fd 0: always at EOF.
+type stdinFile struct{}
+
+func (stdinFile) filetype() uint8                  { return filetypeCharDevice }
+func (stdinFile) pollfd() int                      { return -1 }
+func (stdinFile) read([]byte, bool) (int, Errno)  { return 0, ESUCCESS }
+func (stdinFile) write([]byte, bool) (int, Errno) { return 0, EBADF }
+func (stdinFile) shutdown(uint8) Errno             { return ENOTSOCK }
+func (stdinFile) close() error                     { return nil }
+
+// logFile is fd 1 or 2: lines go to the host's logger, never to the
+// process's stdout (which tor reads as the PT protocol). A module that
+// writes a flood is rate limited: past the budget, lines are counted and
+// dropped, and the count is logged when the budget refills.
+type logFile struct {
+	logger  *slog.Logger
+	stream  string
+	mu      sync.Mutex
+	line    []byte
+	tokens  float64
+	last    time.Time
+	dropped int
+}
+
+const (
+	logBurst      = 20  // lines at once
+	logRate       = 5.0 // lines per second after the burst
+	logLineLength = 512 // longer lines are cut
+)
+
+func newLogFile(l *slog.Logger, stream string) *logFile {
+	return &logFile{logger: l, stream: stream, tokens: logBurst, last: time.Now()}
+}
+
+func (f *logFile) filetype() uint8                 { return filetypeCharDevice }
+func (f *logFile) pollfd() int                     { return -1 }
+func (f *logFile) read([]byte, bool) (int, Errno) { return 0, EBADF }
+func (f *logFile) shutdown(uint8) Errno            { return ENOTSOCK }
+
+func (f *logFile) write(p []byte, _ bool) (int, Errno) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	rest := p
+	for len(rest) > 0 {
+		i := bytes.IndexByte(rest, '\n')
+		if i < 0 {
+			f.appendLine(rest)
+			break
+		}
+		f.appendLine(rest[:i])
+		f.emitLocked()
+		rest = rest[i+1:]
+	}
+	return len(p), ESUCCESS
+}
+
+func (f *logFile) appendLine(b []byte) {
+	if room := logLineLength - len(f.line); room > 0 {
+		f.line = append(f.line, b[:min(room, len(b))]...)
+	}
+}
+
+// emitLocked logs the pending line if the rate limit allows. f.mu is held.
+func (f *logFile) emitLocked() {
+	now := time.Now()
+	f.tokens = min(logBurst, f.tokens+now.Sub(f.last).Seconds()*logRate)
+	f.last = now
+	if f.tokens < 1 {
+		f.dropped++
+		f.line = f.line[:0]
+		return
+	}
+	f.tokens--
+	if f.dropped > 0 {
+		f.logger.Warn("watm: module output rate limited", "stream", f.stream, "dropped_lines", f.dropped)
+		f.dropped = 0
+	}
+	f.logger.Info("watm: module "+f.stream, "line", string(f.line))
+	f.line = f.line[:0]
+}
+
+func (f *logFile) close() error {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if len(f.line) > 0 {
+		f.emitLocked()
+	}
+	return nil
+}

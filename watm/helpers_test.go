@@ -1,0 +1,184 @@
+package watm_test
+
+import (
+	"bytes"
+	"context"
+	"crypto/rand"
+	"fmt"
+	"io"
+	"math"
+	mrand "math/rand/v2"
+	"net"
+	"os"
+	"runtime"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/modules"
+)
+
+func newRuntime(t testing.TB, opts ...watm.Option) *watm.Runtime {
+	t.Helper()
+	rt, err := watm.NewRuntime(context.Background(), opts...)
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	return rt
+}
+
+// shipped loads one of the modules in watm/modules.
+func shipped(t testing.TB, rt *watm.Runtime, name string) *watm.Module {
+	t.Helper()
+	b, ok := modules.Lookup(name)
+	if !ok {
+		t.Fatalf("no shipped module %q", name)
+	}
+	m, err := rt.Load(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
+// fixture loads watm/testdata/NAME.wasm.
+func fixture(t testing.TB, rt *watm.Runtime, name string) (*watm.Module, error) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name + ".wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt.Load(context.Background(), b)
+}
+
+// tcpPair is a network listener and a dial function reaching it.
+type tcpPair struct {
+	ln   net.Listener
+	dial watm.DialFunc
+}
+
+func newTCP(t testing.TB) *tcpPair {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { ln.Close() })
+	addr := ln.Addr().String()
+	return &tcpPair{ln: ln, dial: func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", addr)
+	}}
+}
+
+// wrappedPair connects a client module's dialer to a server module's
+// listener over real TCP and returns both plaintext ends.
+func wrappedPair(t testing.TB, client, server *watm.Module) (c, s *watm.Conn) {
+	t.Helper()
+	ctx := context.Background()
+	tp := newTCP(t)
+	type res struct {
+		c   *watm.Conn
+		err error
+	}
+	ch := make(chan res, 1)
+	go func() {
+		nc, err := tp.ln.Accept()
+		if err != nil {
+			ch <- res{err: err}
+			return
+		}
+		l := &watm.Listener{Module: server}
+		c, _, err := l.AcceptConn(ctx, nc, nil)
+		ch <- res{c, err}
+	}()
+	d := &watm.Dialer{Module: client, Config: watm.ConnConfig{Dial: tp.dial}}
+	c, err := d.DialContext(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	r := <-ch
+	if r.err != nil {
+		t.Fatal(r.err)
+	}
+	t.Cleanup(func() { c.Close(); r.c.Close() })
+	return c, r.c
+}
+
+// randomBytes returns n bytes from a seeded generator.
+func randomBytes(n int, seed uint64) []byte {
+	b := make([]byte, n)
+	r := mrand.NewChaCha8([32]byte{byte(seed), byte(seed >> 8)})
+	r.Read(b)
+	return b
+}
+
+// sendAndCheck writes data on w, then half-closes it, while reading
+// everything from r and checking it byte for byte.
+func sendAndCheck(w, r net.Conn, data []byte) error {
+	errs := make(chan error, 2)
+	go func() {
+		_, err := w.Write(data)
+		if err == nil {
+			err = w.(interface{ CloseWrite() error }).CloseWrite()
+		}
+		errs <- err
+	}()
+	go func() {
+		got, err := io.ReadAll(r)
+		if err == nil && !bytes.Equal(got, data) {
+			err = fmt.Errorf("received %d bytes, want %d; first difference at %d", len(got), len(data), firstDiff(got, data))
+		}
+		errs <- err
+	}()
+	for range 2 {
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
+func firstDiff(a, b []byte) int {
+	for i := range min(len(a), len(b)) {
+		if a[i] != b[i] {
+			return i
+		}
+	}
+	return min(len(a), len(b))
+}
+
+// leakCheck records goroutines and open fds and, at cleanup, waits a
+// bounded time for both to come back to where they were.
+func leakCheck(t testing.TB) {
+	t.Helper()
+	g0, f0 := runtime.NumGoroutine(), openFDs(t)
+	t.Cleanup(func() {
+		var g, f int
+		deadline := time.Now().Add(5 * time.Second)
+		for time.Now().Before(deadline) {
+			g, f = runtime.NumGoroutine(), openFDs(t)
+			if g <= g0 && f <= f0 {
+				return
+			}
+			time.Sleep(20 * time.Millisecond)
+		}
+		buf := make([]byte, 1<<20)
+		buf = buf[:runtime.Stack(buf, true)]
+		t.Errorf("leak: goroutines %d -> %d, open fds %d -> %d\n%s", g0, g, f0, f, buf)
+	})
+}
+
+func openFDs(t testing.TB) int {
+	entries, err := os.ReadDir("/proc/self/fd")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return len(entries)
+}
+
+var _ = rand.Read
+var _ = math.MaxInt
+var _ sync.Mutex

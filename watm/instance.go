@@ -1,0 +1,287 @@
+package watm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strings"
+	"sync/atomic"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/sys"
+	"golang.org/x/sys/unix"
+)
+
+// DialFunc connects to the destination the caller chose for a connection:
+// what host_dial (v0) and water_dial_fixed (v1) reach.
+type DialFunc func(ctx context.Context) (net.Conn, error)
+
+// AcceptFunc returns the inbound connection for host_accept / water_accept.
+type AcceptFunc func(ctx context.Context) (net.Conn, error)
+
+// DialPolicy decides whether a v1 module may dial network/address itself
+// through water_dial.
+type DialPolicy func(network, address string) bool
+
+// ConnConfig is what the host gives one connection's instance.
+type ConnConfig struct {
+	// Config reaches the module through pull_config (v0) or as the file
+	// /conf/watm.cfg (v1). nil means no config.
+	Config []byte
+	// Dial serves host_dial / water_dial_fixed.
+	Dial DialFunc
+	// Accept serves host_accept / water_accept.
+	Accept AcceptFunc
+	// Destination is the address Dial reaches ("host:port"); v1's default
+	// dial policy lets water_dial reach it and nothing else.
+	Destination string
+	// Policy, when set, replaces the default dial policy for water_dial;
+	// an allowed address other than Destination is dialed with DialAddress.
+	Policy DialPolicy
+	// DialAddress dials what Policy allowed (default: net.Dialer).
+	DialAddress func(ctx context.Context, network, address string) (net.Conn, error)
+	// Logger receives this connection's module output and errors
+	// (default: the runtime's logger).
+	Logger *slog.Logger
+}
+
+// instance is one module instance serving one connection. Calls into it
+// are sequential (init, role entry, cancel, worker); host functions find it
+// in the context of the call.
+type instance struct {
+	m      *Module
+	conn   ConnConfig
+	logger *slog.Logger
+	ctx    context.Context
+	cancel context.CancelFunc
+	mod    api.Module
+	fds    fdTable
+	// interrupt is an eventfd in every poll_oneoff wait: a forced stop
+	// writes it so that a module blocked in the host wakes at once.
+	interrupt int
+	stopping  atomic.Bool
+	exitCode  atomic.Int64 // -1, or the code given to proc_exit
+	dials     int
+	accepts   int
+	dialErr   error
+	// pollScratch is poll_oneoff's reusable space.
+	pollScratch pollState
+}
+
+// exitCodeStopped is the exit code of an instance stopped by the host.
+const exitCodeStopped = sys.ExitCodeContextCanceled
+
+func newInstance(parent context.Context, m *Module, cc ConnConfig) (*instance, error) {
+	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
+	if err != nil {
+		return nil, fmt.Errorf("watm: eventfd: %w", err)
+	}
+	in := &instance{m: m, conn: cc, interrupt: efd, logger: cc.Logger}
+	if in.logger == nil {
+		in.logger = m.rt.cfg.logger
+	}
+	in.exitCode.Store(-1)
+	in.fds.max = m.rt.cfg.maxFDs
+	in.fds.setStdio(0, stdinFile{})
+	in.fds.setStdio(1, newLogFile(in.logger, "stdout"))
+	in.fds.setStdio(2, newLogFile(in.logger, "stderr"))
+	if m.abi.version == 1 && cc.Config != nil {
+		_, _ = in.fds.insert(&dirFile{name: "/conf", entries: map[string][]byte{"watm.cfg": cc.Config}})
+	}
+	base := context.WithValue(context.WithoutCancel(parent), instanceKey{}, in)
+	in.ctx, in.cancel = context.WithCancel(base)
+
+	mod, err := m.rt.rt.InstantiateModule(in.ctx, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	if err != nil {
+		in.release()
+		return nil, fmt.Errorf("watm: instantiate: %w", err)
+	}
+	in.mod = mod
+	if m.start != "" {
+		if _, err := in.call(m.start); err != nil && !(m.start == "_start" && in.exitCode.Load() == 0) {
+			in.release()
+			return nil, err
+		}
+		in.exitCode.Store(-1)
+	}
+	return in, nil
+}
+
+// call invokes an export and returns its i32 result. Traps, host panics,
+// proc_exit and forced stops come back as errors naming the export.
+func (in *instance) call(name string, args ...uint64) (int32, error) {
+	f := in.mod.ExportedFunction(name)
+	if f == nil {
+		return 0, fmt.Errorf("watm: %s not exported", name)
+	}
+	res, err := f.Call(in.ctx, args...)
+	if err != nil {
+		return 0, in.failure(name, err)
+	}
+	if len(res) == 0 {
+		return 0, nil
+	}
+	return int32(uint32(res[0])), nil
+}
+
+// failure turns an error from a call into one that says which and why.
+func (in *instance) failure(name string, err error) error {
+	var ee *sys.ExitError
+	if errors.As(err, &ee) {
+		switch code := in.exitCode.Load(); {
+		case in.stopping.Load():
+			return &StopError{Func: name}
+		case code >= 0:
+			return &ExitError{Func: name, Code: uint32(code)}
+		}
+		return fmt.Errorf("watm: %s: %w", name, err)
+	}
+	msg, _, _ := strings.Cut(err.Error(), "\n")
+	return &TrapError{Func: name, Msg: msg, err: err}
+}
+
+// ExitError reports a module that called proc_exit.
+type ExitError struct {
+	Func string
+	Code uint32
+}
+
+func (e *ExitError) Error() string {
+	return fmt.Sprintf("watm: module called proc_exit(%d) during %s", e.Code, e.Func)
+}
+
+// TrapError reports a trap (unreachable, out-of-bounds access, stack
+// overflow...) or a panic in a host function.
+type TrapError struct {
+	Func string
+	Msg  string
+	err  error
+}
+
+func (e *TrapError) Error() string { return fmt.Sprintf("watm: %s trapped: %s", e.Func, e.Msg) }
+func (e *TrapError) Unwrap() error { return e.err }
+
+// StopError reports an instance the host stopped by force because it did
+// not end by itself within the grace period.
+type StopError struct{ Func string }
+
+func (e *StopError) Error() string {
+	return "watm: " + e.Func + " stopped by force: the module did not stop after its cancel channel was written"
+}
+
+// hostErrno passes e on, unless the instance is being stopped: then the
+// module is unwound at once instead of seeing an error it might retry.
+func (in *instance) hostErrno(e Errno) Errno {
+	if e != ESUCCESS && in.stopping.Load() {
+		in.exitStopped()
+	}
+	return e
+}
+
+func (in *instance) exitStopped() { panic(sys.NewExitError(exitCodeStopped)) }
+
+// forceStop wakes a module blocked in the host and makes it exit at the
+// next function call or loop iteration (wazero's close-on-context-done).
+func (in *instance) forceStop() {
+	in.stopping.Store(true)
+	var one [8]byte
+	one[0] = 1
+	_, _ = unix.Write(in.interrupt, one[:])
+	in.fds.abort()
+	in.cancel()
+}
+
+func (in *instance) monotonic() uint64 {
+	return uint64(time.Since(in.m.rt.epoch)) + uint64(time.Second)
+}
+
+func (in *instance) dial(fn DialFunc) (int32, Errno) {
+	if in.conn.Dial == nil {
+		in.logger.Warn("watm: module called host_dial but this connection has no destination")
+		return -1, EPERM
+	}
+	if in.dials >= in.m.rt.cfg.maxDials {
+		in.logger.Warn("watm: module dialed too often", "limit", in.m.rt.cfg.maxDials)
+		return -1, ENOTCAPABLE
+	}
+	in.dials++
+	c, err := fn(in.ctx)
+	if err != nil {
+		in.dialErr = err
+		return -1, in.hostErrno(errnoOf(err))
+	}
+	return in.insertConn(c)
+}
+
+func (in *instance) accept() (int32, Errno) {
+	if in.conn.Accept == nil {
+		in.logger.Warn("watm: module called host_accept but this connection has nothing to accept")
+		return -1, EPERM
+	}
+	if in.accepts >= in.m.rt.cfg.maxDials {
+		in.logger.Warn("watm: module accepted too often", "limit", in.m.rt.cfg.maxDials)
+		return -1, ENOTCAPABLE
+	}
+	in.accepts++
+	c, err := in.conn.Accept(in.ctx)
+	if err != nil {
+		in.dialErr = err
+		return -1, in.hostErrno(errnoOf(err))
+	}
+	return in.insertConn(c)
+}
+
+// dialAddress serves v1's water_dial after the dial policy.
+func (in *instance) dialAddress(network, address string) (int32, Errno) {
+	allowed := false
+	if in.conn.Policy != nil {
+		allowed = in.conn.Policy(network, address)
+	} else {
+		allowed = isTCP(network) && address != "" && address == in.conn.Destination
+	}
+	if !allowed {
+		in.logger.Warn("watm: dial denied by policy", "network", network, "address", address)
+		return -1, ENOTCAPABLE
+	}
+	if isTCP(network) && address == in.conn.Destination && in.conn.Dial != nil {
+		return in.dial(in.conn.Dial)
+	}
+	dialAddr := in.conn.DialAddress
+	if dialAddr == nil {
+		var d net.Dialer
+		dialAddr = d.DialContext
+	}
+	return in.dial(func(ctx context.Context) (net.Conn, error) { return dialAddr(ctx, network, address) })
+}
+
+func isTCP(network string) bool { return network == "tcp" || network == "tcp4" || network == "tcp6" }
+
+func (in *instance) insertConn(c net.Conn) (int32, Errno) {
+	f, err := newSockFile(c)
+	if err != nil {
+		c.Close()
+		in.logger.Warn("watm: cannot use connection", "err", err)
+		return -1, EIO
+	}
+	fd, e := in.fds.insert(f)
+	if e != ESUCCESS {
+		_ = f.close()
+		return -1, e
+	}
+	return fd, ESUCCESS
+}
+
+// release frees everything the instance holds. Only the owner calls it,
+// once no call into the module is running.
+func (in *instance) release() {
+	in.fds.closeAll()
+	if in.mod != nil {
+		_ = in.mod.Close(context.Background())
+	}
+	in.cancel()
+	_ = unix.Close(in.interrupt)
+}

@@ -1,0 +1,33 @@
+package watm_test
+
+import (
+	"testing"
+)
+
+func TestPairPlain64MiB(t *testing.T) {
+	for _, name := range []string{"plain", "reverse"} {
+		t.Run(name, func(t *testing.T) {
+			leakCheck(t)
+			rt := newRuntime(t)
+			m := shipped(t, rt, name)
+			c, s := wrappedPair(t, m, m)
+			up, down := randomBytes(64<<20, 1), randomBytes(64<<20, 2)
+			errs := make(chan error, 2)
+			go func() { errs <- sendAndCheck(c, s, up) }()
+			go func() { errs <- sendAndCheck(s, c, down) }()
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.Close()
+			s.Close()
+			if err := c.Session().Wait(); err != nil {
+				t.Errorf("client session: %v", err)
+			}
+			if err := s.Session().Wait(); err != nil {
+				t.Errorf("server session: %v", err)
+			}
+		})
+	}
+}

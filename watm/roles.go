@@ -1,0 +1,192 @@
+package watm
+
+import (
+	"context"
+	"errors"
+	"net"
+	"sync"
+)
+
+// Conn is the plaintext side of a connection whose other side a module
+// runs: what Dial and Accept return. It is a real Unix socket, so it has a
+// descriptor (CloseWrite, SyscallConn) like any *net.UnixConn. Closing it
+// lets the module finish: it sees EOF, flushes, and the session ends.
+type Conn struct {
+	*net.UnixConn
+	session *Session
+}
+
+// Session returns the session serving the connection.
+func (c *Conn) Session() *Session { return c.session }
+
+// pairPrepare prepares a session whose plaintext is one end of a new
+// socketpair and returns the other end as a *Conn.
+func (m *Module) pairPrepare(ctx context.Context, role Role, cc ConnConfig) (*Conn, error) {
+	hostEnd, modEnd, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	hc, err := fileConn(hostEnd)
+	if err != nil {
+		modEnd.Close()
+		return nil, err
+	}
+	plain, err := fileSock(modEnd)
+	if err != nil {
+		hc.Close()
+		return nil, err
+	}
+	s, err := m.prepare(ctx, role, plain, cc)
+	if err != nil {
+		_ = plain.close()
+		hc.Close()
+		return nil, err
+	}
+	s.Start()
+	return &Conn{UnixConn: hc.(*net.UnixConn), session: s}, nil
+}
+
+// Dialer runs a module's dialer role: the module wraps plaintext and
+// host_dial reaches the destination Dial chooses.
+type Dialer struct {
+	Module *Module
+	Config ConnConfig // Dial must be set
+}
+
+// DialContext returns the plaintext side of a new connection to the
+// dialer's destination.
+func (d *Dialer) DialContext(ctx context.Context) (*Conn, error) {
+	return d.Module.pairPrepare(ctx, RoleDialer, d.Config)
+}
+
+// DialConn uses the caller's own conn as the plaintext side (no extra
+// pipe); the session owns it from then on.
+func (d *Dialer) DialConn(ctx context.Context, plaintext net.Conn) (*Session, error) {
+	s, err := d.Module.Prepare(ctx, RoleDialer, plaintext, d.Config)
+	if err != nil {
+		return nil, err
+	}
+	s.Start()
+	return s, nil
+}
+
+// Listener runs a module's listener role on inbound connections.
+type Listener struct {
+	Module *Module
+	Config ConnConfig // Accept is set per connection
+}
+
+// AcceptConn unwraps an already accepted network conn. With plaintext nil
+// the plaintext side is returned as a *Conn; otherwise plaintext is used
+// (and owned) and the returned Conn is nil.
+func (l *Listener) AcceptConn(ctx context.Context, network net.Conn, plaintext net.Conn) (*Conn, *Session, error) {
+	cc := l.Config
+	cc.Accept = acceptOnce(network)
+	if plaintext == nil {
+		c, err := l.Module.pairPrepare(ctx, RoleListener, cc)
+		if err != nil {
+			network.Close()
+			return nil, nil, err
+		}
+		return c, c.session, nil
+	}
+	s, err := l.Module.Prepare(ctx, RoleListener, plaintext, cc)
+	if err != nil {
+		network.Close()
+		return nil, nil, err
+	}
+	s.Start()
+	return nil, s, nil
+}
+
+// acceptOnce hands conn to host_accept exactly once.
+func acceptOnce(conn net.Conn) AcceptFunc {
+	var once sync.Once
+	return func(context.Context) (net.Conn, error) {
+		var c net.Conn
+		once.Do(func() { c = conn })
+		if c == nil {
+			return nil, errors.New("watm: connection already accepted")
+		}
+		return c, nil
+	}
+}
+
+// Listen wraps a net.Listener: each Accept takes the next inbound conn,
+// runs it through the module and returns its plaintext side.
+func (l *Listener) Listen(ctx context.Context, inner net.Listener) net.Listener {
+	return &wrappedListener{ctx: ctx, l: l, inner: inner}
+}
+
+type wrappedListener struct {
+	ctx   context.Context
+	l     *Listener
+	inner net.Listener
+}
+
+func (w *wrappedListener) Accept() (net.Conn, error) {
+	for {
+		nc, err := w.inner.Accept()
+		if err != nil {
+			return nil, err
+		}
+		c, _, err := w.l.AcceptConn(w.ctx, nc, nil)
+		if err != nil {
+			w.l.Module.rt.cfg.logger.Warn("watm: inbound connection rejected", "err", err)
+			continue
+		}
+		return c, nil
+	}
+}
+
+func (w *wrappedListener) Close() error   { return w.inner.Close() }
+func (w *wrappedListener) Addr() net.Addr { return w.inner.Addr() }
+
+// Relay runs a module's relay role: host_accept gives the inbound
+// conn, host_dial reaches the destination, the module carries bytes
+// between them with no caller in between.
+type Relay struct {
+	Module *Module
+	Config ConnConfig // Dial must be set
+}
+
+// RelayConn relays one already accepted conn.
+func (r *Relay) RelayConn(ctx context.Context, inbound net.Conn) (*Session, error) {
+	cc := r.Config
+	cc.Accept = acceptOnce(inbound)
+	s, err := r.Module.Prepare(ctx, RoleRelay, nil, cc)
+	if err != nil {
+		inbound.Close()
+		return nil, err
+	}
+	s.Start()
+	return s, nil
+}
+
+// Serve accepts from l and relays each conn until l is closed or ctx ends;
+// it returns after every session it started has ended.
+func (r *Relay) Serve(ctx context.Context, l net.Listener) error {
+	var wg sync.WaitGroup
+	defer wg.Wait()
+	stop := context.AfterFunc(ctx, func() { l.Close() })
+	defer stop()
+	for {
+		c, err := l.Accept()
+		if err != nil {
+			if ctx.Err() != nil {
+				return nil
+			}
+			return err
+		}
+		s, err := r.RelayConn(ctx, c)
+		if err != nil {
+			r.Module.rt.cfg.logger.Warn("watm: relay connection failed", "err", err)
+			continue
+		}
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.Wait()
+		}()
+	}
+}

@@ -1,0 +1,194 @@
+package watm
+
+import (
+	"context"
+	"crypto/sha256"
+	"fmt"
+	"io"
+	"log/slog"
+	"sync"
+	"time"
+
+	"github.com/tetratelabs/wazero"
+)
+
+// Defaults for the limits a Runtime enforces on every instance.
+const (
+	// DefaultMemoryLimitPages is 64 MiB of linear memory (1024 pages of 64 KiB):
+	// room for a Go module's heap with crypto state, small enough that a
+	// thousand connections of a runaway module cannot exhaust the host.
+	DefaultMemoryLimitPages = 1024
+	// DefaultMaxFDs bounds the descriptors one instance may hold.
+	DefaultMaxFDs = 32
+	// DefaultMaxDials bounds host_dial (and, separately, host_accept) calls
+	// per instance: a dialer needs one, a relay one of each.
+	DefaultMaxDials = 2
+	// DefaultGrace is how long Close waits for a module to honour its
+	// cancel channel before stopping it by force.
+	DefaultGrace = 500 * time.Millisecond
+)
+
+// Runtime compiles WATMs and runs their instances. It is safe for
+// concurrent use; one Runtime serves a whole process.
+type Runtime struct {
+	rt     wazero.Runtime
+	cache  wazero.CompilationCache
+	cfg    config
+	epoch  time.Time // origin of the modules' monotonic clock
+	mu     sync.Mutex
+	loaded map[[32]byte]*Module
+	live   map[*Session]struct{}
+	closed bool
+}
+
+type config struct {
+	cacheDir    string
+	memoryPages uint32
+	maxFDs      int
+	maxDials    int
+	grace       time.Duration
+	logger      *slog.Logger
+}
+
+// Option configures a Runtime.
+type Option func(*config)
+
+// WithCompilationCacheDir keeps compiled machine code in dir so that a
+// restarted process does not compile its modules again.
+func WithCompilationCacheDir(dir string) Option { return func(c *config) { c.cacheDir = dir } }
+
+// WithMemoryLimitPages caps each instance's linear memory, in 64 KiB pages.
+func WithMemoryLimitPages(pages uint32) Option { return func(c *config) { c.memoryPages = pages } }
+
+// WithMaxFDs caps the descriptors one instance may hold.
+func WithMaxFDs(n int) Option { return func(c *config) { c.maxFDs = n } }
+
+// WithMaxDials caps host_dial and host_accept calls per instance.
+func WithMaxDials(n int) Option { return func(c *config) { c.maxDials = n } }
+
+// WithGrace sets how long Close waits for a module to stop by itself.
+func WithGrace(d time.Duration) Option { return func(c *config) { c.grace = d } }
+
+// WithLogger sets where the runtime logs, module stdout/stderr included.
+func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
+
+// NewRuntime creates a runtime with the WASI and WATER host modules.
+func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
+	cfg := config{
+		memoryPages: DefaultMemoryLimitPages,
+		maxFDs:      DefaultMaxFDs,
+		maxDials:    DefaultMaxDials,
+		grace:       DefaultGrace,
+		logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
+	}
+	for _, o := range opts {
+		o(&cfg)
+	}
+	if cfg.memoryPages == 0 || cfg.memoryPages > 65536 {
+		return nil, fmt.Errorf("watm: memory limit %d pages out of range 1-65536", cfg.memoryPages)
+	}
+	rc := wazero.NewRuntimeConfig().
+		WithCloseOnContextDone(true).
+		WithMemoryLimitPages(cfg.memoryPages)
+	r := &Runtime{cfg: cfg, epoch: time.Now(), loaded: map[[32]byte]*Module{}, live: map[*Session]struct{}{}}
+	if cfg.cacheDir != "" {
+		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
+		if err != nil {
+			return nil, fmt.Errorf("watm: compilation cache %s: %w", cfg.cacheDir, err)
+		}
+		r.cache = cache
+		rc = rc.WithCompilationCache(cache)
+	}
+	r.rt = wazero.NewRuntimeWithConfig(ctx, rc)
+	if err := instantiateHostModules(ctx, r.rt); err != nil {
+		r.rt.Close(ctx)
+		return nil, err
+	}
+	return r, nil
+}
+
+// Load compiles and validates a module. The same bytes loaded twice give the
+// same *Module: compilation happens once per process.
+func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
+	sum := sha256.Sum256(wasm)
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil, errRuntimeClosed
+	}
+	if m := r.loaded[sum]; m != nil {
+		r.mu.Unlock()
+		return m, nil
+	}
+	r.mu.Unlock()
+
+	m, err := compileAndValidate(ctx, r, wasm, sum)
+	if err != nil {
+		return nil, err
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if prev := r.loaded[sum]; prev != nil { // lost a race with another Load
+		_ = m.compiled.Close(ctx)
+		return prev, nil
+	}
+	r.loaded[sum] = m
+	return m, nil
+}
+
+// track registers a live session so that Close can stop it.
+func (r *Runtime) track(s *Session) error {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return errRuntimeClosed
+	}
+	r.live[s] = struct{}{}
+	return nil
+}
+
+func (r *Runtime) untrack(s *Session) {
+	r.mu.Lock()
+	delete(r.live, s)
+	r.mu.Unlock()
+}
+
+// Live returns the number of sessions still running.
+func (r *Runtime) Live() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.live)
+}
+
+// Close stops every live session (each bounded by its grace period and a
+// forced stop), then frees compiled code.
+func (r *Runtime) Close(ctx context.Context) error {
+	r.mu.Lock()
+	if r.closed {
+		r.mu.Unlock()
+		return nil
+	}
+	r.closed = true
+	sessions := make([]*Session, 0, len(r.live))
+	for s := range r.live {
+		sessions = append(sessions, s)
+	}
+	r.mu.Unlock()
+
+	var wg sync.WaitGroup
+	for _, s := range sessions {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			_ = s.Close()
+		}()
+	}
+	wg.Wait()
+	err := r.rt.Close(ctx)
+	if r.cache != nil {
+		_ = r.cache.Close(ctx)
+	}
+	return err
+}
+
+var errRuntimeClosed = fmt.Errorf("watm: runtime closed")

@@ -1,0 +1,297 @@
+package watm
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"net"
+	"os"
+	"sync"
+	"time"
+)
+
+// forceWait bounds how long Close waits after a forced stop. A module
+// stopped by force exits at its next function call or loop iteration, so
+// this is only ever reached if the host itself is wedged.
+const forceWait = 2 * time.Second
+
+// Session is one connection served by one module instance. Prepare makes
+// it ready (instance, init, role entry, cancel channel); Start runs the
+// worker on a goroutine the session owns; Wait returns the worker's result;
+// Close ends it, gracefully first. Every socket the instance holds, the
+// caller's plaintext conn and the dialed or accepted conns included, is
+// closed when the session ends.
+type Session struct {
+	in         *instance
+	cancelHost *os.File // the host's end of the cancel channel
+	stopAfter  func() bool
+	done       chan struct{}
+
+	mu      sync.Mutex // guards the fields below
+	started bool
+	ended   bool
+	err     error
+
+	closeOnce sync.Once
+	closeErr  error
+}
+
+// Prepare runs a connection's set-up on a fresh instance: the start
+// function, init, the role's entry and the cancel channel. plaintext is the
+// caller's side of the connection (nil for a relay). On success the session
+// owns plaintext; on failure plaintext is left open for the caller (unless
+// it had no OS descriptor and had to be bridged) and the error says what
+// failed; errors.As finds the host's dial error when host_dial failed.
+//
+// The worker does not run until Start: a caller can first answer its own
+// protocol (a SOCKS reply) on plaintext.
+func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc ConnConfig) (*Session, error) {
+	if err := m.need(role); err != nil {
+		return nil, err
+	}
+	var plain *sockFile
+	if plaintext != nil {
+		f, err := newSockFile(plaintext)
+		if err != nil {
+			return nil, err
+		}
+		plain = f
+	}
+	s, err := m.prepare(ctx, role, plain, cc)
+	if err != nil && plain != nil {
+		plain.detach()
+	}
+	return s, err
+}
+
+func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc ConnConfig) (*Session, error) {
+	in, err := newInstance(ctx, m, cc)
+	if err != nil {
+		return nil, err
+	}
+	s := &Session{in: in, done: make(chan struct{})}
+	if err := m.rt.track(s); err != nil {
+		s.discard(plain)
+		return nil, err
+	}
+	if err := s.setup(role, plain); err != nil {
+		s.discard(plain)
+		m.rt.untrack(s)
+		return nil, err
+	}
+	s.stopAfter = context.AfterFunc(ctx, func() { _ = s.Close() })
+	return s, nil
+}
+
+// setup calls init, the role's entry and the cancel-channel export.
+func (s *Session) setup(role Role, plain *sockFile) error {
+	init := s.in.m.abi.init
+	r, err := s.in.call(init)
+	if err != nil {
+		return err
+	}
+	if r != 0 {
+		return fmt.Errorf("watm: %s returned %s", init, resultString(r))
+	}
+	if err := s.enterRole(role, plain); err != nil {
+		return err
+	}
+	return s.openCancel()
+}
+
+// discard releases a session whose set-up failed, leaving the caller's
+// plaintext conn open.
+func (s *Session) discard(plain *sockFile) {
+	if plain != nil {
+		s.in.fds.removeFile(plain)
+	}
+	s.in.release()
+	if s.cancelHost != nil {
+		s.cancelHost.Close()
+	}
+}
+
+// enterRole calls _water_dial / _water_accept with the plaintext fd, or
+// _water_associate.
+func (s *Session) enterRole(role Role, plain *sockFile) error {
+	in, a := s.in, s.in.m.abi
+	var args []uint64
+	if role != RoleRelay {
+		if plain == nil {
+			return errors.New("watm: " + role.String() + " needs a plaintext conn")
+		}
+		fd, e := in.fds.insert(plain)
+		if e != ESUCCESS {
+			return fmt.Errorf("watm: plaintext fd: %w", e)
+		}
+		args = []uint64{uint64(fd)}
+	}
+	entry := a.entry(role)
+	if role == RoleDialer && !in.m.hasExport(entry) {
+		entry = a.dialAny
+	}
+	r, err := in.call(entry, args...)
+	if err != nil {
+		return err
+	}
+	if r < 0 {
+		if in.dialErr != nil {
+			return &DialError{Func: entry, Err: in.dialErr}
+		}
+		return fmt.Errorf("watm: %s returned %s", entry, resultString(r))
+	}
+	return nil
+}
+
+// DialError is a failed host_dial or host_accept: Err is the host's own
+// error (a *net.OpError for a refused connection, say).
+type DialError struct {
+	Func string
+	Err  error
+}
+
+func (e *DialError) Error() string { return "watm: " + e.Func + ": " + e.Err.Error() }
+func (e *DialError) Unwrap() error { return e.Err }
+
+// openCancel creates the cancel channel (v0 _water_cancel_with, v1
+// watm_ctrlpipe_v1): a socketpair whose module end becomes readable when
+// the host asks the module to stop.
+func (s *Session) openCancel() error {
+	hostEnd, modEnd, err := socketPair()
+	if err != nil {
+		return err
+	}
+	s.cancelHost = hostEnd
+	f, err := fileSock(modEnd)
+	if err != nil {
+		return err
+	}
+	fd, e := s.in.fds.insert(f)
+	if e != ESUCCESS {
+		_ = f.close()
+		return fmt.Errorf("watm: cancel fd: %w", e)
+	}
+	a := s.in.m.abi
+	r, err := s.in.call(a.cancelWith, uint64(fd))
+	if err != nil {
+		return err
+	}
+	if r != 0 {
+		return fmt.Errorf("watm: %s returned %s", a.cancelWith, resultString(r))
+	}
+	return nil
+}
+
+func resultString(r int32) string {
+	if r < 0 && r > -1<<16 {
+		return Errno(-r).Error()
+	}
+	return "result " + itoa(int(r))
+}
+
+// Start runs the worker. It returns at once; Wait or Done tell the end.
+func (s *Session) Start() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if s.started || s.ended {
+		return
+	}
+	s.started = true
+	go s.routineWorker()
+}
+
+// routineWorker runs _water_worker / watm_start_v1 for the life of the
+// connection, then releases the instance.
+func (s *Session) routineWorker() {
+	name := s.in.m.abi.worker
+	r, err := s.in.call(name)
+	if err == nil && r != 0 {
+		err = fmt.Errorf("watm: %s returned %s", name, resultString(r))
+	}
+	s.end(err)
+}
+
+// end records the result and releases everything, once.
+func (s *Session) end(err error) {
+	s.mu.Lock()
+	if s.ended {
+		s.mu.Unlock()
+		return
+	}
+	s.ended = true
+	s.err = err
+	s.in.release()
+	s.cancelHost.Close()
+	s.mu.Unlock()
+	if s.stopAfter != nil {
+		s.stopAfter()
+	}
+	s.in.m.rt.untrack(s)
+	close(s.done)
+}
+
+// Done is closed when the session has ended and released its resources.
+func (s *Session) Done() <-chan struct{} { return s.done }
+
+// Wait blocks until the session ends and returns the worker's error: nil
+// for a clean end or a stop the host asked for.
+func (s *Session) Wait() error {
+	<-s.done
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.err
+}
+
+// Close asks the module to stop through its cancel channel, waits up to the
+// runtime's grace period, then stops it by force. It never hangs: it
+// returns within grace plus a bounded wait. The result is nil unless the
+// module had to be stopped by force.
+func (s *Session) Close() error {
+	s.closeOnce.Do(func() { s.closeErr = s.stop() })
+	return s.closeErr
+}
+
+func (s *Session) stop() error {
+	s.mu.Lock()
+	if !s.started && !s.ended {
+		s.mu.Unlock()
+		s.end(nil)
+		return nil
+	}
+	if !s.ended {
+		_, _ = s.cancelHost.Write([]byte{s.in.m.abi.cancelByte})
+	}
+	s.mu.Unlock()
+
+	select {
+	case <-s.done:
+		s.clearCanceled()
+		return nil
+	case <-time.After(s.in.m.rt.cfg.grace):
+	}
+	s.mu.Lock()
+	if !s.ended {
+		s.in.forceStop()
+	}
+	s.mu.Unlock()
+	select {
+	case <-s.done:
+		return s.Wait()
+	case <-time.After(forceWait):
+		s.in.logger.Error("watm: instance did not stop after a forced stop", "func", s.in.m.abi.worker)
+		return errors.New("watm: instance did not stop after a forced stop")
+	}
+}
+
+// clearCanceled forgets the worker's complaint about being canceled: a
+// stop the host asked for is a clean end.
+func (s *Session) clearCanceled() {
+	s.mu.Lock()
+	s.err = nil
+	s.mu.Unlock()
+}
+
+func (m *Module) hasExport(name string) bool {
+	_, ok := m.compiled.ExportedFunctions()[name]
+	return ok
+}

@@ -1,0 +1,247 @@
+package watm
+
+import (
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"os"
+	"sync"
+	"syscall"
+	"time"
+
+	"golang.org/x/sys/unix"
+)
+
+// sockFile is a stream socket in a module's fd table. Reads and writes go
+// straight between the OS descriptor and the module's linear memory through
+// the descriptor's RawConn, so the Go netpoller still owns the descriptor and
+// a concurrent Close is safe.
+type sockFile struct {
+	conn   io.Closer // the owner of the descriptor
+	rc     syscall.RawConn
+	osfd   int
+	bridge *connBridge // non-nil when conn had no descriptor of its own
+	once   sync.Once
+	cerr   error
+}
+
+// newSockFile wraps any net.Conn. A conn with an OS descriptor (TCP, Unix,
+// anything implementing syscall.Conn) is used directly; any other conn is
+// bridged through a socketpair by two copy goroutines that the file owns.
+func newSockFile(c net.Conn) (*sockFile, error) {
+	if sc, ok := c.(syscall.Conn); ok {
+		if rc, err := sc.SyscallConn(); err == nil {
+			return newRawSockFile(c, rc)
+		}
+	}
+	return newBridgedSockFile(c)
+}
+
+func newRawSockFile(owner io.Closer, rc syscall.RawConn) (*sockFile, error) {
+	s := &sockFile{conn: owner, rc: rc, osfd: -1}
+	if err := rc.Control(func(fd uintptr) { s.osfd = int(fd) }); err != nil {
+		return nil, fmt.Errorf("watm: socket descriptor: %w", err)
+	}
+	return s, nil
+}
+
+func (s *sockFile) filetype() uint8 { return filetypeSocketStream }
+func (s *sockFile) pollfd() int     { return s.osfd }
+
+func (s *sockFile) read(p []byte, nonblock bool) (int, Errno) {
+	var n int
+	var errno Errno
+	err := s.rc.Read(func(fd uintptr) bool {
+		var e error
+		n, e = unix.Read(int(fd), p)
+		if e == unix.EINTR {
+			return false
+		}
+		if e == unix.EAGAIN && !nonblock {
+			return false // wait for readiness in the netpoller
+		}
+		n, errno = fixN(n, e)
+		return true
+	})
+	if err != nil {
+		return 0, closedErrno(err)
+	}
+	return n, errno
+}
+
+func (s *sockFile) write(p []byte, nonblock bool) (int, Errno) {
+	var n int
+	var errno Errno
+	err := s.rc.Write(func(fd uintptr) bool {
+		var e error
+		n, e = unix.Write(int(fd), p)
+		if e == unix.EINTR {
+			return false
+		}
+		if e == unix.EAGAIN && !nonblock {
+			return false
+		}
+		n, errno = fixN(n, e)
+		return true
+	})
+	if err != nil {
+		return 0, closedErrno(err)
+	}
+	return n, errno
+}
+
+func fixN(n int, err error) (int, Errno) {
+	if err != nil {
+		return 0, errnoOf(err)
+	}
+	if n < 0 {
+		return 0, EIO
+	}
+	return n, ESUCCESS
+}
+
+// closedErrno is the errno for a RawConn whose conn is already closed.
+func closedErrno(err error) Errno {
+	if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
+		return EBADF
+	}
+	return errnoOf(err)
+}
+
+// shutdown implements sock_shutdown: how is WASI's sdflags (1 RD, 2 WR).
+func (s *sockFile) shutdown(how uint8) Errno {
+	var mode int
+	switch how {
+	case 1:
+		mode = unix.SHUT_RD
+	case 2:
+		mode = unix.SHUT_WR
+	case 3:
+		mode = unix.SHUT_RDWR
+	default:
+		return EINVAL
+	}
+	var errno Errno
+	err := s.rc.Control(func(fd uintptr) {
+		if e := unix.Shutdown(int(fd), mode); e != nil {
+			errno = errnoOf(e)
+		}
+	})
+	if err != nil {
+		return closedErrno(err)
+	}
+	return errno
+}
+
+func (s *sockFile) close() error {
+	s.once.Do(func() {
+		s.cerr = s.conn.Close()
+		if s.bridge != nil {
+			s.bridge.close()
+		}
+	})
+	return s.cerr
+}
+
+// socketPair returns two connected, non-blocking Unix stream sockets as
+// *os.File (registered with the netpoller).
+func socketPair() (a, b *os.File, err error) {
+	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
+	if err != nil {
+		return nil, nil, fmt.Errorf("watm: socketpair: %w", err)
+	}
+	return os.NewFile(uintptr(fds[0]), "watm-pair"), os.NewFile(uintptr(fds[1]), "watm-pair"), nil
+}
+
+// fileSock puts one end of a socketpair in the fd table.
+func fileSock(f *os.File) (*sockFile, error) {
+	rc, err := f.SyscallConn()
+	if err != nil {
+		f.Close()
+		return nil, err
+	}
+	s, err := newRawSockFile(f, rc)
+	if err != nil {
+		f.Close()
+	}
+	return s, err
+}
+
+// fileConn turns one end of a socketpair into a net.Conn for the host side.
+func fileConn(f *os.File) (net.Conn, error) {
+	defer f.Close()
+	c, err := net.FileConn(f)
+	if err != nil {
+		return nil, fmt.Errorf("watm: socketpair conn: %w", err)
+	}
+	return c, nil
+}
+
+// connBridge copies between a descriptor-less net.Conn and the host end of
+// a socketpair whose other end is in the module's fd table.
+type connBridge struct {
+	conn net.Conn
+	host net.Conn
+	wg   sync.WaitGroup
+}
+
+func newBridgedSockFile(c net.Conn) (*sockFile, error) {
+	a, b, err := socketPair()
+	if err != nil {
+		return nil, err
+	}
+	host, err := fileConn(a)
+	if err != nil {
+		b.Close()
+		return nil, err
+	}
+	s, err := fileSock(b)
+	if err != nil {
+		host.Close()
+		return nil, err
+	}
+	br := &connBridge{conn: c, host: host}
+	s.bridge = br
+	br.wg.Add(2)
+	go br.copy(host, c)
+	go br.copy(c, host)
+	return s, nil
+}
+
+// copy moves one direction and propagates EOF as a half-close.
+func (br *connBridge) copy(dst, src net.Conn) {
+	defer br.wg.Done()
+	_, err := io.Copy(dst, src)
+	if cw, ok := dst.(interface{ CloseWrite() error }); ok && err == nil {
+		_ = cw.CloseWrite()
+		return
+	}
+	_ = dst.Close()
+	_ = src.Close()
+}
+
+func (br *connBridge) close() {
+	_ = br.conn.Close()
+	_ = br.host.Close()
+	br.wg.Wait()
+}
+
+// abort wakes a blocked read or write: its deadline is put in the past.
+func (s *sockFile) abort() {
+	if d, ok := s.conn.(interface{ SetDeadline(time.Time) error }); ok {
+		_ = d.SetDeadline(time.Unix(1, 0))
+	}
+}
+
+// detach removes the socket from the instance without closing the conn
+// it wraps: a failed connection set-up gives the caller back its own conn
+// (for example to send a SOCKS error reply on it). A bridged conn cannot be
+// given back, as the bridge may have read from it: it is closed.
+func (s *sockFile) detach() {
+	s.once.Do(func() {
+		if s.bridge != nil {
+			s.bridge.close()
+		}
+	})
+}
