@@ -66,12 +66,12 @@ type dirFile struct {
 	entries map[string][]byte
 }
 
-func (d *dirFile) filetype() uint8                  { return filetypeDirectory }
-func (d *dirFile) pollfd() int                      { return -1 }
+func (d *dirFile) filetype() uint8                 { return filetypeDirectory }
+func (d *dirFile) pollfd() int                     { return -1 }
 func (d *dirFile) read([]byte, bool) (int, Errno)  { return 0, EISDIR }
 func (d *dirFile) write([]byte, bool) (int, Errno) { return 0, EISDIR }
-func (d *dirFile) shutdown(uint8) Errno             { return ENOTSOCK }
-func (d *dirFile) close() error                     { return nil }
+func (d *dirFile) shutdown(uint8) Errno            { return ENOTSOCK }
+func (d *dirFile) close() error                    { return nil }
 
 func (d *dirFile) lookup(path string) ([]byte, Errno) {
 	path = strings.TrimPrefix(path, "./")
@@ -85,12 +85,12 @@ func (d *dirFile) lookup(path string) ([]byte, Errno) {
 // stdinFile is fd 0: always at EOF.
 type stdinFile struct{}
 
-func (stdinFile) filetype() uint8                  { return filetypeCharDevice }
-func (stdinFile) pollfd() int                      { return -1 }
+func (stdinFile) filetype() uint8                 { return filetypeCharDevice }
+func (stdinFile) pollfd() int                     { return -1 }
 func (stdinFile) read([]byte, bool) (int, Errno)  { return 0, ESUCCESS }
 func (stdinFile) write([]byte, bool) (int, Errno) { return 0, EBADF }
-func (stdinFile) shutdown(uint8) Errno             { return ENOTSOCK }
-func (stdinFile) close() error                     { return nil }
+func (stdinFile) shutdown(uint8) Errno            { return ENOTSOCK }
+func (stdinFile) close() error                    { return nil }
 
 // logFile is fd 1 or 2: lines go to the host's logger, never to the
 // process's stdout (which tor reads as the PT protocol). A module that
@@ -116,10 +116,10 @@ func newLogFile(l *slog.Logger, stream string) *logFile {
 	return &logFile{logger: l, stream: stream, tokens: logBurst, last: time.Now()}
 }
 
-func (f *logFile) filetype() uint8                 { return filetypeCharDevice }
-func (f *logFile) pollfd() int                     { return -1 }
+func (f *logFile) filetype() uint8                { return filetypeCharDevice }
+func (f *logFile) pollfd() int                    { return -1 }
 func (f *logFile) read([]byte, bool) (int, Errno) { return 0, EBADF }
-func (f *logFile) shutdown(uint8) Errno            { return ENOTSOCK }
+func (f *logFile) shutdown(uint8) Errno           { return ENOTSOCK }
 
 func (f *logFile) write(p []byte, _ bool) (int, Errno) {
 	f.mu.Lock()
