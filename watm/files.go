@@ -2,7 +2,6 @@ package watm
 
 import (
 	"bytes"
-	"log/slog"
 	"strings"
 	"sync"
 	"time"
@@ -97,7 +96,7 @@ func (stdinFile) close() error                    { return nil }
 // writes a flood is rate limited: past the budget, lines are counted and
 // dropped, and the count is logged when the budget refills.
 type logFile struct {
-	logger  *slog.Logger
+	in      *instance // its logger is the connection's
 	stream  string
 	mu      sync.Mutex
 	line    []byte
@@ -112,8 +111,8 @@ const (
 	logLineLength = 512 // longer lines are cut
 )
 
-func newLogFile(l *slog.Logger, stream string) *logFile {
-	return &logFile{logger: l, stream: stream, tokens: logBurst, last: time.Now()}
+func newLogFile(in *instance, stream string) *logFile {
+	return &logFile{in: in, stream: stream, tokens: logBurst, last: time.Now()}
 }
 
 func (f *logFile) filetype() uint8                { return filetypeCharDevice }
@@ -156,10 +155,10 @@ func (f *logFile) emitLocked() {
 	}
 	f.tokens--
 	if f.dropped > 0 {
-		f.logger.Warn("watm: module output rate limited", "stream", f.stream, "dropped_lines", f.dropped)
+		f.in.logger.Warn("watm: module output rate limited", "stream", f.stream, "dropped_lines", f.dropped)
 		f.dropped = 0
 	}
-	f.logger.Info("watm: module "+f.stream, "line", string(f.line))
+	f.in.logger.Info("watm: module "+f.stream, "line", string(f.line))
 	f.line = f.line[:0]
 }
 

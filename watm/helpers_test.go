@@ -182,3 +182,18 @@ func openFDs(t testing.TB) int {
 var _ = rand.Read
 var _ = math.MaxInt
 var _ sync.Mutex
+
+// netPipeTCP returns two ends of a loopback TCP connection.
+func netPipeTCP(t testing.TB) (a, b net.Conn, err error) {
+	t.Helper()
+	tp := newTCP(t)
+	ch := make(chan net.Conn, 1)
+	go func() { c, _ := tp.ln.Accept(); ch <- c }()
+	a, err = net.Dial("tcp", tp.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b = <-ch
+	t.Cleanup(func() { a.Close(); b.Close() })
+	return a, b, nil
+}

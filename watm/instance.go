@@ -12,6 +12,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
 	"golang.org/x/sys/unix"
 )
@@ -68,6 +69,8 @@ type instance struct {
 	dials     int
 	accepts   int
 	dialErr   error
+	// conf is v1's preopened /conf directory.
+	conf *dirFile
 	// pollScratch is poll_oneoff's reusable space.
 	pollScratch pollState
 }
@@ -75,27 +78,30 @@ type instance struct {
 // exitCodeStopped is the exit code of an instance stopped by the host.
 const exitCodeStopped = sys.ExitCodeContextCanceled
 
-func newInstance(parent context.Context, m *Module, cc ConnConfig) (*instance, error) {
+// newInstance instantiates the module and runs its start function. The
+// instance serves no connection yet: configure attaches one. A pool keeps a
+// few of these ready, since this is most of a connection's set-up time.
+func newInstance(m *Module) (*instance, error) {
 	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		return nil, fmt.Errorf("watm: eventfd: %w", err)
 	}
-	in := &instance{m: m, conn: cc, interrupt: efd, logger: cc.Logger}
-	if in.logger == nil {
-		in.logger = m.rt.cfg.logger
-	}
+	in := &instance{m: m, interrupt: efd, logger: m.rt.cfg.logger}
 	in.exitCode.Store(-1)
 	in.fds.max = m.rt.cfg.maxFDs
 	in.fds.setStdio(0, stdinFile{})
-	in.fds.setStdio(1, newLogFile(in.logger, "stdout"))
-	in.fds.setStdio(2, newLogFile(in.logger, "stderr"))
-	if m.abi.version == 1 && cc.Config != nil {
-		_, _ = in.fds.insert(&dirFile{name: "/conf", entries: map[string][]byte{"watm.cfg": cc.Config}})
+	in.fds.setStdio(1, newLogFile(in, "stdout"))
+	in.fds.setStdio(2, newLogFile(in, "stderr"))
+	if m.abi.version == 1 {
+		// Go's wasip1 runtime looks for preopens while it starts, so /conf
+		// is there from the start; configure fills it.
+		in.conf = &dirFile{name: "/conf", entries: map[string][]byte{}}
+		_, _ = in.fds.insert(in.conf)
 	}
-	base := context.WithValue(context.WithoutCancel(parent), instanceKey{}, in)
-	in.ctx, in.cancel = context.WithCancel(base)
+	in.ctx, in.cancel = context.WithCancel(context.WithValue(context.Background(), instanceKey{}, in))
 
-	mod, err := m.rt.rt.InstantiateModule(in.ctx, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	mctx := experimental.WithMemoryAllocator(in.ctx, mmapAllocator{limit: uint64(m.rt.cfg.memoryPages) << 16})
+	mod, err := m.rt.rt.InstantiateModule(mctx, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
 		in.release()
 		return nil, fmt.Errorf("watm: instantiate: %w", err)
@@ -109,6 +115,17 @@ func newInstance(parent context.Context, m *Module, cc ConnConfig) (*instance, e
 		in.exitCode.Store(-1)
 	}
 	return in, nil
+}
+
+// configure attaches the connection the instance is to serve.
+func (in *instance) configure(cc ConnConfig) {
+	in.conn = cc
+	if cc.Logger != nil {
+		in.logger = cc.Logger
+	}
+	if in.conf != nil && cc.Config != nil {
+		in.conf.entries["watm.cfg"] = cc.Config
+	}
 }
 
 // call invokes an export and returns its i32 result. Traps, host panics,

@@ -43,6 +43,7 @@ type Module struct {
 	abi      *abi
 	start    string // "_initialize", "_start" or ""
 	roles    Role
+	pool     *pool // ready instances; nil when pooling is off
 }
 
 // Version is the module's WATER ABI version: 0 or 1.

@@ -39,6 +39,10 @@ type Runtime struct {
 	loaded map[[32]byte]*Module
 	live   map[*Session]struct{}
 	closed bool
+
+	poolCtx    context.Context // ends the pools' refill goroutines
+	poolCancel context.CancelFunc
+	pools      sync.WaitGroup
 }
 
 type config struct {
@@ -47,6 +51,7 @@ type config struct {
 	maxFDs      int
 	maxDials    int
 	grace       time.Duration
+	poolSize    int
 	logger      *slog.Logger
 }
 
@@ -79,6 +84,7 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		maxFDs:      DefaultMaxFDs,
 		maxDials:    DefaultMaxDials,
 		grace:       DefaultGrace,
+		poolSize:    DefaultPoolSize,
 		logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
@@ -100,6 +106,7 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		rc = rc.WithCompilationCache(cache)
 	}
 	r.rt = wazero.NewRuntimeWithConfig(ctx, rc)
+	r.poolCtx, r.poolCancel = context.WithCancel(context.Background())
 	if err := instantiateHostModules(ctx, r.rt); err != nil {
 		r.rt.Close(ctx)
 		return nil, err
@@ -133,6 +140,10 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
 		return prev, nil
 	}
 	r.loaded[sum] = m
+	if m.pool = newPool(m, r.cfg.poolSize); m.pool != nil {
+		r.pools.Add(1)
+		go m.pool.routineRefill(r.poolCtx, &r.pools)
+	}
 	return m, nil
 }
 
@@ -174,6 +185,8 @@ func (r *Runtime) Close(ctx context.Context) error {
 		sessions = append(sessions, s)
 	}
 	r.mu.Unlock()
+	r.poolCancel()
+	r.pools.Wait()
 
 	var wg sync.WaitGroup
 	for _, s := range sessions {

@@ -65,10 +65,14 @@ func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc 
 }
 
 func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc ConnConfig) (*Session, error) {
-	in, err := newInstance(ctx, m, cc)
-	if err != nil {
-		return nil, err
+	in := m.pool.get()
+	if in == nil {
+		var err error
+		if in, err = newInstance(m); err != nil {
+			return nil, err
+		}
 	}
+	in.configure(cc)
 	s := &Session{in: in, done: make(chan struct{})}
 	if err := m.rt.track(s); err != nil {
 		s.discard(plain)

@@ -1,0 +1,226 @@
+package watm_test
+
+import (
+	"context"
+	"io"
+	"net"
+	"runtime"
+	"sync"
+	"testing"
+
+	"github.com/water-pt/water-pt/watm"
+)
+
+// The benchmarks compare, in one run, the plain module's dialer->listener
+// pair and relay against a plain TCP relay (io.Copy, no WebAssembly):
+//
+//	go test -run '^$' -bench . -count 5 ./watm/ | tee bench.txt
+//
+// MB/s is throughput on one connection; Setup is a whole connection (dial,
+// one echoed byte, close); HeapPerInstance reports Go heap bytes per live
+// instance (the module's linear memory is not Go heap and is reported
+// separately as linear-B/inst).
+
+// tcpRelay is the baseline: accept, dial dst, io.Copy both ways.
+func tcpRelay(t testing.TB, dst watm.DialFunc) *tcpPair {
+	front := newTCP(t)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { front.ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			a, err := front.ln.Accept()
+			if err != nil {
+				return
+			}
+			b, err := dst(context.Background())
+			if err != nil {
+				a.Close()
+				continue
+			}
+			wg.Add(2)
+			go func() { defer wg.Done(); io.Copy(b, a); b.(*net.TCPConn).CloseWrite() }()
+			go func() { defer wg.Done(); io.Copy(a, b); a.(*net.TCPConn).CloseWrite() }()
+		}
+	}()
+	return front
+}
+
+// sinkServer reads and discards everything from each conn.
+func sinkServer(t testing.TB) *tcpPair {
+	tp := newTCP(t)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { tp.ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := tp.ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); io.Copy(io.Discard, c); c.Close() }()
+		}
+	}()
+	return tp
+}
+
+func benchWrite(b *testing.B, c net.Conn) {
+	buf := randomBytes(256<<10, 9)
+	b.SetBytes(int64(len(buf)))
+	b.ResetTimer()
+	for range b.N {
+		if _, err := c.Write(buf); err != nil {
+			b.Fatal(err)
+		}
+	}
+	b.StopTimer()
+}
+
+func BenchmarkThroughput(b *testing.B) {
+	b.Run("tcp-relay", func(b *testing.B) {
+		sink := sinkServer(b)
+		front := tcpRelay(b, sink.dial)
+		c, err := net.Dial("tcp", front.ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		benchWrite(b, c)
+	})
+	b.Run("wasm-relay", func(b *testing.B) {
+		rt := newRuntime(b)
+		m := shipped(b, rt, "plain")
+		sink := sinkServer(b)
+		front := newTCP(b)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			(&watm.Relay{Module: m, Config: watm.ConnConfig{Dial: sink.dial}}).Serve(ctx, front.ln)
+			close(done)
+		}()
+		defer func() { cancel(); <-done }()
+		c, err := net.Dial("tcp", front.ln.Addr().String())
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		benchWrite(b, c)
+	})
+	b.Run("wasm-pair", func(b *testing.B) {
+		rt := newRuntime(b)
+		m := shipped(b, rt, "plain")
+		c, s := wrappedPair(b, m, m)
+		go io.Copy(io.Discard, s)
+		benchWrite(b, c)
+	})
+}
+
+func BenchmarkSetup(b *testing.B) {
+	one := []byte{42}
+	roundTrip := func(b *testing.B, c net.Conn) {
+		if _, err := c.Write(one); err != nil {
+			b.Fatal(err)
+		}
+		var got [1]byte
+		if _, err := io.ReadFull(c, got[:]); err != nil {
+			b.Fatal(err)
+		}
+		c.Close()
+	}
+	b.Run("tcp-relay", func(b *testing.B) {
+		echo := tcpEcho(b)
+		front := tcpRelay(b, echo.dial)
+		b.ResetTimer()
+		for range b.N {
+			c, err := net.Dial("tcp", front.ln.Addr().String())
+			if err != nil {
+				b.Fatal(err)
+			}
+			roundTrip(b, c)
+		}
+	})
+	b.Run("wasm-pair", func(b *testing.B) {
+		rt := newRuntime(b)
+		m := shipped(b, rt, "plain")
+		srv := echoServer(b, m)
+		d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.dial}}
+		b.ResetTimer()
+		for range b.N {
+			c, err := d.DialContext(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			roundTrip(b, c)
+		}
+	})
+}
+
+func tcpEcho(t testing.TB) *tcpPair {
+	tp := newTCP(t)
+	var wg sync.WaitGroup
+	t.Cleanup(func() { tp.ln.Close(); wg.Wait() })
+	wg.Add(1)
+	go func() {
+		defer wg.Done()
+		for {
+			c, err := tp.ln.Accept()
+			if err != nil {
+				return
+			}
+			wg.Add(1)
+			go func() { defer wg.Done(); io.Copy(c, c); c.Close() }()
+		}
+	}()
+	return tp
+}
+
+// BenchmarkHeapPerInstance holds 100 live dialer sessions of the plain
+// module and reports the Go heap they add per instance.
+func BenchmarkHeapPerInstance(b *testing.B) {
+	rt := newRuntime(b)
+	m := shipped(b, rt, "plain")
+	srv := tcpEcho(b)
+	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.dial}}
+	const n = 100
+	for range b.N {
+		var before, after runtime.MemStats
+		runtime.GC()
+		runtime.ReadMemStats(&before)
+		conns := make([]*watm.Conn, 0, n)
+		for range n {
+			c, err := d.DialContext(context.Background())
+			if err != nil {
+				b.Fatal(err)
+			}
+			conns = append(conns, c)
+		}
+		runtime.GC()
+		runtime.ReadMemStats(&after)
+		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-B/inst")
+		for _, c := range conns {
+			c.Close()
+			c.Session().Wait()
+		}
+	}
+}
+
+// BenchmarkInstance is one dialer set-up and tear-down (instantiate, start
+// function, init, _water_dial, cancel channel) with no traffic.
+func BenchmarkInstance(b *testing.B) {
+	rt := newRuntime(b)
+	m := shipped(b, rt, "plain")
+	srv := tcpEcho(b)
+	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.dial}}
+	b.ResetTimer()
+	for range b.N {
+		c, err := d.DialContext(context.Background())
+		if err != nil {
+			b.Fatal(err)
+		}
+		c.Session().Close()
+		c.Close()
+	}
+}

@@ -1,0 +1,91 @@
+package watm
+
+import (
+	"context"
+	"sync"
+	"time"
+)
+
+// DefaultPoolSize is how many started instances each module keeps ready.
+// An instance of a Go module takes a few milliseconds to instantiate and
+// start (wazero copies its data segments, then the Go runtime initialises);
+// taking one from the pool makes that cost invisible to a connection. Each
+// idle instance holds about a megabyte of memory for a Go module.
+const DefaultPoolSize = 4
+
+// WithPoolSize sets how many ready instances each module keeps (0: none).
+func WithPoolSize(n int) Option { return func(c *config) { c.poolSize = n } }
+
+// pool holds instances that are instantiated and started but serve no
+// connection yet. routineRefill, owned by the Runtime, keeps it full.
+type pool struct {
+	m     *Module
+	ready chan *instance
+	want  chan struct{}
+}
+
+func newPool(m *Module, size int) *pool {
+	if size <= 0 {
+		return nil
+	}
+	return &pool{m: m, ready: make(chan *instance, size), want: make(chan struct{}, 1)}
+}
+
+// get returns a ready instance, or nil when the pool is empty (or off), and
+// asks for a refill.
+func (p *pool) get() *instance {
+	if p == nil {
+		return nil
+	}
+	defer p.signal()
+	select {
+	case in := <-p.ready:
+		return in
+	default:
+		return nil
+	}
+}
+
+func (p *pool) signal() {
+	select {
+	case p.want <- struct{}{}:
+	default:
+	}
+}
+
+// routineRefill fills the pool until ctx ends, then releases what it holds.
+func (p *pool) routineRefill(ctx context.Context, wg *sync.WaitGroup) {
+	defer wg.Done()
+	defer p.drain()
+	for {
+		for len(p.ready) < cap(p.ready) && ctx.Err() == nil {
+			in, err := newInstance(p.m)
+			if err != nil {
+				p.m.rt.cfg.logger.Error("watm: pool cannot start an instance", "err", err)
+				break
+			}
+			select {
+			case p.ready <- in:
+			case <-ctx.Done():
+				in.release()
+			}
+		}
+		select {
+		case <-p.want:
+		case <-ctx.Done():
+			return
+		case <-time.After(time.Minute): // retry after a failure
+		}
+	}
+}
+
+func (p *pool) drain() {
+	for {
+		select {
+		case in := <-p.ready:
+			in.release()
+		default:
+			return
+		}
+	}
+}
