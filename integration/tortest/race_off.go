@@ -1,0 +1,5 @@
+//go:build !race
+
+package tortest
+
+const raceEnabled = false
