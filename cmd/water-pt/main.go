@@ -1,0 +1,109 @@
+// Command water-pt is a Tor pluggable transport (PT v1 managed proxy) that
+// runs WebAssembly Transport Modules (WATMs).
+//
+// tor launches it with the PT environment; it speaks SOCKS5 to tor on the
+// client side and forwards to tor's ExtORPort on the server side, and every
+// connection runs through its own instance of the module the bridge line
+// (client) or ServerTransportOptions (server) chooses.
+//
+//	water-pt [flags]                 managed mode, as tor runs it
+//	water-pt client -listen ADDR ... standalone SOCKS5 client, no tor
+//	water-pt server -listen ADDR ... standalone server, no tor
+//	water-pt -version
+//
+// Run "water-pt -h" for the flags.
+package main
+
+import (
+	"context"
+	"errors"
+	"flag"
+	"fmt"
+	"io"
+	"log/slog"
+	"os"
+	"runtime/debug"
+	"strings"
+)
+
+// version is set at build time with -ldflags "-X main.version=...";
+// otherwise it comes from the module's build info.
+var version = ""
+
+func versionString() string {
+	v := version
+	if v == "" {
+		v = "(devel)"
+		if bi, ok := debug.ReadBuildInfo(); ok && bi.Main.Version != "" {
+			v = bi.Main.Version
+		}
+	}
+	return "water-pt " + v
+}
+
+func main() {
+	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
+}
+
+// options are the flags common to every mode.
+type options struct {
+	enableLogging bool
+	logLevel      string
+	unsafeLogging bool
+	watmDirs      stringList
+	cacheDir      string
+	poolSize      int
+}
+
+type stringList []string
+
+func (s *stringList) String() string     { return strings.Join(*s, ",") }
+func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
+
+func (o *options) register(fs *flag.FlagSet) {
+	fs.BoolVar(&o.enableLogging, "enableLogging", false, "write a log file, "+logFileName+", in the state directory")
+	fs.StringVar(&o.logLevel, "logLevel", "ERROR", "log level: ERROR, WARN, INFO or DEBUG")
+	fs.BoolVar(&o.unsafeLogging, "unsafeLogging", false, "do not scrub IP addresses from logs")
+	fs.Var(&o.watmDirs, "watm-dir", "a directory of NAME.wasm modules, searched before the embedded ones (repeatable; default $TOR_PT_STATE_LOCATION/watm)")
+	fs.StringVar(&o.cacheDir, "watm-cache", "", `compiled-module cache directory (default $TOR_PT_STATE_LOCATION/wazero-cache; "off" to disable)`)
+	fs.IntVar(&o.poolSize, "watm-pool", 4, "started module instances to keep ready per module (0 to start each on demand)")
+}
+
+func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if len(args) > 0 && (args[0] == "client" || args[0] == "server") {
+		return runStandalone(args[0], args[1:], stdout, stderr)
+	}
+	fs := flag.NewFlagSet("water-pt", flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	var opts options
+	showVersion := fs.Bool("version", false, "print the version and exit")
+	opts.register(fs)
+	fs.Usage = func() {
+		fmt.Fprintf(stderr, "Usage: water-pt [flags]            (managed mode: run by tor)\n"+
+			"       water-pt client -h | server -h  (standalone modes)\n\nFlags:\n")
+		fs.PrintDefaults()
+	}
+	if err := fs.Parse(args); err != nil {
+		if errors.Is(err, flag.ErrHelp) {
+			return 0
+		}
+		return 2
+	}
+	if *showVersion {
+		fmt.Fprintln(stdout, versionString())
+		return 0
+	}
+	if fs.NArg() > 0 {
+		fmt.Fprintf(stderr, "water-pt: unexpected argument %q (see water-pt -h)\n", fs.Arg(0))
+		return 2
+	}
+	level, err := parseLevel(opts.logLevel)
+	if err != nil {
+		fmt.Fprintln(stderr, "water-pt:", err)
+		return 2
+	}
+	return runManaged(context.Background(), &opts, level, stdin, stdout)
+}
+
+// discardLogger is for the moments before logging is set up.
+func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }

@@ -1,0 +1,210 @@
+package main
+
+import (
+	"context"
+	"fmt"
+	"io"
+	"log/slog"
+	"net"
+	"os"
+	"path/filepath"
+
+	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
+
+	"github.com/water-pt/water-pt/ptclient"
+	"github.com/water-pt/water-pt/ptserver"
+	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/modules"
+)
+
+// envError prints an ENV-ERROR line (goptlib has no exported way to).
+func envError(msg string) {
+	fmt.Fprintln(pt.Stdout, "ENV-ERROR", printable(msg))
+}
+
+// runManaged is the PT v1 managed proxy: negotiate with tor on stdout, serve,
+// and stop when tor says so.
+func runManaged(ctx context.Context, opts *options, level slog.Level, stdin io.Reader, _ io.Writer) int {
+	isClient := os.Getenv("TOR_PT_CLIENT_TRANSPORTS") != ""
+	if !isClient && os.Getenv("TOR_PT_SERVER_TRANSPORTS") == "" {
+		envError("neither TOR_PT_CLIENT_TRANSPORTS nor TOR_PT_SERVER_TRANSPORTS is set: " +
+			"water-pt is started by tor (ClientTransportPlugin or ServerTransportPlugin); " +
+			"without tor, run \"water-pt client\" or \"water-pt server\"")
+		return 1
+	}
+	stateDir, err := pt.MakeStateDir() // prints ENV-ERROR itself
+	if err != nil {
+		return 1
+	}
+	logger, closeLog, err := managedLogger(stateDir, opts, level)
+	if err != nil {
+		envError(fmt.Sprintf("cannot open the log file in %s: %v", stateDir, err))
+		return 1
+	}
+	defer closeLog()
+
+	rt, cat, err := newCatalog(ctx, opts, stateDir, logger)
+	if err != nil {
+		envError(err.Error())
+		return 1
+	}
+	// No rt.Close on the way out: exiting closes every socket, and tor wants
+	// us gone within a second of asking.
+	if isClient {
+		return managedClient(ctx, cat, logger, stdin)
+	}
+	_ = rt
+	return managedServer(ctx, cat, logger, stdin, stateDir)
+}
+
+func managedLogger(stateDir string, opts *options, level slog.Level) (*slog.Logger, func(), error) {
+	var w io.Writer
+	closeLog := func() {}
+	if opts.enableLogging {
+		f, err := openLogFile(stateDir)
+		if err != nil {
+			return nil, nil, err
+		}
+		w, closeLog = f, func() { f.Close() }
+	}
+	return slog.New(newLogHandler(w, level, true, opts.unsafeLogging)), closeLog, nil
+}
+
+// newCatalog creates the runtime (with its compilation cache in the state
+// directory) and the module catalog.
+func newCatalog(ctx context.Context, opts *options, stateDir string, logger *slog.Logger) (*watm.Runtime, *watm.Catalog, error) {
+	ropts := []watm.Option{watm.WithLogger(logger), watm.WithPoolSize(opts.poolSize)}
+	cacheDir := opts.cacheDir
+	if cacheDir == "" && stateDir != "" {
+		cacheDir = filepath.Join(stateDir, "wazero-cache")
+	}
+	if cacheDir != "" && cacheDir != "off" {
+		ropts = append(ropts, watm.WithCompilationCacheDir(cacheDir))
+	}
+	rt, err := watm.NewRuntime(ctx, ropts...)
+	if err != nil {
+		return nil, nil, err
+	}
+	dirs := []string(opts.watmDirs)
+	if len(dirs) == 0 && stateDir != "" {
+		dirs = []string{filepath.Join(stateDir, "watm")}
+	}
+	return rt, watm.NewCatalog(rt, dirs, modules.Lookup, modules.Names(), modules.Default), nil
+}
+
+// bridgeDialer is how the client reaches bridges: from the outbound bind
+// address when tor gives one, through TOR_PT_PROXY when tor sets one.
+func bridgeDialer(info pt.ClientInfo) (ptclient.ContextDialer, bool) {
+	bind, err := ptclient.ParseOutboundBind(os.Getenv("TOR_PT_OUTBOUND_BIND_ADDRESS_V4"), os.Getenv("TOR_PT_OUTBOUND_BIND_ADDRESS_V6"))
+	if err != nil {
+		envError(err.Error())
+		return nil, false
+	}
+	d := bind.Dialer(&net.Dialer{})
+	if info.ProxyURL == nil {
+		return d, true
+	}
+	u, err := ptclient.ParseProxyURL(info.ProxyURL.String())
+	if err == nil {
+		d, err = ptclient.ProxyDialer(u, d)
+	}
+	if err != nil {
+		_ = pt.ProxyError(printable(err.Error()))
+		return nil, false
+	}
+	pt.ProxyDone()
+	return d, true
+}
+
+func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader) int {
+	info, err := pt.ClientSetup(nil) // prints VERSION, or ENV-ERROR
+	if err != nil {
+		return 1
+	}
+	dialer, ok := bridgeDialer(info)
+	if !ok {
+		return 1
+	}
+	var listeners []net.Listener
+	for _, name := range info.MethodNames {
+		if name != ptserver.MethodName {
+			_ = pt.CmethodError(name, fmt.Sprintf("no such transport: water-pt provides only %q", ptserver.MethodName))
+			continue
+		}
+		ln, err := net.Listen("tcp", "127.0.0.1:0")
+		if err != nil {
+			_ = pt.CmethodError(name, printable("cannot listen for SOCKS: "+err.Error()))
+			continue
+		}
+		pt.Cmethod(name, "socks5", ln.Addr())
+		listeners = append(listeners, ln)
+	}
+	pt.CmethodsDone()
+	if len(listeners) == 0 {
+		return 1
+	}
+	c := &ptclient.Client{Catalog: cat, Dialer: dialer, Logger: logger}
+	return serveUntilStopped(ctx, logger, stdin, func(acceptCtx, connCtx context.Context) {
+		done := make(chan struct{}, len(listeners))
+		for _, ln := range listeners {
+			go func() { c.Serve(acceptCtx, connCtx, ln); done <- struct{}{} }()
+		}
+		for range listeners {
+			<-done
+		}
+	})
+}
+
+func managedServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader, stateDir string) int {
+	info, err := pt.ServerSetup(nil) // prints VERSION, or ENV-ERROR
+	if err != nil {
+		return 1
+	}
+	srv := &ptserver.Server{Info: info, Catalog: cat, Logger: logger}
+	methods, errs := srv.Setup(ctx)
+	for _, e := range errs {
+		_ = pt.SmethodError(e.Name, printable(e.Err.Error()))
+		logger.Error("method not started", "method", e.Name, "err", e.Err)
+	}
+	for _, m := range methods {
+		pt.SmethodArgs(m.Bindaddr.MethodName, m.AdvertisedAddr(), m.Args)
+	}
+	pt.SmethodsDone()
+	if len(methods) == 0 {
+		return 1
+	}
+	if err := ptserver.WriteBridgeLine(stateDir, methods); err != nil {
+		logger.Warn("cannot write the bridge line file", "err", err, ptserver.NotifyTor, true)
+	}
+	return serveUntilStopped(ctx, logger, stdin, srv.Serve)
+}
+
+// serveUntilStopped runs serve until tor asks us to stop. stdin closing,
+// SIGTERM or a second SIGINT exit at once; a first SIGINT stops accepting
+// and exits when the open connections have ended.
+func serveUntilStopped(ctx context.Context, logger *slog.Logger, stdin io.Reader, serve func(acceptCtx, connCtx context.Context)) int {
+	tm := newTermMon(stdin, os.Getenv("TOR_PT_EXIT_ON_STDIN_CLOSE") == "1")
+	defer tm.stop()
+	acceptCtx, stopAccepting := context.WithCancel(ctx)
+	defer stopAccepting()
+	connCtx, stopConns := context.WithCancel(ctx)
+	defer stopConns()
+	served := make(chan struct{})
+	go func() {
+		serve(acceptCtx, connCtx)
+		close(served)
+	}()
+	for {
+		select {
+		case k := <-tm.events:
+			if k == stopGraceful {
+				logger.Info("SIGINT: no longer accepting connections; open ones may finish; SIGINT again to exit", ptserver.NotifyTor, true)
+				stopAccepting()
+				continue
+			}
+			return 0
+		case <-served:
+			return 0
+		}
+	}
+}

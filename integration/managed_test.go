@@ -1,0 +1,115 @@
+package integration
+
+import (
+	"context"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"testing"
+	"time"
+
+	"github.com/water-pt/water-pt/integration/tortest"
+	"github.com/water-pt/water-pt/ptserver/extortest"
+	"github.com/water-pt/water-pt/watm/modules"
+)
+
+// moduleCases are the two ways a module is chosen: the embedded default
+// (no options at all), and a file given by absolute path.
+func moduleCases(t *testing.T) map[string][]tortest.KV {
+	dir := t.TempDir()
+	b, _ := modules.Lookup("reverse")
+	path := filepath.Join(dir, "reverse.wasm")
+	if err := os.WriteFile(path, b, 0o644); err != nil {
+		t.Fatal(err)
+	}
+	return map[string][]tortest.KV{
+		"embedded-default": nil,
+		"file":             {{Key: "watm", Value: path}},
+	}
+}
+
+func startPair(t *testing.T, opts []tortest.KV, mode extortest.Mode, clientEnv ...string) *tortest.Pair {
+	t.Helper()
+	return tortest.StartPair(t, tortest.PairConfig{
+		Binary:        tortest.Build(t),
+		Transport:     "water",
+		ServerOptions: opts,
+		Mode:          mode,
+		ClientEnv:     clientEnv,
+	})
+}
+
+func TestManagedPair(t *testing.T) {
+	for name, opts := range moduleCases(t) {
+		t.Run(name, func(t *testing.T) {
+			p := startPair(t, opts, extortest.Echo())
+			checkArgs(t, p, opts)
+			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+			defer cancel()
+
+			// 32 MiB each way on one connection, byte for byte.
+			c, err := p.Dial(ctx)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if err := tortest.CheckEcho(c, 32<<20); err != nil {
+				t.Fatal(err)
+			}
+			c.Close()
+
+			// 200 concurrent connections.
+			var wg sync.WaitGroup
+			errs := make(chan error, 200)
+			for i := range 200 {
+				wg.Add(1)
+				go func() {
+					defer wg.Done()
+					c, err := p.Dial(ctx)
+					if err != nil {
+						errs <- fmt.Errorf("conn %d: dial: %w", i, err)
+						return
+					}
+					defer c.Close()
+					if err := tortest.CheckEcho(c, 64<<10); err != nil {
+						errs <- fmt.Errorf("conn %d: %w", i, err)
+					}
+				}()
+			}
+			wg.Wait()
+			close(errs)
+			for err := range errs {
+				t.Error(err)
+			}
+			sessions, err := p.ExtOR.WaitSessions(ctx, 201)
+			if err != nil {
+				t.Fatal(err)
+			}
+			for _, s := range sessions {
+				if !s.AuthOK || s.Transport != "water" || !strings.HasPrefix(s.UserAddr, "127.0.0.1:") {
+					t.Fatalf("ExtORPort session: auth %v, TRANSPORT %q, USERADDR %q, err %v", s.AuthOK, s.Transport, s.UserAddr, s.Err)
+				}
+			}
+			if e := p.Server.Stderr() + p.Client.Stderr(); e != "" {
+				t.Errorf("stderr in managed mode: %s", e)
+			}
+		})
+	}
+}
+
+// checkArgs asserts that the SMETHOD ARGS name the module and pin it.
+func checkArgs(t *testing.T, p *tortest.Pair, opts []tortest.KV) {
+	t.Helper()
+	got := map[string]string{}
+	for _, kv := range p.ServerMethod.Args {
+		got[kv.Key] = kv.Value
+	}
+	want := "plain"
+	if len(opts) > 0 {
+		want = "reverse"
+	}
+	if got["watm"] != want || len(got["watm-sha256"]) != 64 {
+		t.Fatalf("SMETHOD ARGS %v: want watm=%s and a watm-sha256", p.ServerMethod.Args, want)
+	}
+}

@@ -1,0 +1,145 @@
+package ptclient
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"sync"
+	"time"
+
+	"github.com/water-pt/water-pt/watm"
+)
+
+// Defaults for Client.
+const (
+	DefaultHandshakeTimeout = 10 * time.Second
+	DefaultDialTimeout      = 30 * time.Second
+)
+
+// NotifyTor is the slog attribute key that marks a record as notable: the
+// managed proxy also sends it to tor as a LOG line.
+const NotifyTor = "notify_tor"
+
+// Client is the SOCKS5 side of water-pt. Each SOCKS connection is served
+// on its own goroutine:
+//
+//	SOCKS handshake (deadline) -> args -> module (catalog) -> instance:
+//	  _water_dial -> host_dial reaches the bridge (through the proxy) ->
+//	  Grant -> worker carries the SOCKS conn <-> bridge conn.
+//
+// A failed dial is rejected with the SOCKS reply code that fits its error.
+type Client struct {
+	Catalog *watm.Catalog
+	// Dialer reaches bridges: direct, through TOR_PT_PROXY, or from the
+	// outbound bind address.
+	Dialer           ContextDialer
+	Logger           *slog.Logger
+	HandshakeTimeout time.Duration
+	DialTimeout      time.Duration
+	// Bridge, when set, is dialed whatever the SOCKS request names
+	// (standalone mode with -bridge).
+	Bridge string
+	// DefaultArgs are used when a request carries no args of its own.
+	DefaultArgs Args
+
+	wg sync.WaitGroup
+}
+
+// Serve accepts SOCKS connections on ln until acceptCtx ends or ln is
+// closed, then waits for open connections to end. connCtx ending stops the
+// open connections.
+func (c *Client) Serve(acceptCtx, connCtx context.Context, ln net.Listener) {
+	defer c.wg.Wait()
+	stop := context.AfterFunc(acceptCtx, func() { ln.Close() })
+	defer stop()
+	for {
+		conn, err := ln.Accept()
+		if err != nil {
+			if acceptCtx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				c.Logger.Error("SOCKS accept failed", "err", err)
+			}
+			return
+		}
+		c.wg.Add(1)
+		go c.routineConn(connCtx, conn)
+	}
+}
+
+func (c *Client) routineConn(ctx context.Context, conn net.Conn) {
+	defer c.wg.Done()
+	if tc, ok := conn.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	s, target, err := c.open(ctx, conn)
+	if err != nil {
+		c.Logger.Warn("SOCKS connection failed", "bridge", target, "err", err)
+		conn.Close()
+		return
+	}
+	if err := s.Wait(); err != nil {
+		c.Logger.Info("connection ended with an error", "bridge", target, "err", err)
+		return
+	}
+	c.Logger.Debug("connection ended", "bridge", target)
+}
+
+// open runs the SOCKS handshake, sets the connection up through the module
+// and grants the request. On error the SOCKS client has been answered.
+func (c *Client) open(ctx context.Context, conn net.Conn) (*watm.Session, string, error) {
+	req, err := ReadRequest(conn, time.Now().Add(orDefault(c.HandshakeTimeout, DefaultHandshakeTimeout)))
+	if err != nil {
+		return nil, "", err
+	}
+	args, target := req.Args, req.Target
+	if len(args) == 0 && c.DefaultArgs != nil {
+		args = c.DefaultArgs
+	}
+	if c.Bridge != "" {
+		target = c.Bridge
+	}
+	spec, err := watm.ParseSpec(args.Get)
+	if err != nil {
+		_ = req.Reject(ReplyGeneralFailure)
+		return nil, target, fmt.Errorf("bridge args: %w", err)
+	}
+	r, err := c.Catalog.Load(ctx, spec)
+	if err != nil {
+		_ = req.Reject(ReplyConnectionNotAllowed)
+		c.Logger.Warn("module rejected", "err", err, NotifyTor, true)
+		return nil, target, err
+	}
+	cc := watm.ConnConfig{
+		Config:      spec.Config,
+		Destination: target,
+		Logger:      c.Logger,
+		Dial: func(ctx context.Context) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, orDefault(c.DialTimeout, DefaultDialTimeout))
+			defer cancel()
+			bc, err := c.Dialer.DialContext(ctx, "tcp", target)
+			if tc, ok := bc.(*net.TCPConn); ok {
+				_ = tc.SetNoDelay(true)
+			}
+			return bc, err
+		},
+	}
+	s, err := r.Module.Prepare(ctx, watm.RoleDialer, req.Conn, cc)
+	if err != nil {
+		_ = req.Reject(ReplyForError(err))
+		return nil, target, err
+	}
+	if err := req.Grant(nil); err != nil {
+		s.Close()
+		return nil, target, fmt.Errorf("socks5: grant: %w", err)
+	}
+	s.Start()
+	return s, target, nil
+}
+
+func orDefault(d, def time.Duration) time.Duration {
+	if d > 0 {
+		return d
+	}
+	return def
+}

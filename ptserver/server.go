@@ -1,0 +1,216 @@
+package ptserver
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"log/slog"
+	"net"
+	"strconv"
+	"sync"
+
+	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
+
+	"github.com/water-pt/water-pt/watm"
+)
+
+// MethodName is the transport water-pt provides.
+const MethodName = "water"
+
+// NotifyTor is the slog attribute key that marks a record as notable: the
+// managed proxy also sends it to tor as a LOG line.
+const NotifyTor = "notify_tor"
+
+// Method is one configured server transport: what it listens on and what
+// it advertises.
+type Method struct {
+	Bindaddr pt.Bindaddr
+	Module   watm.Resolved
+	Config   []byte  // the server module's own config
+	Args     pt.Args // the SMETHOD ARGS clients need
+	ln       net.Listener
+}
+
+// Addr is where the method listens.
+func (m *Method) Addr() net.Addr { return m.ln.Addr() }
+
+// Server serves every configured method until its context ends.
+type Server struct {
+	Info    pt.ServerInfo
+	Catalog *watm.Catalog
+	Logger  *slog.Logger
+	// Dialer reaches the ExtORPort or ORPort (default: a plain net.Dialer).
+	Dialer *net.Dialer
+
+	methods []*Method
+	wg      sync.WaitGroup
+	mu      sync.Mutex
+	conns   map[net.Conn]struct{}
+}
+
+// MethodError is a bind address that could not be set up: it becomes an
+// SMETHOD-ERROR line, and the other methods still start.
+type MethodError struct {
+	Name string
+	Err  error
+}
+
+func (e *MethodError) Error() string { return e.Name + ": " + e.Err.Error() }
+
+// Setup loads the module and listens for each bind address. It returns the
+// methods that are ready and an error for each that is not.
+func (s *Server) Setup(ctx context.Context) ([]*Method, []*MethodError) {
+	s.conns = map[net.Conn]struct{}{}
+	var errs []*MethodError
+	for _, b := range s.Info.Bindaddrs {
+		m, err := s.setupMethod(ctx, b)
+		if err != nil {
+			errs = append(errs, &MethodError{Name: b.MethodName, Err: err})
+			continue
+		}
+		s.methods = append(s.methods, m)
+	}
+	return s.methods, errs
+}
+
+func (s *Server) setupMethod(ctx context.Context, b pt.Bindaddr) (*Method, error) {
+	if b.MethodName != MethodName {
+		return nil, fmt.Errorf("no such transport: water-pt provides only %q", MethodName)
+	}
+	spec, err := watm.ParseSpec(b.Options.Get)
+	if err != nil {
+		return nil, fmt.Errorf("ServerTransportOptions: %w", err)
+	}
+	r, err := s.Catalog.Load(ctx, spec)
+	if err != nil {
+		return nil, err
+	}
+	if !r.Module.Can(watm.RoleListener) {
+		return nil, fmt.Errorf("module %q cannot serve: it does not export the listener entry point", r.Name)
+	}
+	m := &Method{Bindaddr: b, Module: r, Config: spec.Config, Args: pt.Args{}}
+	m.Args.Add(watm.ArgModule, r.Name)
+	m.Args.Add(watm.ArgSHA256, r.Module.SHA256())
+	if v, ok := b.Options.Get(watm.ArgClientConfig); ok {
+		cfg, err := watm.DecodeConfig(v)
+		if err != nil {
+			return nil, fmt.Errorf("ServerTransportOptions: %s: %w", watm.ArgClientConfig, err)
+		}
+		m.Args.Add(watm.ArgConfig, watm.EncodeConfig(cfg))
+	}
+	if m.ln, err = listen(b.Addr); err != nil {
+		return nil, err
+	}
+	s.Logger.Info("serving", "method", b.MethodName, "addr", m.ln.Addr().String(),
+		"module", r.Name, "source", r.Source, "sha256", r.Module.SHA256(), "abi", r.Module.Version(), NotifyTor, true)
+	return m, nil
+}
+
+// listen binds addr; an unspecified address (0.0.0.0 or [::]) listens on
+// both IPv4 and IPv6.
+func listen(addr *net.TCPAddr) (net.Listener, error) {
+	a := addr.String()
+	if addr.IP.IsUnspecified() {
+		a = ":" + strconv.Itoa(addr.Port)
+	}
+	ln, err := net.Listen("tcp", a)
+	if err != nil {
+		return nil, fmt.Errorf("cannot listen on %s: %w", a, err)
+	}
+	return ln, nil
+}
+
+// AdvertisedAddr is the address for the SMETHOD line: the bind address
+// with the port actually bound.
+func (m *Method) AdvertisedAddr() *net.TCPAddr {
+	port := m.ln.Addr().(*net.TCPAddr).Port
+	return &net.TCPAddr{IP: m.Bindaddr.Addr.IP, Port: port}
+}
+
+// Serve accepts on every method until acceptCtx ends or StopAccepting is
+// called, then waits for the open connections to end. Ending connCtx stops
+// the open connections (each module is asked to stop, then stopped).
+func (s *Server) Serve(acceptCtx, connCtx context.Context) {
+	for _, m := range s.methods {
+		s.wg.Add(1)
+		go s.routineAccept(acceptCtx, connCtx, m)
+	}
+	s.wg.Wait()
+}
+
+// StopAccepting closes the listeners; open connections go on.
+func (s *Server) StopAccepting() {
+	for _, m := range s.methods {
+		m.ln.Close()
+	}
+}
+
+// CloseConns closes every open inbound connection.
+func (s *Server) CloseConns() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c := range s.conns {
+		c.Close()
+	}
+}
+
+func (s *Server) routineAccept(ctx, connCtx context.Context, m *Method) {
+	defer s.wg.Done()
+	stop := context.AfterFunc(ctx, func() { m.ln.Close() })
+	defer stop()
+	for {
+		c, err := m.ln.Accept()
+		if err != nil {
+			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
+				s.Logger.Error("accept failed", "method", m.Bindaddr.MethodName, "err", err)
+			}
+			return
+		}
+		s.track(c, true)
+		s.wg.Add(1)
+		go s.routineConn(connCtx, m, c)
+	}
+}
+
+func (s *Server) track(c net.Conn, add bool) {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	if add {
+		s.conns[c] = struct{}{}
+	} else {
+		delete(s.conns, c)
+	}
+}
+
+// routineConn serves one inbound connection: ExtORPort first, then the
+// module between the two.
+func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
+	defer s.wg.Done()
+	defer s.track(c, false)
+	remote := c.RemoteAddr().String()
+	if tc, ok := c.(*net.TCPConn); ok {
+		_ = tc.SetNoDelay(true)
+	}
+	dialer := s.Dialer
+	if dialer == nil {
+		dialer = &net.Dialer{}
+	}
+	or, err := pt.DialOrWithDialer(dialer, &s.Info, remote, MethodName)
+	if err != nil {
+		s.Logger.Warn("cannot reach tor's ExtORPort/ORPort", "client", remote, "err", err)
+		c.Close()
+		return
+	}
+	l := &watm.Listener{Module: m.Module.Module, Config: watm.ConnConfig{Config: m.Config, Logger: s.Logger}}
+	_, sess, err := l.AcceptConn(ctx, c, or)
+	if err != nil {
+		s.Logger.Warn("module rejected connection", "client", remote, "err", err)
+		or.Close()
+		return
+	}
+	if err := sess.Wait(); err != nil {
+		s.Logger.Info("connection ended with an error", "client", remote, "err", err)
+		return
+	}
+	s.Logger.Debug("connection ended", "client", remote)
+}

@@ -1,0 +1,190 @@
+package watm
+
+import (
+	"context"
+	"crypto/sha256"
+	"encoding/base64"
+	"encoding/hex"
+	"errors"
+	"fmt"
+	"os"
+	"path/filepath"
+	"strings"
+	"sync"
+	"time"
+)
+
+// The per-bridge (client) and ServerTransportOptions (server) arguments that
+// choose and configure a module.
+const (
+	ArgModule       = "watm"               // a name, or an absolute path to a .wasm file
+	ArgSHA256       = "watm-sha256"        // pins the module's bytes
+	ArgConfig       = "watm-config"        // base64 config handed to the module
+	ArgClientConfig = "watm-client-config" // server only: the config clients get in SMETHOD ARGS
+)
+
+// Spec says which module a connection uses and with what config.
+type Spec struct {
+	Name   string // "" means the default
+	SHA256 string // lower-case hex, or "" for no pin
+	Config []byte // nil means no config
+}
+
+// ParseSpec reads a Spec from PT arguments. get returns an argument's value.
+func ParseSpec(get func(key string) (string, bool)) (Spec, error) {
+	var s Spec
+	if v, ok := get(ArgModule); ok {
+		if v == "" {
+			return s, fmt.Errorf("%s= is empty: give a module name or an absolute path", ArgModule)
+		}
+		s.Name = v
+	}
+	if v, ok := get(ArgSHA256); ok {
+		v = strings.ToLower(v)
+		if b, err := hex.DecodeString(v); err != nil || len(b) != sha256.Size {
+			return s, fmt.Errorf("%s=%q is not 64 hex digits", ArgSHA256, v)
+		}
+		s.SHA256 = v
+	}
+	if v, ok := get(ArgConfig); ok {
+		cfg, err := DecodeConfig(v)
+		if err != nil {
+			return s, fmt.Errorf("%s: %w", ArgConfig, err)
+		}
+		s.Config = cfg
+	}
+	return s, nil
+}
+
+// DecodeConfig accepts standard or URL-safe base64, padded or not.
+func DecodeConfig(v string) ([]byte, error) {
+	for _, enc := range []*base64.Encoding{base64.StdEncoding, base64.RawStdEncoding, base64.URLEncoding, base64.RawURLEncoding} {
+		if b, err := enc.DecodeString(v); err == nil {
+			return b, nil
+		}
+	}
+	return nil, fmt.Errorf("%q is not base64", v)
+}
+
+// EncodeConfig is how water-pt writes a config into ARGS: standard base64
+// without padding, so no '=' needs escaping.
+func EncodeConfig(b []byte) string { return base64.RawStdEncoding.EncodeToString(b) }
+
+// Catalog finds modules by name: first in the WATM directories (NAME.wasm),
+// then among the embedded modules; an absolute path loads that file. A
+// module file is read again only when its size or modification time
+// changes, so a new version dropped in place is picked up by the next
+// connection, and compiled once.
+type Catalog struct {
+	rt       *Runtime
+	dirs     []string
+	embedded func(name string) ([]byte, bool)
+	names    []string // embedded names, for error messages
+	def      string
+
+	mu    sync.Mutex
+	files map[string]fileEntry
+}
+
+type fileEntry struct {
+	size    int64
+	modTime time.Time
+	m       *Module
+}
+
+// NewCatalog searches dirs, then embedded (whose names are listed in names);
+// def is the module used when a Spec names none.
+func NewCatalog(rt *Runtime, dirs []string, embedded func(string) ([]byte, bool), names []string, def string) *Catalog {
+	return &Catalog{rt: rt, dirs: dirs, embedded: embedded, names: names, def: def, files: map[string]fileEntry{}}
+}
+
+// Resolved is a loaded module and the name clients should ask for it by.
+type Resolved struct {
+	Module *Module
+	Name   string // the name without directory and .wasm
+	Source string // the file, or "embedded"
+}
+
+// Load finds, compiles and checks the module a Spec names.
+func (c *Catalog) Load(ctx context.Context, s Spec) (Resolved, error) {
+	name := s.Name
+	if name == "" {
+		name = c.def
+	}
+	r, err := c.find(ctx, name)
+	if err != nil {
+		return r, err
+	}
+	if s.SHA256 != "" && r.Module.SHA256() != s.SHA256 {
+		return r, fmt.Errorf("watm: module %q (%s) has sha256 %s, but %s pins %s",
+			name, r.Source, r.Module.SHA256(), ArgSHA256, s.SHA256)
+	}
+	return r, nil
+}
+
+func (c *Catalog) find(ctx context.Context, name string) (Resolved, error) {
+	if filepath.IsAbs(name) {
+		m, err := c.loadFile(ctx, name)
+		return Resolved{Module: m, Name: strings.TrimSuffix(filepath.Base(name), ".wasm"), Source: name}, err
+	}
+	if !validName(name) {
+		return Resolved{}, fmt.Errorf("watm: %s=%q: a name may use letters, digits, '-' and '_', or be an absolute path to a .wasm file", ArgModule, name)
+	}
+	for _, dir := range c.dirs {
+		path := filepath.Join(dir, name+".wasm")
+		m, err := c.loadFile(ctx, path)
+		if errors.Is(err, os.ErrNotExist) {
+			continue
+		}
+		return Resolved{Module: m, Name: name, Source: path}, err
+	}
+	if b, ok := c.embedded(name); ok {
+		m, err := c.rt.Load(ctx, b)
+		return Resolved{Module: m, Name: name, Source: "embedded"}, err
+	}
+	where := "the embedded modules (" + strings.Join(c.names, ", ") + ")"
+	if len(c.dirs) > 0 {
+		where = strings.Join(c.dirs, ", ") + " and " + where
+	}
+	return Resolved{}, fmt.Errorf("watm: no module named %q: looked in %s; put %s.wasm in a WATM directory (-watm-dir) or give an absolute path", name, where, name)
+}
+
+func validName(name string) bool {
+	if name == "" {
+		return false
+	}
+	for _, r := range name {
+		if !(r == '-' || r == '_' || r >= '0' && r <= '9' || r >= 'a' && r <= 'z' || r >= 'A' && r <= 'Z') {
+			return false
+		}
+	}
+	return true
+}
+
+func (c *Catalog) loadFile(ctx context.Context, path string) (*Module, error) {
+	st, err := os.Stat(path)
+	if err != nil {
+		return nil, fmt.Errorf("watm: module file: %w", err)
+	}
+	if !st.Mode().IsRegular() {
+		return nil, fmt.Errorf("watm: module file %s is not a regular file", path)
+	}
+	c.mu.Lock()
+	e, ok := c.files[path]
+	c.mu.Unlock()
+	if ok && e.size == st.Size() && e.modTime.Equal(st.ModTime()) {
+		return e.m, nil
+	}
+	b, err := os.ReadFile(path)
+	if err != nil {
+		return nil, fmt.Errorf("watm: module file: %w", err)
+	}
+	m, err := c.rt.Load(ctx, b)
+	if err != nil {
+		return nil, fmt.Errorf("%w (from %s)", err, path)
+	}
+	c.mu.Lock()
+	c.files[path] = fileEntry{size: st.Size(), modTime: st.ModTime(), m: m}
+	c.mu.Unlock()
+	return m, nil
+}
