@@ -3,8 +3,8 @@ module github.com/water-pt/water-pt
 go 1.26.0
 
 require (
-	github.com/tetratelabs/wazero v1.12.0 // indirect
-	gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib v1.6.0 // indirect
-	golang.org/x/net v0.62.0 // indirect
-	golang.org/x/sys v0.49.0 // indirect
+	github.com/tetratelabs/wazero v1.12.0
+	gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib v1.6.0
+	golang.org/x/net v0.62.0
+	golang.org/x/sys v0.49.0
 )

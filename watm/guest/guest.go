@@ -1,0 +1,62 @@
+//go:build wasip1
+
+// Package guest is what a WebAssembly Transport Module (WATM) written in Go
+// builds on: the author writes a Transport and registers it; an ABI package
+// imported for its side effects (v0 for WATER v0, v1 for WATER v1) provides
+// the exports the host calls and runs the data loop.
+//
+// A module is a package main:
+//
+//	package main
+//
+//	import (
+//		"github.com/water-pt/water-pt/watm/guest"
+//		_ "github.com/water-pt/water-pt/watm/guest/v0"
+//	)
+//
+//	func init() { guest.Register(myTransport{}) }
+//
+//	func main() {}
+//
+// built as a reactor with the standard toolchain (the flags after
+// c-shared make the bytes reproducible; watm/modules/gen.sh uses them):
+//
+//	GOOS=wasip1 GOARCH=wasm go build -buildmode=c-shared -trimpath -buildvcs=false -ldflags=-buildid= -o my.wasm ./my
+//
+// The host instantiates the module once per connection, so a Transport's
+// state is the state of one connection. The data loop is single-threaded:
+// Wrap and Unwrap are never called concurrently, and must not block.
+package guest
+
+import (
+	"github.com/water-pt/water-pt/watm/guest/internal/core"
+)
+
+// Transport transforms a byte stream. Wrap is applied to plaintext going to
+// the network, Unwrap to network bytes going to the plaintext side. Each
+// may return fewer or more bytes than given (keep state inside for
+// framing); the returned slice may alias p, and stays the caller's only
+// until the next call of the same method.
+type Transport interface {
+	Wrap(p []byte) []byte
+	Unwrap(p []byte) []byte
+}
+
+// Initer is implemented by a Transport that wants the host's config: Init
+// is called once from the module's init export (_water_init or
+// watm_init_v1), after the config is read and before any data flows; config
+// is nil when the host gave none. An error fails the init export with
+// EINVAL.
+type Initer interface {
+	Init(config []byte) error
+}
+
+// Register sets the module's transport. Call it once, from an init function:
+// the host calls the exports only after package initialization. It panics
+// if t is nil or if called twice.
+func Register(t Transport) { core.Register(t) }
+
+// Config returns the config bytes the host gave, or nil if it gave none.
+// It is set by the module's init export, so it is nil during package
+// initialization; read it from Init, Wrap or Unwrap.
+func Config() []byte { return core.Config() }

@@ -1,0 +1,273 @@
+package modules_test
+
+import (
+	"bytes"
+	"context"
+	"encoding/binary"
+	"maps"
+	"os"
+	"os/exec"
+	"path/filepath"
+	"slices"
+	"strings"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/api"
+
+	"github.com/water-pt/water-pt/watm/modules"
+)
+
+func TestNamesAndLookup(t *testing.T) {
+	names := modules.Names()
+	if !slices.Equal(names, []string{"plain", "plain_v1", "reverse"}) {
+		t.Errorf("Names() = %q, want [plain plain_v1 reverse]", names)
+	}
+	if !slices.Contains(names, modules.Default) {
+		t.Errorf("Default %q is not among %q", modules.Default, names)
+	}
+	for _, name := range names {
+		b, ok := modules.Lookup(name)
+		if !ok || !bytes.HasPrefix(b, []byte("\x00asm\x01\x00\x00\x00")) {
+			t.Errorf("Lookup(%q) = %d bytes, %v; want a wasm binary", name, len(b), ok)
+		}
+		b[0] = 'X' // a copy: the next Lookup is unharmed
+		if again, _ := modules.Lookup(name); again[0] != 0 {
+			t.Errorf("Lookup(%q) returned the embedded bytes, not a copy", name)
+		}
+	}
+	for _, name := range []string{"", "nope", "plain.wasm", "./plain", "../modules/plain", "Plain"} {
+		if _, ok := modules.Lookup(name); ok {
+			t.Errorf("Lookup(%q) found a module", name)
+		}
+	}
+}
+
+// TestModulesAreFresh rebuilds every module with gen.sh, the command
+// go generate runs, and compares the result with the committed files.
+func TestModulesAreFresh(t *testing.T) {
+	if testing.Short() {
+		t.Skip("builds every module")
+	}
+	if _, err := exec.LookPath("go"); err != nil {
+		t.Skip("no go command in PATH")
+	}
+	if _, err := exec.LookPath("sh"); err != nil {
+		t.Skip("no sh in PATH")
+	}
+	dir := t.TempDir()
+	if out, err := exec.Command("sh", "gen.sh", dir).CombinedOutput(); err != nil {
+		t.Fatalf("sh gen.sh %s: %v\n%s", dir, err, out)
+	}
+	built, err := filepath.Glob(filepath.Join(dir, "*.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	var builtNames []string
+	for _, path := range built {
+		name := strings.TrimSuffix(filepath.Base(path), ".wasm")
+		builtNames = append(builtNames, name)
+		fresh, err := os.ReadFile(path)
+		if err != nil {
+			t.Fatal(err)
+		}
+		committed, ok := modules.Lookup(name)
+		switch {
+		case !ok:
+			t.Errorf("%s.wasm is missing: run go generate ./watm/modules", name)
+		case bytes.Equal(fresh, committed):
+		case goVersion(fresh) != goVersion(committed):
+			t.Logf("%s.wasm differs, but it was built by %s and this toolchain is %s: not comparable; run go generate ./watm/modules with %[2]s to check",
+				name, goVersion(committed), goVersion(fresh))
+		default:
+			t.Errorf("%s.wasm is stale: run go generate ./watm/modules", name)
+		}
+	}
+	for _, name := range modules.Names() {
+		if !slices.Contains(builtNames, name) {
+			t.Errorf("%s.wasm has no source ./%[1]s/main.go: remove it or restore the source", name)
+		}
+	}
+}
+
+// goVersion returns the Go version a module was built with, from its
+// "producers" custom section (language Go), or "" if it has none.
+func goVersion(bin []byte) string {
+	r := wasmReader{b: bin[min(8, len(bin)):], ok: true}
+	for len(r.b) > 0 && r.ok {
+		id := r.byte()
+		sec := wasmReader{b: r.bytes(), ok: r.ok}
+		if id != 0 || sec.name() != "producers" {
+			continue
+		}
+		for fields := sec.uint(); fields > 0 && sec.ok; fields-- {
+			field := sec.name()
+			for values := sec.uint(); values > 0 && sec.ok; values-- {
+				name, version := sec.name(), sec.name()
+				if field == "language" && name == "Go" && sec.ok {
+					return version
+				}
+			}
+		}
+	}
+	return ""
+}
+
+// wasmReader reads the binary format's LEB128 numbers and vectors; ok
+// turns false, for good, on short input.
+type wasmReader struct {
+	b  []byte
+	ok bool
+}
+
+func (r *wasmReader) byte() byte {
+	if len(r.b) == 0 {
+		r.ok, r.b = false, nil
+		return 0
+	}
+	c := r.b[0]
+	r.b = r.b[1:]
+	return c
+}
+
+func (r *wasmReader) uint() uint64 {
+	v, n := binary.Uvarint(r.b)
+	if n <= 0 {
+		r.ok, r.b = false, nil
+		return 0
+	}
+	r.b = r.b[n:]
+	return v
+}
+
+func (r *wasmReader) bytes() []byte {
+	n := r.uint()
+	if !r.ok || uint64(len(r.b)) < n {
+		r.ok, r.b = false, nil
+		return nil
+	}
+	p := r.b[:n]
+	r.b = r.b[n:]
+	return p
+}
+
+func (r *wasmReader) name() string { return string(r.bytes()) }
+
+// wasiPreview1 is every function of wasi_snapshot_preview1: a module may
+// import any of them, and nothing else from that module.
+var wasiPreview1 = []string{
+	"args_get", "args_sizes_get", "environ_get", "environ_sizes_get",
+	"clock_res_get", "clock_time_get", "fd_advise", "fd_allocate", "fd_close",
+	"fd_datasync", "fd_fdstat_get", "fd_fdstat_set_flags", "fd_fdstat_set_rights",
+	"fd_filestat_get", "fd_filestat_set_size", "fd_filestat_set_times", "fd_pread",
+	"fd_prestat_get", "fd_prestat_dir_name", "fd_pwrite", "fd_read", "fd_readdir",
+	"fd_renumber", "fd_seek", "fd_sync", "fd_tell", "fd_write",
+	"path_create_directory", "path_filestat_get", "path_filestat_set_times",
+	"path_link", "path_open", "path_readlink", "path_remove_directory",
+	"path_rename", "path_symlink", "path_unlink_file", "poll_oneoff",
+	"proc_exit", "proc_raise", "sched_yield", "random_get", "sock_accept",
+	"sock_recv", "sock_send", "sock_shutdown",
+}
+
+// TestModuleABI checks that every module has exactly the imports and
+// exports of its WATER version (v1 for names ending in _v1, else v0), with
+// their types.
+func TestModuleABI(t *testing.T) {
+	i32 := api.ValueTypeI32
+	none := []api.ValueType{}
+	sig := func(params, results []api.ValueType) string {
+		s := "("
+		for i, p := range params {
+			if i > 0 {
+				s += ","
+			}
+			s += api.ValueTypeName(p)
+		}
+		s += ")->("
+		for i, r := range results {
+			if i > 0 {
+				s += ","
+			}
+			s += api.ValueTypeName(r)
+		}
+		return s + ")"
+	}
+	getFD := sig(none, []api.ValueType{i32})                  // () -> i32
+	fdToFD := sig([]api.ValueType{i32}, []api.ValueType{i32}) // (i32) -> i32
+	type abi struct{ imports, exports map[string]string }
+	v0 := abi{
+		imports: map[string]string{"host_dial": getFD, "host_accept": getFD, "pull_config": getFD},
+		exports: map[string]string{
+			"_initialize":        sig(none, none),
+			"_water_v0":          sig(none, none),
+			"_water_init":        getFD,
+			"_water_cancel_with": fdToFD,
+			"_water_dial":        fdToFD,
+			"_water_accept":      fdToFD,
+			"_water_associate":   getFD,
+			"_water_worker":      getFD,
+		},
+	}
+	v1 := abi{
+		imports: map[string]string{"water_dial_fixed": getFD, "water_accept": getFD},
+		exports: map[string]string{
+			"_initialize":        sig(none, none),
+			"watm_init_v1":       getFD,
+			"watm_ctrlpipe_v1":   fdToFD,
+			"watm_dial_fixed_v1": fdToFD,
+			"watm_accept_v1":     fdToFD,
+			"watm_associate_v1":  getFD,
+			"watm_start_v1":      getFD,
+		},
+	}
+
+	ctx := context.Background()
+	r := wazero.NewRuntimeWithConfig(ctx, wazero.NewRuntimeConfigInterpreter())
+	defer r.Close(ctx)
+	for _, name := range modules.Names() {
+		t.Run(name, func(t *testing.T) {
+			want := v0
+			if strings.HasSuffix(name, "_v1") {
+				want = v1
+			}
+			bin, _ := modules.Lookup(name)
+			cm, err := r.CompileModule(ctx, bin)
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer cm.Close(ctx)
+
+			gotImports := map[string]string{}
+			for _, f := range cm.ImportedFunctions() {
+				mod, fn, _ := f.Import()
+				switch mod {
+				case "env":
+					gotImports[fn] = sig(f.ParamTypes(), f.ResultTypes())
+				case "wasi_snapshot_preview1":
+					if !slices.Contains(wasiPreview1, fn) {
+						t.Errorf("imports %s.%s, not a WASI preview 1 function", mod, fn)
+					}
+				default:
+					t.Errorf("imports %s.%s: unexpected module", mod, fn)
+				}
+			}
+			if !maps.Equal(gotImports, want.imports) {
+				t.Errorf("env imports %v, want %v", gotImports, want.imports)
+			}
+
+			gotExports := map[string]string{}
+			for fn, f := range cm.ExportedFunctions() {
+				gotExports[fn] = sig(f.ParamTypes(), f.ResultTypes())
+			}
+			if !maps.Equal(gotExports, want.exports) {
+				t.Errorf("function exports %v, want %v", gotExports, want.exports)
+			}
+			if _, ok := cm.ExportedMemories()["memory"]; !ok || len(cm.ExportedMemories()) != 1 {
+				t.Errorf("memory exports %v, want just \"memory\"", cm.ExportedMemories())
+			}
+			if len(cm.ImportedMemories()) != 0 {
+				t.Errorf("imports memory %v", cm.ImportedMemories())
+			}
+		})
+	}
+}
