@@ -190,6 +190,19 @@ func (e *StopError) Error() string {
 	return "watm: " + e.Func + " stopped by force: the module did not stop after its cancel channel was written"
 }
 
+// PolicyError is a water_dial the dial policy refused.
+type PolicyError struct {
+	Network, Address string
+	Custom           bool // a caller's policy, not the default
+}
+
+func (e *PolicyError) Error() string {
+	if e.Custom {
+		return "dial " + e.Network + " " + e.Address + " denied by the dial policy"
+	}
+	return "dial " + e.Network + " " + e.Address + " denied by the default dial policy: a module may dial only the host's destination"
+}
+
 // hostErrno passes e on, unless the instance is being stopped: then the
 // module is unwound at once instead of seeing an error it might retry.
 func (in *instance) hostErrno(e Errno) Errno {
@@ -261,6 +274,7 @@ func (in *instance) dialAddress(network, address string) (int32, Errno) {
 		allowed = isTCP(network) && address != "" && address == in.conn.Destination
 	}
 	if !allowed {
+		in.dialErr = &PolicyError{Network: network, Address: address, Custom: in.conn.Policy != nil}
 		in.logger.Warn("watm: dial denied by policy", "network", network, "address", address)
 		return -1, ENOTCAPABLE
 	}

@@ -141,8 +141,12 @@ func validate(c wazero.CompiledModule, exportKinds map[string]byte) (*Module, er
 		m.roles |= e.role
 	}
 	if m.roles == 0 && !hasRoleProblem(problems, a) {
-		problems = append(problems, "no role entry point: export "+a.entry(RoleDialer)+", "+
-			a.entry(RoleListener)+" or "+a.entry(RoleRelay))
+		entries := []string{a.entry(RoleDialer), a.entry(RoleListener), a.entry(RoleRelay)}
+		if a.dialAny != "" {
+			entries = append(entries[:1], append([]string{a.dialAny}, entries[1:]...)...)
+		}
+		problems = append(problems, "no role entry point: export "+strings.Join(entries[:len(entries)-1], ", ")+
+			" or "+entries[len(entries)-1])
 	}
 	problems = append(problems, checkImports(c, a)...)
 	for _, name := range []string{"_initialize", "_start"} {

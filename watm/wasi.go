@@ -112,4 +112,10 @@ func inRange(mem api.Memory, off, n uint32) bool {
 	return uint64(off)+uint64(n) <= uint64(mem.Size())
 }
 
+// inRange64 is inRange for a length computed in 64 bits (a count times a
+// size, which must not wrap around).
+func inRange64(mem api.Memory, off uint32, n uint64) bool {
+	return uint64(off)+n <= uint64(mem.Size())
+}
+
 func params(ts ...api.ValueType) []api.ValueType { return ts }

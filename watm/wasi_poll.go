@@ -39,14 +39,14 @@ var pollOneoff = &hostFunc{name: "poll_oneoff", params: params(i32, i32, i32, i3
 	names: []string{"in", "out", "nsubscriptions", "result.nevents"},
 	body: func(in *instance, mem api.Memory, s []uint64) Errno {
 		inPtr, outPtr, n, resPtr := p32(s, 0), p32(s, 1), p32(s, 2), p32(s, 3)
+		if !inRange64(mem, inPtr, uint64(n)*subSize) || !inRange64(mem, outPtr, uint64(n)*eventSize) || !inRange(mem, resPtr, 4) {
+			return EFAULT
+		}
 		if n == 0 {
 			return EINVAL
 		}
 		if n > maxSubscriptions {
 			return ENOTSUP
-		}
-		if !inRange(mem, inPtr, n*subSize) || !inRange(mem, outPtr, n*eventSize) || !inRange(mem, resPtr, 4) {
-			return EFAULT
 		}
 		nev, e := in.poll(mem, inPtr, outPtr, n)
 		if e != ESUCCESS {

@@ -1,0 +1,228 @@
+package watm_test
+
+import (
+	"context"
+	"errors"
+	"io"
+	"net"
+	"strings"
+	"testing"
+	"time"
+
+	"github.com/water-pt/water-pt/watm"
+)
+
+// TestV1Pairs runs v1 on both sides, and v0 against v1 (the same wire
+// protocol), with byte checks both ways.
+func TestV1Pairs(t *testing.T) {
+	leakCheck(t)
+	rt := newRuntime(t)
+	v0, v1 := shipped(t, rt, "plain"), shipped(t, rt, "plain_v1")
+	if v1.Version() != 1 || v0.Version() != 0 {
+		t.Fatalf("versions: plain %d, plain_v1 %d", v0.Version(), v1.Version())
+	}
+	for name, pair := range map[string][2]*watm.Module{"v1-v1": {v1, v1}, "v0-v1": {v0, v1}, "v1-v0": {v1, v0}} {
+		t.Run(name, func(t *testing.T) {
+			c, s := wrappedPair(t, pair[0], pair[1])
+			errs := make(chan error, 2)
+			go func() { errs <- sendAndCheck(c, s, randomBytes(8<<20, 1)) }()
+			go func() { errs <- sendAndCheck(s, c, randomBytes(8<<20, 2)) }()
+			for range 2 {
+				if err := <-errs; err != nil {
+					t.Fatal(err)
+				}
+			}
+			c.Close()
+			s.Close()
+			if err := c.Session().Wait(); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
+
+func TestV1Relay(t *testing.T) {
+	rt := newRuntime(t)
+	m := shipped(t, rt, "plain_v1")
+	dst, front := newTCP(t), newTCP(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() {
+		served <- (&watm.Relay{Module: m, Config: watm.ConnConfig{Dial: dst.dial}}).Serve(ctx, front.ln)
+	}()
+	a, err := net.Dial("tcp", front.ln.Addr().String())
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := dst.ln.Accept()
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := sendAndCheck(a, b, randomBytes(4<<20, 3)); err != nil {
+		t.Fatal(err)
+	}
+	if err := sendAndCheck(b, a, randomBytes(4<<20, 4)); err != nil {
+		t.Fatal(err)
+	}
+	a.Close()
+	b.Close()
+	cancel()
+	if err := <-served; err != nil {
+		t.Fatal(err)
+	}
+}
+
+// TestV1CtrlpipeStop checks that Close asks a v1 module to stop through its
+// control pipe and the module stops by itself, well within the grace.
+func TestV1CtrlpipeStop(t *testing.T) {
+	rt := newRuntime(t, watm.WithGrace(5*time.Second))
+	m := shipped(t, rt, "plain_v1")
+	c, s := wrappedPair(t, m, m)
+	start := time.Now()
+	if err := c.Session().Close(); err != nil {
+		t.Fatalf("Close: %v (the module should have stopped by itself)", err)
+	}
+	if d := time.Since(start); d > time.Second {
+		t.Errorf("stopping took %v: the module did not answer its control pipe", d)
+	}
+	if err := c.Session().Wait(); err != nil {
+		t.Errorf("Wait after a requested stop: %v", err)
+	}
+	s.Close()
+}
+
+// readPlain prepares a dialer on a TCP pair and returns what the module
+// wrote to the plaintext side.
+func readPlain(t *testing.T, m *watm.Module, cc watm.ConnConfig) (string, error) {
+	a, b, _ := netPipeTCP(t)
+	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, cc)
+	if err != nil {
+		return "", err
+	}
+	s.Start()
+	if err := s.Wait(); err != nil {
+		return "", err
+	}
+	b.SetReadDeadline(time.Now().Add(5 * time.Second))
+	got, err := io.ReadAll(b)
+	return string(got), err
+}
+
+func TestConfigDelivery(t *testing.T) {
+	rt := newRuntime(t)
+	srv := newTCP(t)
+	go func() {
+		for {
+			c, err := srv.ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	addr := srv.ln.Addr().String()
+	v0, err := fixture(t, rt, "v0_config")
+	if err != nil {
+		t.Fatal(err)
+	}
+	v1, err := fixture(t, rt, "v1_config_dial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	cases := []struct {
+		name string
+		m    *watm.Module
+		cfg  []byte
+		want string
+	}{
+		{"v0 pull_config", v0, []byte("config for v0"), "config for v0"},
+		{"v0 no config", v0, nil, "none"},
+		{"v1 /conf/watm.cfg", v1, []byte(addr), addr},
+	}
+	for _, c := range cases {
+		t.Run(c.name, func(t *testing.T) {
+			got, err := readPlain(t, c.m, watm.ConnConfig{Config: c.cfg, Dial: srv.dial, Destination: addr})
+			if err != nil {
+				t.Fatal(err)
+			}
+			if got != c.want {
+				t.Errorf("module saw config %q, want %q", got, c.want)
+			}
+		})
+	}
+}
+
+// TestDialPolicy uses a v1 module that dials the address in its config
+// itself (water_dial): the default policy allows only the host's
+// destination; a caller's policy can allow more.
+func TestDialPolicy(t *testing.T) {
+	rt := newRuntime(t)
+	m, err := fixture(t, rt, "v1_config_dial")
+	if err != nil {
+		t.Fatal(err)
+	}
+	allowed, other := newTCP(t), newTCP(t)
+	for _, tp := range []*tcpPair{allowed, other} {
+		go func() {
+			for {
+				c, err := tp.ln.Accept()
+				if err != nil {
+					return
+				}
+				c.Close()
+			}
+		}()
+	}
+	dest, otherAddr := allowed.ln.Addr().String(), other.ln.Addr().String()
+	base := watm.ConnConfig{Dial: allowed.dial, Destination: dest}
+
+	t.Run("default allows the destination", func(t *testing.T) {
+		cc := base
+		cc.Config = []byte(dest)
+		if _, err := readPlain(t, m, cc); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("default denies anything else", func(t *testing.T) {
+		cc := base
+		cc.Config = []byte(otherAddr)
+		_, err := readPlain(t, m, cc)
+		var pe *watm.PolicyError
+		if !errors.As(err, &pe) || pe.Address != otherAddr ||
+			!strings.Contains(err.Error(), "denied by the default dial policy: a module may dial only the host's destination") {
+			t.Fatalf("error %v, want a PolicyError for %s", err, otherAddr)
+		}
+	})
+	t.Run("custom policy allows another address", func(t *testing.T) {
+		cc := base
+		cc.Config = []byte(otherAddr)
+		cc.Policy = func(network, address string) bool { return network == "tcp" && address == otherAddr }
+		if _, err := readPlain(t, m, cc); err != nil {
+			t.Fatal(err)
+		}
+	})
+	t.Run("custom policy denies", func(t *testing.T) {
+		cc := base
+		cc.Config = []byte(dest)
+		cc.Policy = func(string, string) bool { return false }
+		_, err := readPlain(t, m, cc)
+		if err == nil || !strings.Contains(err.Error(), "watm: watm_dial_v1: dial tcp "+dest+" denied by the dial policy") {
+			t.Fatalf("error %v", err)
+		}
+	})
+}
+
+func TestV1Validation(t *testing.T) {
+	rt := newRuntime(t)
+	_, err := fixture(t, rt, "v1_missing_start")
+	want := []string{"watm: invalid v1 module: watm_start_v1 missing", "watm_accept_v1 has type (i32,i32)->i32, want (i32)->i32"}
+	for _, w := range want {
+		if err == nil || !strings.Contains(err.Error(), w) {
+			t.Errorf("error %v does not contain %q", err, w)
+		}
+	}
+	_, err = fixture(t, rt, "v1_minimal")
+	if w := "watm: invalid v1 module: no role entry point: export watm_dial_fixed_v1, watm_dial_v1, watm_accept_v1 or watm_associate_v1"; err == nil || err.Error() != w {
+		t.Errorf("v1_minimal: %v\nwant %s", err, w)
+	}
+}
