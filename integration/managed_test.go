@@ -113,3 +113,63 @@ func checkArgs(t *testing.T, p *tortest.Pair, opts []tortest.KV) {
 		t.Fatalf("SMETHOD ARGS %v: want watm=%s and a watm-sha256", p.ServerMethod.Args, want)
 	}
 }
+
+// TestManagedV1 runs the v1 module on both sides, and mixed: a client
+// asking for the v0 plain module against a v1 plain server (the same wire
+// protocol).
+func TestManagedV1(t *testing.T) {
+	p := startPair(t, []tortest.KV{{Key: "watm", Value: "plain_v1"}}, extortest.Echo())
+	checkArgsName(t, p, "plain_v1")
+	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
+	defer cancel()
+	c, err := p.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if err := tortest.CheckEcho(c, 32<<20); err != nil {
+		t.Fatal(err)
+	}
+	c.Close()
+	var wg sync.WaitGroup
+	errs := make(chan error, 200)
+	for i := range 200 {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := p.Dial(ctx)
+			if err != nil {
+				errs <- fmt.Errorf("conn %d: %w", i, err)
+				return
+			}
+			defer c.Close()
+			if err := tortest.CheckEcho(c, 64<<10); err != nil {
+				errs <- fmt.Errorf("conn %d: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
+
+	// Mixed: the client runs v0 plain against the v1 server.
+	mc, code, err := tortest.DialSOCKS(ctx, p.ClientMethod.Addr, p.ServerMethod.Addr, []tortest.KV{{Key: "watm", Value: "plain"}})
+	if err != nil {
+		t.Fatalf("mixed v0 client: reply %d: %v", code, err)
+	}
+	defer mc.Close()
+	if err := tortest.CheckEcho(mc, 4<<20); err != nil {
+		t.Fatal(err)
+	}
+}
+
+func checkArgsName(t *testing.T, p *tortest.Pair, want string) {
+	t.Helper()
+	for _, kv := range p.ServerMethod.Args {
+		if kv.Key == "watm" && kv.Value == want {
+			return
+		}
+	}
+	t.Fatalf("SMETHOD ARGS %v: want watm=%s", p.ServerMethod.Args, want)
+}

@@ -43,6 +43,9 @@ type Client struct {
 	Bridge string
 	// DefaultArgs are used when a request carries no args of its own.
 	DefaultArgs Args
+	// DialPolicy decides what a v1 module may dial with water_dial (nil:
+	// only the bridge).
+	DialPolicy watm.DialPolicy
 
 	wg sync.WaitGroup
 }
@@ -114,6 +117,7 @@ func (c *Client) open(ctx context.Context, conn net.Conn) (*watm.Session, string
 		Config:      spec.Config,
 		Destination: target,
 		Logger:      c.Logger,
+		Policy:      bridgeOr(target, c.DialPolicy),
 		Dial: func(ctx context.Context) (net.Conn, error) {
 			ctx, cancel := context.WithTimeout(ctx, orDefault(c.DialTimeout, DefaultDialTimeout))
 			defer cancel()
@@ -135,6 +139,16 @@ func (c *Client) open(ctx context.Context, conn net.Conn) (*watm.Session, string
 	}
 	s.Start()
 	return s, target, nil
+}
+
+// bridgeOr lets a module dial the bridge and whatever policy allows.
+func bridgeOr(bridge string, policy watm.DialPolicy) watm.DialPolicy {
+	if policy == nil {
+		return nil // the runtime's default: the destination only
+	}
+	return func(network, address string) bool {
+		return (address == bridge && (network == "tcp" || network == "tcp4" || network == "tcp6")) || policy(network, address)
+	}
 }
 
 func orDefault(d, def time.Duration) time.Duration {

@@ -41,6 +41,9 @@ type Server struct {
 	Logger  *slog.Logger
 	// Dialer reaches the ExtORPort or ORPort (default: a plain net.Dialer).
 	Dialer *net.Dialer
+	// DialPolicy decides what a v1 module may dial with water_dial (nil:
+	// nothing, as a server connection has no destination of its own).
+	DialPolicy watm.DialPolicy
 
 	methods []*Method
 	wg      sync.WaitGroup
@@ -201,7 +204,7 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 		c.Close()
 		return
 	}
-	l := &watm.Listener{Module: m.Module.Module, Config: watm.ConnConfig{Config: m.Config, Logger: s.Logger}}
+	l := &watm.Listener{Module: m.Module.Module, Config: watm.ConnConfig{Config: m.Config, Logger: s.Logger, Policy: s.DialPolicy}}
 	_, sess, err := l.AcceptConn(ctx, c, or)
 	if err != nil {
 		s.Logger.Warn("module rejected connection", "client", remote, "err", err)

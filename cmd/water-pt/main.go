@@ -23,7 +23,10 @@ import (
 	"log/slog"
 	"os"
 	"runtime/debug"
+	"runtime/pprof"
 	"strings"
+
+	"github.com/water-pt/water-pt/watm"
 )
 
 // version is set at build time with -ldflags "-X main.version=...";
@@ -53,6 +56,7 @@ type options struct {
 	watmDirs      stringList
 	cacheDir      string
 	poolSize      int
+	allowDial     stringList
 }
 
 type stringList []string
@@ -67,9 +71,33 @@ func (o *options) register(fs *flag.FlagSet) {
 	fs.Var(&o.watmDirs, "watm-dir", "a directory of NAME.wasm modules, searched before the embedded ones (repeatable; default $TOR_PT_STATE_LOCATION/watm)")
 	fs.StringVar(&o.cacheDir, "watm-cache", "", `compiled-module cache directory (default $TOR_PT_STATE_LOCATION/wazero-cache; "off" to disable)`)
 	fs.IntVar(&o.poolSize, "watm-pool", 4, "started module instances to keep ready per module (0 to start each on demand)")
+	fs.Var(&o.allowDial, "watm-allow-dial", `host:port a v1 module may dial itself with water_dial, besides the bridge (repeatable; "*" allows any address). By default a module may dial only the bridge`)
+}
+
+// dialPolicy is the water_dial policy -watm-allow-dial asks for, or nil for
+// the runtime's default (the connection's own destination only).
+func (o *options) dialPolicy() watm.DialPolicy {
+	if len(o.allowDial) == 0 {
+		return nil
+	}
+	allowed := map[string]bool{}
+	for _, a := range o.allowDial {
+		allowed[a] = true
+	}
+	return func(network, address string) bool {
+		tcp := network == "tcp" || network == "tcp4" || network == "tcp6"
+		return tcp && (allowed["*"] || allowed[address])
+	}
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
+	if path := os.Getenv("WATERPT_CPUPROFILE"); path != "" {
+		if f, err := os.Create(path); err == nil {
+			if pprof.StartCPUProfile(f) == nil {
+				defer pprof.StopCPUProfile()
+			}
+		}
+	}
 	if len(args) > 0 && (args[0] == "client" || args[0] == "server") {
 		return runStandalone(args[0], args[1:], stdout, stderr)
 	}

@@ -51,10 +51,10 @@ func runManaged(ctx context.Context, opts *options, level slog.Level, stdin io.R
 	// No rt.Close on the way out: exiting closes every socket, and tor wants
 	// us gone within a second of asking.
 	if isClient {
-		return managedClient(ctx, cat, logger, stdin)
+		return managedClient(ctx, cat, logger, stdin, opts.dialPolicy())
 	}
 	_ = rt
-	return managedServer(ctx, cat, logger, stdin, stateDir)
+	return managedServer(ctx, cat, logger, stdin, stateDir, opts.dialPolicy())
 }
 
 func managedLogger(stateDir string, opts *options, level slog.Level) (*slog.Logger, func(), error) {
@@ -116,7 +116,7 @@ func bridgeDialer(info pt.ClientInfo) (ptclient.ContextDialer, bool) {
 	return d, true
 }
 
-func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader) int {
+func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader, policy watm.DialPolicy) int {
 	info, err := pt.ClientSetup(nil) // prints VERSION, or ENV-ERROR
 	if err != nil {
 		return 1
@@ -143,7 +143,7 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 	if len(listeners) == 0 {
 		return 1
 	}
-	c := &ptclient.Client{Catalog: cat, Dialer: dialer, Logger: logger}
+	c := &ptclient.Client{Catalog: cat, Dialer: dialer, Logger: logger, DialPolicy: policy}
 	return serveUntilStopped(ctx, logger, stdin, func(acceptCtx, connCtx context.Context) {
 		done := make(chan struct{}, len(listeners))
 		for _, ln := range listeners {
@@ -155,12 +155,12 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 	})
 }
 
-func managedServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader, stateDir string) int {
+func managedServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader, stateDir string, policy watm.DialPolicy) int {
 	info, err := pt.ServerSetup(nil) // prints VERSION, or ENV-ERROR
 	if err != nil {
 		return 1
 	}
-	srv := &ptserver.Server{Info: info, Catalog: cat, Logger: logger}
+	srv := &ptserver.Server{Info: info, Catalog: cat, Logger: logger, DialPolicy: policy}
 	methods, errs := srv.Setup(ctx)
 	for _, e := range errs {
 		_ = pt.SmethodError(e.Name, printable(e.Err.Error()))

@@ -78,15 +78,15 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 	}
 	defer rt.Close(context.Background())
 	if mode == "client" {
-		return standaloneClient(ctx, cat, logger, *listen, *bridge, *clientArgs, stdout, stderr)
+		return standaloneClient(ctx, cat, logger, opts.dialPolicy(), *listen, *bridge, *clientArgs, stdout, stderr)
 	}
 	if *forward == "" {
 		return usage("-forward is required")
 	}
-	return standaloneServer(ctx, cat, logger, *listen, *forward, *serverOpts, stdout, stderr)
+	return standaloneServer(ctx, cat, logger, opts.dialPolicy(), *listen, *forward, *serverOpts, stdout, stderr)
 }
 
-func standaloneClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, listen, bridge, argStr string, stdout, stderr io.Writer) int {
+func standaloneClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, policy watm.DialPolicy, listen, bridge, argStr string, stdout, stderr io.Writer) int {
 	var defArgs ptclient.Args
 	if argStr != "" {
 		a, err := ptclient.ParseArgs(argStr)
@@ -101,13 +101,13 @@ func standaloneClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logge
 		fmt.Fprintln(stderr, "water-pt client:", err)
 		return 1
 	}
-	c := &ptclient.Client{Catalog: cat, Dialer: &net.Dialer{}, Logger: logger, Bridge: bridge, DefaultArgs: defArgs}
+	c := &ptclient.Client{Catalog: cat, Dialer: &net.Dialer{}, Logger: logger, Bridge: bridge, DefaultArgs: defArgs, DialPolicy: policy}
 	fmt.Fprintf(stdout, "water-pt client: SOCKS5 on %s\n", ln.Addr())
 	c.Serve(ctx, ctx, ln)
 	return 0
 }
 
-func standaloneServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, listen, forward, optStr string, stdout, stderr io.Writer) int {
+func standaloneServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, policy watm.DialPolicy, listen, forward, optStr string, stdout, stderr io.Writer) int {
 	addr, err := net.ResolveTCPAddr("tcp", listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "water-pt server: -listen:", err)
@@ -135,9 +135,10 @@ func standaloneServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logge
 		}
 	}
 	srv := &ptserver.Server{
-		Info:    pt.ServerInfo{Bindaddrs: []pt.Bindaddr{{MethodName: ptserver.MethodName, Addr: addr, Options: opts}}, OrAddr: fwd},
-		Catalog: cat,
-		Logger:  logger,
+		Info:       pt.ServerInfo{Bindaddrs: []pt.Bindaddr{{MethodName: ptserver.MethodName, Addr: addr, Options: opts}}, OrAddr: fwd},
+		Catalog:    cat,
+		Logger:     logger,
+		DialPolicy: policy,
 	}
 	methods, errs := srv.Setup(ctx)
 	for _, e := range errs {
