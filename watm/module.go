@@ -102,7 +102,7 @@ func compileAndValidate(ctx context.Context, r *Runtime, wasm []byte, sum [32]by
 	if err != nil {
 		return nil, fmt.Errorf("watm: not a WebAssembly module: %w", err)
 	}
-	compiled, err := r.rt.CompileModule(ctx, wasm)
+	compiled, err := r.rt.CompileModule(ctx, mergeDataSegments(wasm))
 	if err != nil {
 		return nil, fmt.Errorf("watm: compile: %w", err)
 	}
