@@ -9,6 +9,7 @@
 //	water-pt [flags]                 managed mode, as tor runs it
 //	water-pt client -listen ADDR ... standalone SOCKS5 client, no tor
 //	water-pt server -listen ADDR ... standalone server, no tor
+//	water-pt demo                    a server and client on loopback, checked
 //	water-pt -version
 //
 // Run "water-pt -h" for the flags.
@@ -101,6 +102,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && (args[0] == "client" || args[0] == "server") {
 		return runStandalone(args[0], args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "demo" {
+		return runDemo(args[1:], stdout, stderr)
+	}
 	fs := flag.NewFlagSet("water-pt", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts options
@@ -108,7 +112,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	opts.register(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: water-pt [flags]            (managed mode: run by tor)\n"+
-			"       water-pt client -h | server -h  (standalone modes)\n\nFlags:\n")
+			"       water-pt client -h | server -h  (standalone modes)\n"+
+			"       water-pt demo [-mib N]          (a pair on loopback through the default module)\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
