@@ -4,7 +4,10 @@ import (
 	"context"
 	"io"
 	"net"
+	"os"
 	"runtime"
+	"strconv"
+	"strings"
 	"sync"
 	"testing"
 
@@ -178,7 +181,8 @@ func tcpEcho(t testing.TB) *tcpPair {
 }
 
 // BenchmarkHeapPerInstance holds 100 live dialer sessions of the plain
-// module and reports the Go heap they add per instance.
+// module and reports the Go heap they add per instance, and the resident
+// memory (module memory, threads, buffers: everything) per instance.
 func BenchmarkHeapPerInstance(b *testing.B) {
 	rt := newRuntime(b)
 	m := shipped(b, rt, "plain")
@@ -189,6 +193,7 @@ func BenchmarkHeapPerInstance(b *testing.B) {
 		var before, after runtime.MemStats
 		runtime.GC()
 		runtime.ReadMemStats(&before)
+		rss0 := vmRSS(b)
 		conns := make([]*watm.Conn, 0, n)
 		for range n {
 			c, err := d.DialContext(context.Background())
@@ -200,6 +205,7 @@ func BenchmarkHeapPerInstance(b *testing.B) {
 		runtime.GC()
 		runtime.ReadMemStats(&after)
 		b.ReportMetric(float64(after.HeapAlloc-before.HeapAlloc)/n, "heap-B/inst")
+		b.ReportMetric(float64(vmRSS(b)-rss0)/n, "rss-B/inst")
 		for _, c := range conns {
 			c.Close()
 			c.Session().Wait()
@@ -223,4 +229,20 @@ func BenchmarkInstance(b *testing.B) {
 		c.Session().Close()
 		c.Close()
 	}
+}
+
+// vmRSS reads the process's resident set size in bytes.
+func vmRSS(t testing.TB) int64 {
+	b, err := os.ReadFile("/proc/self/status")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if f := strings.Fields(line); len(f) == 3 && f[0] == "VmRSS:" {
+			kb, _ := strconv.ParseInt(f[1], 10, 64)
+			return kb << 10
+		}
+	}
+	t.Fatal("no VmRSS")
+	return 0
 }

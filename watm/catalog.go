@@ -82,8 +82,9 @@ type Catalog struct {
 	names    []string // embedded names, for error messages
 	def      string
 
-	mu    sync.Mutex
-	files map[string]fileEntry
+	mu             sync.Mutex
+	files          map[string]fileEntry
+	embeddedLoaded map[string]*Module // embedded modules never change: loaded once
 }
 
 type fileEntry struct {
@@ -95,7 +96,8 @@ type fileEntry struct {
 // NewCatalog searches dirs, then embedded (whose names are listed in names);
 // def is the module used when a Spec names none.
 func NewCatalog(rt *Runtime, dirs []string, embedded func(string) ([]byte, bool), names []string, def string) *Catalog {
-	return &Catalog{rt: rt, dirs: dirs, embedded: embedded, names: names, def: def, files: map[string]fileEntry{}}
+	return &Catalog{rt: rt, dirs: dirs, embedded: embedded, names: names, def: def,
+		files: map[string]fileEntry{}, embeddedLoaded: map[string]*Module{}}
 }
 
 // Resolved is a loaded module and the name clients should ask for it by.
@@ -138,8 +140,7 @@ func (c *Catalog) find(ctx context.Context, name string) (Resolved, error) {
 		}
 		return Resolved{Module: m, Name: name, Source: path}, err
 	}
-	if b, ok := c.embedded(name); ok {
-		m, err := c.rt.Load(ctx, b)
+	if m, ok, err := c.loadEmbedded(ctx, name); ok {
 		return Resolved{Module: m, Name: name, Source: "embedded"}, err
 	}
 	where := "the embedded modules (" + strings.Join(c.names, ", ") + ")"
@@ -147,6 +148,29 @@ func (c *Catalog) find(ctx context.Context, name string) (Resolved, error) {
 		where = strings.Join(c.dirs, ", ") + " and " + where
 	}
 	return Resolved{}, fmt.Errorf("watm: no module named %q: looked in %s; put %s.wasm in a WATM directory (-watm-dir) or give an absolute path", name, where, name)
+}
+
+// loadEmbedded loads an embedded module once; ok is false when there is no
+// embedded module of that name.
+func (c *Catalog) loadEmbedded(ctx context.Context, name string) (*Module, bool, error) {
+	c.mu.Lock()
+	m := c.embeddedLoaded[name]
+	c.mu.Unlock()
+	if m != nil {
+		return m, true, nil
+	}
+	b, ok := c.embedded(name)
+	if !ok {
+		return nil, false, nil
+	}
+	m, err := c.rt.Load(ctx, b)
+	if err != nil {
+		return nil, true, err
+	}
+	c.mu.Lock()
+	c.embeddedLoaded[name] = m
+	c.mu.Unlock()
+	return m, true, nil
 }
 
 func validName(name string) bool {

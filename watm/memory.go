@@ -1,6 +1,8 @@
 package watm
 
 import (
+	"unsafe"
+
 	"github.com/tetratelabs/wazero/experimental"
 	"golang.org/x/sys/unix"
 )
@@ -13,7 +15,13 @@ import (
 //   - the Go heap and its GC never see the module's memory.
 //
 // The memory is freed (munmap) when the instance is closed.
-type mmapAllocator struct{ limit uint64 }
+//
+// With an image (the module's initial data, see dataimage.go), the image is
+// mapped copy-on-write over the start of the reservation.
+type mmapAllocator struct {
+	limit uint64
+	image *memImage
+}
 
 func (a mmapAllocator) Allocate(capacity, max uint64) experimental.LinearMemory {
 	if max > a.limit {
@@ -27,6 +35,19 @@ func (a mmapAllocator) Allocate(capacity, max uint64) experimental.LinearMemory 
 		return nil
 	}
 	m := &mmapMemory{buf: b}
+	if a.image != nil {
+		if uint64(a.image.size) > max {
+			m.Free()
+			return nil
+		}
+		_, err := unix.MmapPtr(a.image.fd, 0, unsafe.Pointer(&b[0]), uintptr(a.image.size),
+			unix.PROT_READ|unix.PROT_WRITE, unix.MAP_PRIVATE|unix.MAP_FIXED)
+		if err != nil {
+			m.Free()
+			return nil
+		}
+		m.committed = uint64(a.image.size)
+	}
 	if m.Reallocate(capacity) == nil && capacity > 0 {
 		m.Free()
 		return nil

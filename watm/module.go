@@ -43,7 +43,8 @@ type Module struct {
 	abi      *abi
 	start    string // "_initialize", "_start" or ""
 	roles    Role
-	pool     *pool // ready instances; nil when pooling is off
+	pool     *pool     // ready instances; nil when pooling is off
+	image    *memImage // initial memory, mapped by each instance; nil: data segments are applied
 }
 
 // Version is the module's WATER ABI version: 0 or 1.
@@ -102,7 +103,12 @@ func compileAndValidate(ctx context.Context, r *Runtime, wasm []byte, sum [32]by
 	if err != nil {
 		return nil, fmt.Errorf("watm: not a WebAssembly module: %w", err)
 	}
-	compiled, err := r.rt.CompileModule(ctx, mergeDataSegments(wasm))
+	code := wasm
+	image, stripped, splitErr := splitData(wasm)
+	if splitErr == nil {
+		code = stripped
+	}
+	compiled, err := r.rt.CompileModule(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("watm: compile: %w", err)
 	}
@@ -112,6 +118,12 @@ func compileAndValidate(ctx context.Context, r *Runtime, wasm []byte, sum [32]by
 		return nil, err
 	}
 	m.rt, m.compiled, m.sum = r, compiled, sum
+	if image != nil {
+		if m.image, err = newMemImage(image); err != nil {
+			_ = compiled.Close(ctx)
+			return nil, fmt.Errorf("watm: %w", err)
+		}
+	}
 	return m, nil
 }
 

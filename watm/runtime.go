@@ -137,6 +137,7 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
 	defer r.mu.Unlock()
 	if prev := r.loaded[sum]; prev != nil { // lost a race with another Load
 		_ = m.compiled.Close(ctx)
+		m.image.close()
 		return prev, nil
 	}
 	r.loaded[sum] = m
@@ -198,6 +199,9 @@ func (r *Runtime) Close(ctx context.Context) error {
 	}
 	wg.Wait()
 	err := r.rt.Close(ctx)
+	for _, m := range r.loaded {
+		m.image.close()
+	}
 	if r.cache != nil {
 		_ = r.cache.Close(ctx)
 	}

@@ -1,0 +1,63 @@
+package watm
+
+import (
+	"bytes"
+	"context"
+	"testing"
+
+	"github.com/tetratelabs/wazero"
+	"github.com/tetratelabs/wazero/experimental"
+	"github.com/water-pt/water-pt/watm/modules"
+)
+
+// TestDataImageExact instantiates each shipped module as it is and as
+// water-pt runs it (no data section, the image mapped copy-on-write) and
+// checks that memory starts out byte for byte the same.
+func TestDataImageExact(t *testing.T) {
+	ctx := context.Background()
+	r, err := NewRuntime(ctx, WithPoolSize(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer r.Close(ctx)
+	for _, name := range modules.Names() {
+		orig, _ := modules.Lookup(name)
+		image, stripped, err := splitData(orig)
+		if err != nil {
+			t.Fatalf("%s: %v", name, err)
+		}
+		img, err := newMemImage(image)
+		if err != nil {
+			t.Fatal(err)
+		}
+		want := initialMemory(t, r, orig, nil)
+		got := initialMemory(t, r, stripped, img)
+		img.close()
+		if !bytes.Equal(got, want) {
+			t.Fatalf("%s: initial memory differs (%d vs %d bytes)", name, len(got), len(want))
+		}
+		t.Logf("%s: image %d KiB, module %d -> %d bytes", name, len(image)>>10, len(orig), len(stripped))
+	}
+	if _, _, err := splitData([]byte("\x00asm\x01\x00\x00\x00")); err == nil {
+		t.Error("a module without data was split")
+	}
+}
+
+// initialMemory instantiates b (with stub imports, no start function) and
+// returns a copy of its memory.
+func initialMemory(t *testing.T, r *Runtime, b []byte, img *memImage) []byte {
+	ctx := context.Background()
+	c, err := r.rt.CompileModule(ctx, b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ictx := context.WithValue(ctx, instanceKey{}, &instance{})
+	ictx = experimental.WithMemoryAllocator(ictx, mmapAllocator{limit: 64 << 20, image: img})
+	mod, err := r.rt.InstantiateModule(ictx, c, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer mod.Close(ctx)
+	mem, _ := mod.Memory().Read(0, mod.Memory().Size())
+	return append([]byte(nil), mem...)
+}
