@@ -1,0 +1,1012 @@
+package main
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"math"
+	"net"
+	"os"
+	"path/filepath"
+	"sort"
+	"strconv"
+	"strings"
+	"sync"
+	"sync/atomic"
+	"time"
+
+	"github.com/water-pt/water-pt/integration/tortest"
+	"github.com/water-pt/water-pt/ptserver/extortest"
+)
+
+// The measurements, in the order run (see Run):
+//
+//  1. start: both PTs launched with the PT environment until both printed
+//     their METHODS DONE (the server's SMETHOD ARGS become the bridge args);
+//  2. setup: Setups sequential connections, each timed from the SOCKS dial
+//     to the first echoed byte;
+//  3. rtt: RTTs one-byte round trips on one echoed connection;
+//  4. up / down: Runs transfers of Bytes each way on one connection, the
+//     two PTs taking turns run by run so that drift of a noisy machine hits
+//     both alike; the median is reported;
+//  5. conns: Conns connections opened Parallel at a time, each echoing
+//     EchoBytes of its own stream, all held open; VmRSS of each PT process
+//     is read before and while holding them; then every held connection
+//     echoes one more byte;
+//  6. exit: with the connections still open, both PTs' stdin is closed at
+//     the same instant, as tor does, and each process's exit is timed.
+
+// PT names, as printed.
+const (
+	NameWater    = "water-pt"
+	NameBaseline = "baseline"
+)
+
+// Transport names: water-pt provides only "water" (ptserver.MethodName);
+// the baseline accepts any name.
+const (
+	waterTransport    = "water"
+	baselineTransport = "baseline"
+)
+
+// Packages built when no binary is given.
+const (
+	waterPackage    = tortest.WaterPTPackage
+	baselinePackage = "github.com/water-pt/water-pt/integration/tortest/testdata/fakept"
+)
+
+// ProfileEnv is the variable that asks cmd/water-pt for a CPU profile,
+// written to the file it names.
+const ProfileEnv = "WATERPT_CPUPROFILE"
+
+// Config is what to measure and how. DefaultConfig gives the standard run.
+type Config struct {
+	Setups    int   // sequential connections timed to the first echoed byte
+	RTTs      int   // one-byte round trips on one connection
+	Bytes     int64 // bytes of each bulk transfer, each way
+	Runs      int   // bulk transfers each way; the median is reported
+	Conns     int   // concurrent connections held open
+	Parallel  int   // connections being opened at a time
+	EchoBytes int   // bytes each concurrent connection echoes
+	Verify    bool  // check bulk bytes against the stream (concurrent conns are always checked)
+
+	Only []string // the PTs to run (NameWater, NameBaseline); empty: both
+
+	WaterBinary    string // "" builds cmd/water-pt
+	BaselineBinary string // "" builds the fakept of integration/tortest
+
+	// For the water-pt processes only.
+	ServerOptions []tortest.KV // ServerTransportOptions of the transport
+	PTFlags       []string     // command-line arguments of both processes
+	ClientFlags   []string
+	ServerFlags   []string
+	PTEnv         []string // extra KEY=value environment of both processes
+	ClientEnv     []string
+	ServerEnv     []string
+	PprofDir      string // if set, ProfileEnv=PprofDir/client.prof and server.prof
+
+	DialTimeout  time.Duration // one connection: SOCKS handshake and a small echo
+	XferTimeout  time.Duration // one bulk transfer
+	PhaseTimeout time.Duration // the setup, rtt and conns phases, each
+	ExitTimeout  time.Duration // a process's exit after stdin close
+	StartTimeout time.Duration // both PTs reaching METHODS DONE
+
+	Log io.Writer // progress; nil discards it
+}
+
+// DefaultConfig returns the standard configuration, or the quick one.
+func DefaultConfig(quick bool) Config {
+	c := Config{
+		Setups:       50,
+		RTTs:         2000,
+		Bytes:        256 << 20,
+		Runs:         3,
+		Conns:        1000,
+		Parallel:     32,
+		EchoBytes:    4 << 10,
+		Verify:       true,
+		DialTimeout:  10 * time.Second,
+		XferTimeout:  30 * time.Second,
+		PhaseTimeout: 60 * time.Second,
+		ExitTimeout:  5 * time.Second,
+		StartTimeout: 60 * time.Second,
+	}
+	if quick {
+		c.Setups = 20
+		c.RTTs = 500
+		c.Bytes = 32 << 20
+		c.Conns = 250
+		c.XferTimeout = 15 * time.Second
+		c.PhaseTimeout = 30 * time.Second
+	}
+	return c
+}
+
+// Result is what was measured of one PT. Missing figures (a phase that
+// failed) are not OK and encode as null.
+type Result struct {
+	Name       string `json:"name"`
+	Binary     string `json:"binary"`
+	Transport  string `json:"transport"`
+	BridgeArgs string `json:"bridge_args"` // the server's SMETHOD ARGS, as the client got them
+
+	StartMs Num `json:"start_ms"` // launch to both METHODS DONE
+
+	SetupN       int `json:"setup_n"`
+	SetupOK      int `json:"setup_ok"`
+	SetupP50Ms   Num `json:"setup_p50_ms"`
+	SetupFirstMs Num `json:"setup_first_ms"` // the first connection of the process
+	SetupMaxMs   Num `json:"setup_max_ms"`
+
+	RTTN     int `json:"rtt_n"`
+	RTTP50Us Num `json:"rtt_p50_us"`
+	RTTP99Us Num `json:"rtt_p99_us"`
+
+	UpMBps   Num       `json:"up_mbps"` // median of UpRuns; MB = 10^6 bytes
+	DownMBps Num       `json:"down_mbps"`
+	UpRuns   []float64 `json:"up_runs_mbps"`
+	DownRuns []float64 `json:"down_runs_mbps"`
+
+	ConnsTried  int            `json:"conns_tried"`
+	ConnsOK     int            `json:"conns_ok"`      // opened and echoed EchoBytes intact
+	ConnsHeldOK int            `json:"conns_held_ok"` // still echoing after the RSS reading
+	ConnsS      Num            `json:"conns_s"`       // time to open and check them all
+	ConnErrors  map[string]int `json:"conn_errors,omitempty"`
+
+	ClientRSSBeforeKB  int64 `json:"client_rss_before_kb"`
+	ClientRSSHoldingKB int64 `json:"client_rss_holding_kb"`
+	ServerRSSBeforeKB  int64 `json:"server_rss_before_kb"`
+	ServerRSSHoldingKB int64 `json:"server_rss_holding_kb"`
+	ClientKBPerConn    Num   `json:"client_kb_per_conn"`
+	ServerKBPerConn    Num   `json:"server_kb_per_conn"`
+
+	ExitClientMs Num `json:"exit_client_ms"`
+	ExitServerMs Num `json:"exit_server_ms"`
+
+	Profiles []string `json:"profiles,omitempty"`
+	Errors   []string `json:"errors,omitempty"` // failed phases
+	Notes    []string `json:"notes,omitempty"`  // odd things seen (stderr output, warnings, slow teardown)
+}
+
+// Run builds the binaries and measures each PT. It returns an error only when
+// it cannot measure at all (a build failure); a PT's failures are in its
+// Result. ctx bounds the whole run.
+func Run(ctx context.Context, cfg Config) (*Report, error) {
+	if cfg.Log == nil {
+		cfg.Log = io.Discard
+	}
+	rep := &Report{Config: cfg, Machine: machineInfo(), Started: time.Now()}
+	want := func(name string) bool {
+		if len(cfg.Only) == 0 {
+			return true
+		}
+		for _, n := range cfg.Only {
+			if n == name {
+				return true
+			}
+		}
+		return false
+	}
+
+	// Build once, both binaries at the same time.
+	var (
+		wg       sync.WaitGroup
+		builders []*tortest.Builder
+		berrs    = make([]error, 2)
+		waterBin = cfg.WaterBinary
+		baseBin  = cfg.BaselineBinary
+	)
+	build := func(i int, pkg string, dst *string) {
+		if *dst != "" || !want([]string{NameWater, NameBaseline}[i]) {
+			return
+		}
+		b := &tortest.Builder{Package: pkg}
+		builders = append(builders, b)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			*dst, berrs[i] = b.Build()
+		}()
+	}
+	t0 := time.Now()
+	build(0, waterPackage, &waterBin)
+	build(1, baselinePackage, &baseBin)
+	wg.Wait()
+	defer func() {
+		for _, b := range builders {
+			b.Close()
+		}
+	}()
+	if err := errors.Join(berrs...); err != nil {
+		return nil, err
+	}
+	if len(builders) > 0 {
+		fmt.Fprintf(cfg.Log, "built %d binaries in %v\n", len(builders), time.Since(t0).Round(time.Millisecond))
+	}
+
+	b := &bench{ctx: ctx, cfg: cfg}
+	var targets []*target
+	if want(NameBaseline) {
+		targets = append(targets, &target{
+			res:  &Result{Name: NameBaseline, Binary: baseBin, Transport: baselineTransport},
+			pair: tortest.PairConfig{Binary: baseBin, Transport: baselineTransport},
+		})
+	}
+	if want(NameWater) {
+		pc := tortest.PairConfig{
+			Binary:        waterBin,
+			Transport:     waterTransport,
+			ServerOptions: cfg.ServerOptions,
+			ClientArgs:    append(append([]string{}, cfg.PTFlags...), cfg.ClientFlags...),
+			ServerArgs:    append(append([]string{}, cfg.PTFlags...), cfg.ServerFlags...),
+			ClientEnv:     append(append([]string{}, cfg.PTEnv...), cfg.ClientEnv...),
+			ServerEnv:     append(append([]string{}, cfg.PTEnv...), cfg.ServerEnv...),
+		}
+		t := &target{res: &Result{Name: NameWater, Binary: waterBin, Transport: waterTransport}, pair: pc}
+		if cfg.PprofDir != "" {
+			dir, err := filepath.Abs(cfg.PprofDir)
+			if err == nil {
+				err = os.MkdirAll(dir, 0o755)
+			}
+			if err != nil {
+				return nil, fmt.Errorf("-pprof: %v", err)
+			}
+			t.profiles = []string{filepath.Join(dir, "client.prof"), filepath.Join(dir, "server.prof")}
+			for _, p := range t.profiles {
+				os.Remove(p) // so that a profile found afterwards is from this run
+			}
+			pc.ClientEnv = append(pc.ClientEnv, ProfileEnv+"="+t.profiles[0])
+			pc.ServerEnv = append(pc.ServerEnv, ProfileEnv+"="+t.profiles[1])
+			t.pair = pc
+		}
+		targets = append(targets, t)
+	}
+	for _, t := range targets {
+		rep.Results = append(rep.Results, t.res)
+	}
+
+	for _, t := range targets {
+		sc, err := newScope(t.res.Name, cfg.Log)
+		if err != nil {
+			return nil, err
+		}
+		t.sc = sc
+		defer sc.Close()
+		b.phase(t, "start", b.start)
+	}
+	for _, t := range targets {
+		b.phase(t, "setup", b.setup)
+	}
+	for _, t := range targets {
+		b.phase(t, "rtt", b.rtt)
+	}
+	b.bulk(targets)
+	for _, t := range targets {
+		b.phase(t, "conns", b.conns)
+		b.phase(t, "exit", b.exit)
+		b.closeHeld(t)
+		b.finish(t)
+		t.sc.Close() // the next PT's figures should not share the machine with this one
+	}
+	rep.Duration = time.Since(rep.Started)
+	rep.computeRatios()
+	return rep, nil
+}
+
+// bench is one run.
+type bench struct {
+	ctx context.Context
+	cfg Config
+}
+
+// target is one PT under measurement.
+type target struct {
+	res      *Result
+	pair     tortest.PairConfig
+	profiles []string // client, server
+
+	sc   *scope
+	p    *tortest.Pair // nil until started, and when the start failed
+	dead bool          // a process is gone: skip the remaining phases
+	held []net.Conn    // the conns phase's connections, until after exit
+}
+
+func (b *bench) logf(t *target, format string, args ...any) {
+	fmt.Fprintf(b.cfg.Log, "[%s] %s\n", t.res.Name, fmt.Sprintf(format, args...))
+}
+
+// phase runs f for t unless t is unusable or the run is over, and records
+// its failure.
+func (b *bench) phase(t *target, name string, f func(*target) error) {
+	if t.dead || b.ctx.Err() != nil {
+		if b.ctx.Err() != nil && !t.dead {
+			t.res.Errors = append(t.res.Errors, fmt.Sprintf("%s: not run: %v", name, b.ctx.Err()))
+			t.dead = true
+		}
+		return
+	}
+	if t.p != nil {
+		if err := processesAlive(t.p); err != nil {
+			t.dead = true
+			t.res.Errors = append(t.res.Errors, fmt.Sprintf("%s: not run: %v", name, err))
+			b.logf(t, "%s: not run: %v", name, err)
+			return
+		}
+	} else if name != "start" {
+		return
+	}
+	err := func() (err error) {
+		defer t.sc.catch(&err)
+		return f(t)
+	}()
+	if err != nil {
+		t.res.Errors = append(t.res.Errors, name+": "+err.Error())
+		b.logf(t, "%s: FAILED: %v", name, err)
+	}
+}
+
+func processesAlive(p *tortest.Pair) error {
+	for _, side := range []struct {
+		name string
+		pt   *tortest.PT
+	}{{"client", p.Client}, {"server", p.Server}} {
+		if side.pt.Exited() {
+			msg := fmt.Sprintf("the %s process exited (%v)", side.name, side.pt.ProcessState())
+			if s := strings.TrimSpace(side.pt.Stderr()); s != "" {
+				msg += "; stderr: " + truncate(s, 400)
+			}
+			return errors.New(msg)
+		}
+	}
+	return nil
+}
+
+// start launches the pair as tor would.
+func (b *bench) start(t *target) error {
+	cfg := t.pair
+	cfg.Mode = extortest.Dispatch()
+	cfg.SetupWithin = b.cfg.StartTimeout
+	start := time.Now()
+	t.p = tortest.StartPair(t.sc, cfg)
+	t.res.StartMs = numDur(time.Since(start), time.Millisecond)
+	var args []string
+	for _, kv := range t.p.ServerMethod.Args {
+		args = append(args, kv.Key+"="+kv.Value)
+	}
+	t.res.BridgeArgs = strings.Join(args, " ")
+	b.logf(t, "started in %s: SOCKS %s, bridge %s %s", fmtMs(t.res.StartMs), t.p.ClientMethod.Addr, t.p.ServerMethod.Addr, t.res.BridgeArgs)
+	return nil
+}
+
+// dial opens a connection through the pair and sends the ExtORPort's
+// Dispatch header for mode. The returned cancel ends ctx, the context that
+// bounds the connection's use: its expiry or cancellation interrupts every
+// blocked read and write on the connection.
+func (b *bench) dial(t *target, timeout time.Duration, mode extortest.Mode) (net.Conn, context.CancelFunc, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, timeout)
+	c, err := t.p.Dial(ctx)
+	if err != nil {
+		cancel()
+		return nil, nil, err
+	}
+	stop := context.AfterFunc(ctx, func() { c.SetDeadline(time.Unix(1, 0)) })
+	done := func() { stop(); cancel() }
+	if _, err := c.Write(mode.Header()); err != nil {
+		done()
+		c.Close()
+		return nil, nil, fmt.Errorf("writing the mode header: %w", err)
+	}
+	return c, done, nil
+}
+
+// setup times Setups sequential connections from the SOCKS dial to the first
+// echoed byte.
+func (b *bench) setup(t *target) error {
+	n := b.cfg.Setups
+	t.res.SetupN = n
+	if n <= 0 {
+		return nil
+	}
+	phase, cancel := context.WithTimeout(b.ctx, b.cfg.PhaseTimeout)
+	defer cancel()
+	var (
+		ds       []time.Duration
+		errs     []error
+		failures int
+		inARow   int
+	)
+	for i := range n {
+		if err := phase.Err(); err != nil {
+			errs = append(errs, fmt.Errorf("phase time limit (%v) after %d connections", b.cfg.PhaseTimeout, i))
+			failures += n - i
+			break
+		}
+		d, err := b.setupOne(t, byte('a'+i%26))
+		if err != nil {
+			failures++
+			inARow++
+			errs = append(errs, fmt.Errorf("connection %d: %w", i+1, err))
+			if inARow == 5 {
+				failures += n - i - 1
+				errs = append(errs, errors.New("5 failures in a row: gave up"))
+				break
+			}
+			continue
+		}
+		inARow = 0
+		if len(ds) == 0 && i == 0 {
+			t.res.SetupFirstMs = numDur(d, time.Millisecond)
+		}
+		ds = append(ds, d)
+	}
+	t.res.SetupOK = len(ds)
+	if len(ds) > 0 {
+		t.res.SetupP50Ms = numDur(percentile(ds, 50), time.Millisecond)
+		t.res.SetupMaxMs = numDur(percentile(ds, 100), time.Millisecond)
+	}
+	b.logf(t, "setup: %d/%d connections, p50 %s, first %s, max %s", len(ds), n,
+		fmtMs(t.res.SetupP50Ms), fmtMs(t.res.SetupFirstMs), fmtMs(t.res.SetupMaxMs))
+	if failures > 0 {
+		return fmt.Errorf("%d of %d connections failed: %w", failures, n, errors.Join(firstN(errs, 3)...))
+	}
+	return nil
+}
+
+func (b *bench) setupOne(t *target, v byte) (time.Duration, error) {
+	ctx, cancel := context.WithTimeout(b.ctx, b.cfg.DialTimeout)
+	defer cancel()
+	start := time.Now()
+	c, err := t.p.Dial(ctx)
+	if err != nil {
+		return 0, err
+	}
+	defer c.Close()
+	if dl, ok := ctx.Deadline(); ok {
+		c.SetDeadline(dl)
+	}
+	if _, err := c.Write(append(extortest.Echo().Header(), v)); err != nil {
+		return 0, fmt.Errorf("write: %w", err)
+	}
+	var got [1]byte
+	if _, err := io.ReadFull(c, got[:]); err != nil {
+		return 0, fmt.Errorf("reading the echo: %w", err)
+	}
+	d := time.Since(start)
+	if got[0] != v {
+		return 0, fmt.Errorf("echoed 0x%02x, sent 0x%02x", got[0], v)
+	}
+	return d, nil
+}
+
+// rtt times RTTs one-byte round trips on one connection.
+func (b *bench) rtt(t *target) error {
+	n := b.cfg.RTTs
+	if n <= 0 {
+		return nil
+	}
+	c, done, err := b.dial(t, b.cfg.PhaseTimeout, extortest.Echo())
+	if err != nil {
+		return err
+	}
+	defer done()
+	defer c.Close()
+	ds := make([]time.Duration, 0, n)
+	var buf [1]byte
+	for i := range n {
+		v := byte(i)
+		start := time.Now()
+		if _, err := c.Write([]byte{v}); err != nil {
+			return fmt.Errorf("round trip %d: write: %w", i+1, err)
+		}
+		if _, err := io.ReadFull(c, buf[:]); err != nil {
+			return fmt.Errorf("round trip %d: read: %w", i+1, err)
+		}
+		ds = append(ds, time.Since(start))
+		if buf[0] != v {
+			return fmt.Errorf("round trip %d: echoed 0x%02x, sent 0x%02x", i+1, buf[0], v)
+		}
+	}
+	t.res.RTTN = n
+	t.res.RTTP50Us = numDur(percentile(ds, 50), time.Microsecond)
+	t.res.RTTP99Us = numDur(percentile(ds, 99), time.Microsecond)
+	b.logf(t, "rtt: %d round trips, p50 %s us, p99 %s us", n, fmtNum(t.res.RTTP50Us, 0), fmtNum(t.res.RTTP99Us, 0))
+	return nil
+}
+
+// bulk runs the transfers: for each run, up then down, each PT in turn.
+func (b *bench) bulk(targets []*target) {
+	if b.cfg.Runs <= 0 || b.cfg.Bytes <= 0 {
+		return
+	}
+	stopped := map[*target][2]bool{} // a direction that failed is not run again
+	for run := range b.cfg.Runs {
+		for dir, name := range []string{"up", "down"} {
+			for _, t := range targets {
+				if stopped[t][dir] {
+					continue
+				}
+				seed := uint64(1000 + 10*run + dir)
+				b.phase(t, fmt.Sprintf("%s run %d", name, run+1), func(t *target) error {
+					var mbps float64
+					var err error
+					if dir == 0 {
+						mbps, err = b.up(t, seed)
+					} else {
+						mbps, err = b.down(t, seed)
+					}
+					if err != nil {
+						s := stopped[t]
+						s[dir] = true
+						stopped[t] = s
+						return err
+					}
+					if dir == 0 {
+						t.res.UpRuns = append(t.res.UpRuns, mbps)
+					} else {
+						t.res.DownRuns = append(t.res.DownRuns, mbps)
+					}
+					b.logf(t, "%s run %d: %s in %.0f MB/s", name, run+1, fmtBytes(b.cfg.Bytes), mbps)
+					return nil
+				})
+			}
+		}
+	}
+	for _, t := range targets {
+		t.res.UpMBps = median(t.res.UpRuns)
+		t.res.DownMBps = median(t.res.DownRuns)
+	}
+}
+
+// up writes Bytes into a sink and times it until the sink has them all.
+func (b *bench) up(t *target, seed uint64) (float64, error) {
+	mode := extortest.Sink()
+	if b.cfg.Verify {
+		mode = extortest.VerifySink().WithSeed(seed)
+	}
+	n0 := len(t.p.ExtOR.Sessions())
+	c, done, err := b.dial(t, b.cfg.XferTimeout, mode)
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	defer c.Close()
+	n := b.cfg.Bytes
+	start := time.Now()
+	var w int64
+	if b.cfg.Verify {
+		w, err = extortest.NewStream(seed).WriteN(c, n)
+	} else {
+		w, err = writeConst(c, n)
+	}
+	if err != nil {
+		return 0, fmt.Errorf("writing at offset %d of %d: %w", w, n, err)
+	}
+	// Done when the sink has counted (and checked) every byte.
+	for {
+		s, ok := sessionAt(t.p.ExtOR, n0)
+		if ok {
+			if s.DataErr != nil {
+				return 0, fmt.Errorf("sink: %w", s.DataErr)
+			}
+			if s.BytesIn >= n {
+				break
+			}
+			if s.Closed {
+				return 0, fmt.Errorf("sink connection closed after %d of %d bytes", s.BytesIn, n)
+			}
+		}
+		if time.Since(start) > b.cfg.XferTimeout {
+			got := int64(0)
+			if ok {
+				got = s.BytesIn
+			}
+			return 0, fmt.Errorf("time limit %v: the sink got %d of %d bytes", b.cfg.XferTimeout, got, n)
+		}
+		time.Sleep(200 * time.Microsecond)
+	}
+	el := time.Since(start)
+	c.(*net.TCPConn).CloseWrite()
+	c.Close()
+	b.checkTeardown(t, n0)
+	return float64(n) / el.Seconds() / 1e6, nil
+}
+
+// down reads Bytes from a source and times it.
+func (b *bench) down(t *target, seed uint64) (float64, error) {
+	n0 := len(t.p.ExtOR.Sessions())
+	n := b.cfg.Bytes
+	c, done, err := b.dial(t, b.cfg.XferTimeout, extortest.Source(n).WithSeed(seed))
+	if err != nil {
+		return 0, err
+	}
+	defer done()
+	defer c.Close()
+	start := time.Now()
+	var check *extortest.Checker
+	if b.cfg.Verify {
+		check = extortest.NewChecker(seed)
+	}
+	buf := make([]byte, 256<<10)
+	var got int64
+	for got < n {
+		m, err := c.Read(buf[:min(int64(len(buf)), n-got)])
+		if check != nil && m > 0 {
+			if _, cerr := check.Write(buf[:m]); cerr != nil {
+				return 0, cerr
+			}
+		}
+		got += int64(m)
+		if err != nil {
+			if errors.Is(err, io.EOF) {
+				err = io.ErrUnexpectedEOF
+			}
+			return 0, fmt.Errorf("reading at offset %d of %d: %w", got, n, err)
+		}
+	}
+	el := time.Since(start)
+	c.Close()
+	b.checkTeardown(t, n0)
+	return float64(n) / el.Seconds() / 1e6, nil
+}
+
+// checkTeardown waits a little for the ExtORPort connection of session id to
+// close after the client closed its SOCKS connection, and notes it if not.
+func (b *bench) checkTeardown(t *target, id int) {
+	const limit = 2 * time.Second
+	deadline := time.Now().Add(limit)
+	for time.Now().Before(deadline) {
+		if s, ok := sessionAt(t.p.ExtOR, id); ok && s.Closed {
+			return
+		}
+		time.Sleep(time.Millisecond)
+	}
+	b.note(t, fmt.Sprintf("the ExtORPort connection was still open %v after the SOCKS connection closed (bulk transfer)", limit))
+}
+
+func (b *bench) note(t *target, msg string) {
+	for _, n := range t.res.Notes {
+		if n == msg {
+			return
+		}
+	}
+	t.res.Notes = append(t.res.Notes, msg)
+	b.logf(t, "note: %s", msg)
+}
+
+func sessionAt(s *extortest.Server, id int) (extortest.Session, bool) {
+	ss := s.Sessions()
+	if id < len(ss) {
+		return ss[id], true
+	}
+	return extortest.Session{}, false
+}
+
+// writeConst writes n bytes of a fixed pattern (no stream generation).
+func writeConst(w io.Writer, n int64) (int64, error) {
+	buf := make([]byte, 256<<10)
+	extortest.NewStream(7).Read(buf)
+	var done int64
+	for done < n {
+		m, err := w.Write(buf[:min(int64(len(buf)), n-done)])
+		done += int64(m)
+		if err != nil {
+			return done, err
+		}
+	}
+	return done, nil
+}
+
+// conns opens Conns connections, Parallel at a time, each echoing EchoBytes
+// of its own stream, holds them, and reads the PTs' VmRSS before and while
+// holding them.
+func (b *bench) conns(t *target) error {
+	n := b.cfg.Conns
+	t.res.ConnsTried = n
+	if n <= 0 {
+		return nil
+	}
+	time.Sleep(300 * time.Millisecond) // let the previous phases' connections go
+	cb, err1 := rssKB(t.p.Client.Pid())
+	sb, err2 := rssKB(t.p.Server.Pid())
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	t.res.ClientRSSBeforeKB, t.res.ServerRSSBeforeKB = cb, sb
+
+	phase, cancel := context.WithTimeout(b.ctx, b.cfg.PhaseTimeout)
+	defer cancel()
+	t.held = make([]net.Conn, n)
+	var (
+		next, ok atomic.Int64
+		mu       sync.Mutex
+		errCount = map[string]int{}
+		wg       sync.WaitGroup
+	)
+	record := func(err error) {
+		mu.Lock()
+		errCount[errorKind(err)]++
+		mu.Unlock()
+	}
+	start := time.Now()
+	for range max(1, b.cfg.Parallel) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if phase.Err() != nil {
+					record(fmt.Errorf("not opened: phase time limit %v", b.cfg.PhaseTimeout))
+					continue
+				}
+				c, err := b.openEcho(phase, t, uint64(100000+i))
+				if err != nil {
+					record(err)
+					continue
+				}
+				t.held[i] = c
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	el := time.Since(start)
+	t.res.ConnsOK = int(ok.Load())
+	t.res.ConnsS = numDur(el, time.Second)
+	if len(errCount) > 0 {
+		t.res.ConnErrors = errCount
+	}
+	b.logf(t, "conns: %d/%d opened and echoed %s intact in %.2f s", t.res.ConnsOK, n, fmtBytes(int64(b.cfg.EchoBytes)), el.Seconds())
+
+	time.Sleep(300 * time.Millisecond)
+	if err := processesAlive(t.p); err != nil {
+		return err
+	}
+	ch, err1 := rssKB(t.p.Client.Pid())
+	sh, err2 := rssKB(t.p.Server.Pid())
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
+	t.res.ClientRSSHoldingKB, t.res.ServerRSSHoldingKB = ch, sh
+	if k := t.res.ConnsOK; k > 0 {
+		t.res.ClientKBPerConn = num(float64(ch-cb) / float64(k))
+		t.res.ServerKBPerConn = num(float64(sh-sb) / float64(k))
+	}
+	b.logf(t, "conns: VmRSS client %d -> %d kB (%s kB/conn), server %d -> %d kB (%s kB/conn)",
+		cb, ch, fmtNum(t.res.ClientKBPerConn, 1), sb, sh, fmtNum(t.res.ServerKBPerConn, 1))
+
+	// Are they all still alive? One more byte each.
+	var held atomic.Int64
+	next.Store(0)
+	for range max(1, b.cfg.Parallel) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if c := t.held[i]; c != nil && echoByte(c, b.cfg.DialTimeout) == nil {
+					held.Add(1)
+				}
+			}
+		}()
+	}
+	wg.Wait()
+	t.res.ConnsHeldOK = int(held.Load())
+	if t.res.ConnsHeldOK != t.res.ConnsOK {
+		b.note(t, fmt.Sprintf("%d of %d held connections no longer echoed after %.1f s", t.res.ConnsOK-t.res.ConnsHeldOK, t.res.ConnsOK, time.Since(start).Seconds()))
+	}
+	if t.res.ConnsOK < n {
+		return fmt.Errorf("%d of %d connections failed: %v", n-t.res.ConnsOK, n, fmtErrCount(errCount))
+	}
+	return nil
+}
+
+// openEcho opens one connection and echoes EchoBytes of the stream of seed.
+func (b *bench) openEcho(ctx context.Context, t *target, seed uint64) (net.Conn, error) {
+	dctx, cancel := context.WithTimeout(ctx, b.cfg.DialTimeout)
+	defer cancel()
+	c, err := t.p.Dial(dctx)
+	if err != nil {
+		return nil, err
+	}
+	dl, _ := dctx.Deadline()
+	c.SetDeadline(dl)
+	if _, err := c.Write(extortest.Echo().Header()); err != nil {
+		c.Close()
+		return nil, fmt.Errorf("echo: writing the mode header: %w", err)
+	}
+	if err := tortest.CheckEchoSeed(c, int64(b.cfg.EchoBytes), seed); err != nil {
+		c.Close()
+		return nil, err
+	}
+	c.SetDeadline(time.Time{})
+	return c, nil
+}
+
+func echoByte(c net.Conn, timeout time.Duration) error {
+	c.SetDeadline(time.Now().Add(timeout))
+	defer c.SetDeadline(time.Time{})
+	if _, err := c.Write([]byte{'!'}); err != nil {
+		return err
+	}
+	var buf [1]byte
+	if _, err := io.ReadFull(c, buf[:]); err != nil {
+		return err
+	}
+	if buf[0] != '!' {
+		return errors.New("bad echo")
+	}
+	return nil
+}
+
+// errorKind shortens an error to a key for counting: digits (ports,
+// offsets) elided.
+func errorKind(err error) string {
+	s := err.Error()
+	var b strings.Builder
+	digits := false
+	for _, r := range s {
+		if r >= '0' && r <= '9' {
+			if !digits {
+				b.WriteByte('N')
+			}
+			digits = true
+			continue
+		}
+		digits = false
+		b.WriteRune(r)
+	}
+	return truncate(b.String(), 200)
+}
+
+func fmtErrCount(m map[string]int) string {
+	type kv struct {
+		k string
+		n int
+	}
+	var l []kv
+	for k, n := range m {
+		l = append(l, kv{k, n})
+	}
+	sort.Slice(l, func(i, j int) bool { return l[i].n > l[j].n })
+	var parts []string
+	for _, e := range l[:min(3, len(l))] {
+		parts = append(parts, fmt.Sprintf("%d× %s", e.n, e.k))
+	}
+	return strings.Join(parts, "; ")
+}
+
+// exit closes both PTs' stdin at the same instant, as tor does, with the
+// connections still open, and times each process's exit.
+func (b *bench) exit(t *target) error {
+	p := t.p
+	p.Server.CloseStdin()
+	p.Client.CloseStdin()
+	var errs []error
+	for _, side := range []struct {
+		name string
+		pt   *tortest.PT
+		ms   *Num
+	}{{"client", p.Client, &t.res.ExitClientMs}, {"server", p.Server, &t.res.ExitServerMs}} {
+		code, el, err := side.pt.Wait(b.cfg.ExitTimeout)
+		if err != nil {
+			errs = append(errs, fmt.Errorf("%s still running %v after stdin closed", side.name, b.cfg.ExitTimeout))
+			side.pt.Kill()
+			continue
+		}
+		*side.ms = numDur(el, time.Millisecond)
+		if code != 0 {
+			b.note(t, fmt.Sprintf("the %s exited with %v after stdin closed", side.name, side.pt.ProcessState()))
+		}
+	}
+	b.logf(t, "exit: client %s, server %s after stdin closed (%d connections open)",
+		fmtMs(t.res.ExitClientMs), fmtMs(t.res.ExitServerMs), t.res.ConnsOK)
+	return errors.Join(errs...)
+}
+
+func (b *bench) closeHeld(t *target) {
+	for _, c := range t.held {
+		if c != nil {
+			c.Close()
+		}
+	}
+	t.held = nil
+}
+
+// finish collects what the processes said that a reader should know, and
+// the profiles.
+func (b *bench) finish(t *target) {
+	if t.p == nil {
+		return
+	}
+	if !t.p.Client.Exited() || !t.p.Server.Exited() {
+		// The exit phase did not run: stop them now, as tor would.
+		t.p.Stop(b.cfg.ExitTimeout)
+	}
+	for _, side := range []struct {
+		name string
+		pt   *tortest.PT
+	}{{"client", t.p.Client}, {"server", t.p.Server}} {
+		if s := strings.TrimSpace(side.pt.Stderr()); s != "" {
+			b.note(t, fmt.Sprintf("%s wrote to stderr (tor does not read it): %s", side.name, truncate(s, 300)))
+		}
+		warn := 0
+		var first string
+		for _, l := range side.pt.Lines() {
+			if l.Kind != tortest.KindLog {
+				continue
+			}
+			if sev, _ := l.Get("SEVERITY"); sev == "warning" || sev == "error" {
+				if warn == 0 {
+					msg, _ := l.Get("MESSAGE")
+					first = sev + ": " + msg
+				}
+				warn++
+			}
+		}
+		if warn > 0 {
+			b.note(t, fmt.Sprintf("%s logged %d warnings or errors to tor; first: %s", side.name, warn, truncate(first, 200)))
+		}
+	}
+	for _, p := range t.profiles {
+		if st, err := os.Stat(p); err == nil && st.Size() > 0 {
+			t.res.Profiles = append(t.res.Profiles, p)
+		} else {
+			b.note(t, fmt.Sprintf("no CPU profile at %s (does this water-pt support %s?)", p, ProfileEnv))
+		}
+	}
+}
+
+// rssKB reads VmRSS of pid from /proc.
+func rssKB(pid int) (int64, error) {
+	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
+	if err != nil {
+		return 0, err
+	}
+	for _, line := range strings.Split(string(b), "\n") {
+		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+			f := strings.Fields(v)
+			if len(f) == 0 {
+				break
+			}
+			return strconv.ParseInt(f[0], 10, 64)
+		}
+	}
+	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+}
+
+// percentile returns the p-th percentile (nearest rank) of ds.
+func percentile(ds []time.Duration, p float64) time.Duration {
+	s := append([]time.Duration(nil), ds...)
+	sort.Slice(s, func(i, j int) bool { return s[i] < s[j] })
+	k := int(math.Ceil(float64(len(s))*p/100)) - 1
+	return s[max(0, min(k, len(s)-1))]
+}
+
+func median(v []float64) Num {
+	if len(v) == 0 {
+		return Num{}
+	}
+	s := append([]float64(nil), v...)
+	sort.Float64s(s)
+	if len(s)%2 == 1 {
+		return num(s[len(s)/2])
+	}
+	return num((s[len(s)/2-1] + s[len(s)/2]) / 2)
+}
+
+func firstN(errs []error, n int) []error { return errs[:min(n, len(errs))] }
+
+func truncate(s string, n int) string {
+	s = strings.ReplaceAll(s, "\n", " | ")
+	if len(s) > n {
+		return s[:n] + "..."
+	}
+	return s
+}
