@@ -42,9 +42,6 @@ func (l testLog) Write(p []byte) (int, error) {
 // phase measured something, every connection succeeded with its data intact,
 // and every ratio is a finite positive number.
 func TestSmoke(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds and runs two PT pairs")
-	}
 	cfg := smallConfig(t)
 	ctx, cancel := context.WithTimeout(context.Background(), 8*time.Minute)
 	defer cancel()

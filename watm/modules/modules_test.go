@@ -46,15 +46,6 @@ func TestNamesAndLookup(t *testing.T) {
 // TestModulesAreFresh rebuilds every module with gen.sh, the command
 // go generate runs, and compares the result with the committed files.
 func TestModulesAreFresh(t *testing.T) {
-	if testing.Short() {
-		t.Skip("builds every module")
-	}
-	if _, err := exec.LookPath("go"); err != nil {
-		t.Skip("no go command in PATH")
-	}
-	if _, err := exec.LookPath("sh"); err != nil {
-		t.Skip("no sh in PATH")
-	}
 	dir := t.TempDir()
 	if out, err := exec.Command("sh", "gen.sh", dir).CombinedOutput(); err != nil {
 		t.Fatalf("sh gen.sh %s: %v\n%s", dir, err, out)
