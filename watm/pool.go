@@ -2,8 +2,11 @@ package watm
 
 import (
 	"context"
+	"runtime"
 	"sync"
 	"time"
+
+	"golang.org/x/sys/unix"
 )
 
 // DefaultPoolSize is how many started instances each module keeps ready.
@@ -54,8 +57,18 @@ func (p *pool) signal() {
 }
 
 // routineRefill fills the pool until ctx ends, then releases what it holds.
+//
+// It runs on its own OS thread at idle priority (SCHED_IDLE): starting an
+// instance is a millisecond or two of CPU that must not compete with the
+// connections being served, on a small machine least of all. The thread is
+// never unlocked, so it exits with the goroutine and no other goroutine
+// inherits its priority. While the kernel keeps that thread waiting inside
+// WebAssembly code (which Go cannot preempt) it holds one Go P; the
+// managed proxy gives Go one P more than it has CPUs for that reason.
 func (p *pool) routineRefill(ctx context.Context, wg *sync.WaitGroup) {
 	defer wg.Done()
+	runtime.LockOSThread()
+	_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}, 0)
 	defer p.drain()
 	for {
 		for len(p.ready) < cap(p.ready) && ctx.Err() == nil {

@@ -28,7 +28,7 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("water-pt demo", flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts options
-	opts.register(fs)
+	opts.register(fs, "the state directory (demo: none)")
 	size := fs.Int("mib", 64, "MiB to send through the pair and check")
 	conns := fs.Int("conns", 20, "concurrent connections to open after the stream")
 	serverOpts := fs.String("options", "", `server options, "k=v;k=v" (e.g. "watm=reverse")`)

@@ -23,6 +23,7 @@ import (
 	"io"
 	"log/slog"
 	"os"
+	"runtime"
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
@@ -46,6 +47,10 @@ func versionString() string {
 }
 
 func main() {
+	// One P more than CPUs: each module's pool refill runs WebAssembly at
+	// idle priority (see watm/pool.go), and while the kernel keeps it
+	// waiting it holds a P that Go cannot preempt it off.
+	runtime.GOMAXPROCS(runtime.GOMAXPROCS(0) + 1)
 	os.Exit(run(os.Args[1:], os.Stdin, os.Stdout, os.Stderr))
 }
 
@@ -65,12 +70,14 @@ type stringList []string
 func (s *stringList) String() string     { return strings.Join(*s, ",") }
 func (s *stringList) Set(v string) error { *s = append(*s, v); return nil }
 
-func (o *options) register(fs *flag.FlagSet) {
-	fs.BoolVar(&o.enableLogging, "enableLogging", false, "write a log file, "+logFileName+", in the state directory")
+// register adds the common flags; stateDir names the state directory in
+// their help ("$TOR_PT_STATE_LOCATION" in managed mode).
+func (o *options) register(fs *flag.FlagSet, stateDir string) {
+	fs.BoolVar(&o.enableLogging, "enableLogging", false, "write a log file, "+logFileName+", in "+stateDir)
 	fs.StringVar(&o.logLevel, "logLevel", "ERROR", "log level: ERROR, WARN, INFO or DEBUG")
 	fs.BoolVar(&o.unsafeLogging, "unsafeLogging", false, "do not scrub IP addresses from logs")
-	fs.Var(&o.watmDirs, "watm-dir", "a directory of NAME.wasm modules, searched before the embedded ones (repeatable; default $TOR_PT_STATE_LOCATION/watm)")
-	fs.StringVar(&o.cacheDir, "watm-cache", "", `compiled-module cache directory (default $TOR_PT_STATE_LOCATION/wazero-cache; "off" to disable)`)
+	fs.Var(&o.watmDirs, "watm-dir", "a directory of NAME.wasm modules, searched before the embedded ones (repeatable; default "+stateDir+"/watm)")
+	fs.StringVar(&o.cacheDir, "watm-cache", "", "compiled-module cache directory (default "+stateDir+`/wazero-cache; "off" to disable)`)
 	fs.IntVar(&o.poolSize, "watm-pool", 4, "started module instances to keep ready per module (0 to start each on demand)")
 	fs.Var(&o.allowDial, "watm-allow-dial", `host:port a v1 module may dial itself with water_dial, besides the bridge (repeatable; "*" allows any address). By default a module may dial only the bridge`)
 }
@@ -109,7 +116,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	fs.SetOutput(stderr)
 	var opts options
 	showVersion := fs.Bool("version", false, "print the version and exit")
-	opts.register(fs)
+	opts.register(fs, "$TOR_PT_STATE_LOCATION")
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: water-pt [flags]            (managed mode: run by tor)\n"+
 			"       water-pt client -h | server -h  (standalone modes)\n"+

@@ -32,8 +32,12 @@ func runManaged(ctx context.Context, opts *options, level slog.Level, stdin io.R
 			"without tor, run \"water-pt client\" or \"water-pt server\"")
 		return 1
 	}
-	stateDir, err := pt.MakeStateDir() // prints ENV-ERROR itself
+	stateDir, err := pt.MakeStateDir() // prints ENV-ERROR itself when the variable is missing
 	if err != nil {
+		// ...but not when the directory cannot be created: tor must still be told.
+		if dir := os.Getenv("TOR_PT_STATE_LOCATION"); dir != "" {
+			envError(fmt.Sprintf("cannot create the state directory: %v", err))
+		}
 		return 1
 	}
 	logger, closeLog, err := managedLogger(stateDir, opts, level)
@@ -119,6 +123,17 @@ func bridgeDialer(info pt.ClientInfo) (ptclient.ContextDialer, bool) {
 func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader, policy watm.DialPolicy) int {
 	info, err := pt.ClientSetup(nil) // prints VERSION, or ENV-ERROR
 	if err != nil {
+		// goptlib prints nothing when TOR_PT_PROXY does not parse (its
+		// last step, so MethodNames is already set): tor waits for a
+		// PROXY-ERROR then. Its error may quote the URL's password; ours
+		// does not.
+		if info.MethodNames != nil && os.Getenv("TOR_PT_PROXY") != "" {
+			msg := "TOR_PT_PROXY does not parse"
+			if _, perr := ptclient.ParseProxyURL(os.Getenv("TOR_PT_PROXY")); perr != nil {
+				msg = perr.Error()
+			}
+			_ = pt.ProxyError(printable(msg))
+		}
 		return 1
 	}
 	dialer, ok := bridgeDialer(info)

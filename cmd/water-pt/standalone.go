@@ -8,6 +8,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"os/signal"
 	"sort"
 	"syscall"
@@ -26,7 +27,7 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("water-pt "+mode, flag.ContinueOnError)
 	fs.SetOutput(stderr)
 	var opts options
-	opts.register(fs)
+	opts.register(fs, "the -state directory")
 	opts.logLevel = "INFO"
 	fs.Lookup("logLevel").DefValue = "INFO"
 	listen := fs.String("listen", "", "address to listen on (client: the SOCKS5 port, e.g. 127.0.0.1:1080; server: e.g. :443)")
@@ -68,7 +69,24 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 	if err != nil {
 		return usage(err.Error())
 	}
-	logger := slog.New(newLogHandler(stderr, level, false, opts.unsafeLogging))
+	logTo := stderr
+	if opts.enableLogging {
+		if *stateDir == "" {
+			return usage("-enableLogging needs -state (the log is written there)")
+		}
+		if err := os.MkdirAll(*stateDir, 0o700); err != nil {
+			fmt.Fprintln(stderr, "water-pt:", err)
+			return 1
+		}
+		f, err := openLogFile(*stateDir)
+		if err != nil {
+			fmt.Fprintln(stderr, "water-pt:", err)
+			return 1
+		}
+		defer f.Close()
+		logTo = f
+	}
+	logger := slog.New(newLogHandler(logTo, level, false, opts.unsafeLogging))
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	rt, cat, err := newCatalog(ctx, &opts, *stateDir, logger)
