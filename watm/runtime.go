@@ -31,14 +31,15 @@ const (
 // Runtime compiles WATMs and runs their instances. It is safe for
 // concurrent use; one Runtime serves a whole process.
 type Runtime struct {
-	rt     wazero.Runtime
-	cache  wazero.CompilationCache
-	cfg    config
-	epoch  time.Time // origin of the modules' monotonic clock
-	mu     sync.Mutex
-	loaded map[[32]byte]*Module
-	live   map[*Session]struct{}
-	closed bool
+	rt      wazero.Runtime
+	cache   wazero.CompilationCache
+	cfg     config
+	epoch   time.Time // origin of the modules' monotonic clock
+	mu      sync.Mutex
+	loaded  map[[32]byte]*Module
+	loading map[[32]byte]*loading
+	live    map[*Session]struct{}
+	closed  bool
 
 	poolCtx    context.Context // ends the pools' refill goroutines
 	poolCancel context.CancelFunc
@@ -96,7 +97,7 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 	rc := wazero.NewRuntimeConfig().
 		WithCloseOnContextDone(true).
 		WithMemoryLimitPages(cfg.memoryPages)
-	r := &Runtime{cfg: cfg, epoch: time.Now(), loaded: map[[32]byte]*Module{}, live: map[*Session]struct{}{}}
+	r := &Runtime{cfg: cfg, epoch: time.Now(), loaded: map[[32]byte]*Module{}, loading: map[[32]byte]*loading{}, live: map[*Session]struct{}{}}
 	if cfg.cacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
 		if err != nil {
@@ -115,7 +116,8 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 }
 
 // Load compiles and validates a module. The same bytes loaded twice give the
-// same *Module: compilation happens once per process.
+// same *Module: compilation happens once per process, and concurrent Loads
+// of the same bytes wait for the one compilation in progress.
 func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
 	sum := sha256.Sum256(wasm)
 	r.mu.Lock()
@@ -127,25 +129,39 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
 		r.mu.Unlock()
 		return m, nil
 	}
+	if l := r.loading[sum]; l != nil {
+		r.mu.Unlock()
+		select {
+		case <-l.done:
+			return l.m, l.err
+		case <-ctx.Done():
+			return nil, ctx.Err()
+		}
+	}
+	l := &loading{done: make(chan struct{})}
+	r.loading[sum] = l
 	r.mu.Unlock()
 
-	m, err := compileAndValidate(ctx, r, wasm, sum)
-	if err != nil {
-		return nil, err
-	}
+	l.m, l.err = compileAndValidate(ctx, r, wasm, sum)
 	r.mu.Lock()
-	defer r.mu.Unlock()
-	if prev := r.loaded[sum]; prev != nil { // lost a race with another Load
-		_ = m.compiled.Close(ctx)
-		m.image.close()
-		return prev, nil
+	delete(r.loading, sum)
+	if l.err == nil {
+		r.loaded[sum] = l.m
+		if l.m.pool = newPool(l.m, r.cfg.poolSize); l.m.pool != nil {
+			r.pools.Add(1)
+			go l.m.pool.routineRefill(r.poolCtx, &r.pools)
+		}
 	}
-	r.loaded[sum] = m
-	if m.pool = newPool(m, r.cfg.poolSize); m.pool != nil {
-		r.pools.Add(1)
-		go m.pool.routineRefill(r.poolCtx, &r.pools)
-	}
-	return m, nil
+	r.mu.Unlock()
+	close(l.done)
+	return l.m, l.err
+}
+
+// loading is a compilation in progress.
+type loading struct {
+	done chan struct{}
+	m    *Module
+	err  error
 }
 
 // track registers a live session so that Close can stop it.

@@ -160,6 +160,16 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 	}
 	c := &ptclient.Client{Catalog: cat, Dialer: dialer, Logger: logger, DialPolicy: policy}
 	return serveUntilStopped(ctx, logger, stdin, func(acceptCtx, connCtx context.Context) {
+		// Compile the default module now rather than on the first
+		// connection (which would otherwise wait a second for it).
+		warmed := make(chan struct{})
+		go func() {
+			defer close(warmed)
+			if _, err := cat.Load(acceptCtx, watm.Spec{}); err != nil {
+				logger.Error("cannot load the default module", "err", err, ptserver.NotifyTor, true)
+			}
+		}()
+		defer func() { <-warmed }()
 		done := make(chan struct{}, len(listeners))
 		for _, ln := range listeners {
 			go func() { c.Serve(acceptCtx, connCtx, ln); done <- struct{}{} }()

@@ -160,6 +160,8 @@ type Result struct {
 	ServerRSSHoldingKB int64 `json:"server_rss_holding_kb"`
 	ClientKBPerConn    Num   `json:"client_kb_per_conn"`
 	ServerKBPerConn    Num   `json:"server_kb_per_conn"`
+	ClientAnonPerConn  Num   `json:"client_anon_kb_per_conn"`
+	ServerAnonPerConn  Num   `json:"server_anon_kb_per_conn"`
 
 	ExitClientMs Num `json:"exit_client_ms"`
 	ExitServerMs Num `json:"exit_server_ms"`
@@ -713,6 +715,8 @@ func (b *bench) conns(t *target) error {
 		return err
 	}
 	t.res.ClientRSSBeforeKB, t.res.ServerRSSBeforeKB = cb, sb
+	cab, _ := anonKB(t.p.Client.Pid())
+	sab, _ := anonKB(t.p.Server.Pid())
 
 	phase, cancel := context.WithTimeout(b.ctx, b.cfg.PhaseTimeout)
 	defer cancel()
@@ -771,9 +775,16 @@ func (b *bench) conns(t *target) error {
 		return err
 	}
 	t.res.ClientRSSHoldingKB, t.res.ServerRSSHoldingKB = ch, sh
+	cah, err1 := anonKB(t.p.Client.Pid())
+	sah, err2 := anonKB(t.p.Server.Pid())
+	if err := errors.Join(err1, err2); err != nil {
+		return err
+	}
 	if k := t.res.ConnsOK; k > 0 {
 		t.res.ClientKBPerConn = num(float64(ch-cb) / float64(k))
 		t.res.ServerKBPerConn = num(float64(sh-sb) / float64(k))
+		t.res.ClientAnonPerConn = num(float64(cah-cab) / float64(k))
+		t.res.ServerAnonPerConn = num(float64(sah-sab) / float64(k))
 	}
 	b.logf(t, "conns: VmRSS client %d -> %d kB (%s kB/conn), server %d -> %d kB (%s kB/conn)",
 		cb, ch, fmtNum(t.res.ClientKBPerConn, 1), sb, sh, fmtNum(t.res.ServerKBPerConn, 1))
@@ -964,13 +975,20 @@ func (b *bench) finish(t *target) {
 }
 
 // rssKB reads VmRSS of pid from /proc.
-func rssKB(pid int) (int64, error) {
+func rssKB(pid int) (int64, error) { return statusKB(pid, "VmRSS:") }
+
+// anonKB reads RssAnon of pid: the private memory. VmRSS also counts, once
+// per mapping, pages shared between instances (a module's initial memory
+// image), so it overstates what each connection costs.
+func anonKB(pid int) (int64, error) { return statusKB(pid, "RssAnon:") }
+
+func statusKB(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
 	if err != nil {
 		return 0, err
 	}
 	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, "VmRSS:"); ok {
+		if v, ok := strings.CutPrefix(line, field); ok {
 			f := strings.Fields(v)
 			if len(f) == 0 {
 				break
@@ -978,7 +996,7 @@ func rssKB(pid int) (int64, error) {
 			return strconv.ParseInt(f[0], 10, 64)
 		}
 	}
-	return 0, fmt.Errorf("no VmRSS in /proc/%d/status", pid)
+	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // percentile returns the p-th percentile (nearest rank) of ds.

@@ -140,6 +140,8 @@ var metrics = []metric{
 	{"conns_s", "  time to open them", func(r *Result) Num { return r.ConnsS }, func(n Num) string { return fmtNum(n, 2) + " s" }},
 	{"client_kb_per_conn", "RSS growth per conn, client", func(r *Result) Num { return r.ClientKBPerConn }, fmtKB},
 	{"server_kb_per_conn", "RSS growth per conn, server", func(r *Result) Num { return r.ServerKBPerConn }, fmtKB},
+	{"client_anon_kb_per_conn", "  of which private (RssAnon), client", func(r *Result) Num { return r.ClientAnonPerConn }, fmtKB},
+	{"server_anon_kb_per_conn", "  of which private (RssAnon), server", func(r *Result) Num { return r.ServerAnonPerConn }, fmtKB},
 	{"exit_client_ms", "exit after stdin close, client", func(r *Result) Num { return r.ExitClientMs }, fmtMs},
 	{"exit_server_ms", "exit after stdin close, server", func(r *Result) Num { return r.ExitServerMs }, fmtMs},
 }
