@@ -142,7 +142,9 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
 	r.loading[sum] = l
 	r.mu.Unlock()
 
-	l.m, l.err = compileAndValidate(ctx, r, wasm, sum)
+	// Not canceled with ctx: others may be waiting for this compilation,
+	// and it ends by itself.
+	l.m, l.err = compileAndValidate(context.WithoutCancel(ctx), r, wasm, sum)
 	r.mu.Lock()
 	delete(r.loading, sum)
 	if l.err == nil {

@@ -21,7 +21,6 @@ import (
 	"flag"
 	"fmt"
 	"io"
-	"log/slog"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -127,6 +126,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		if errors.Is(err, flag.ErrHelp) {
 			return 0
 		}
+		managedFlagError(err)
 		return 2
 	}
 	if *showVersion {
@@ -134,16 +134,24 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 0
 	}
 	if fs.NArg() > 0 {
-		fmt.Fprintf(stderr, "water-pt: unexpected argument %q (see water-pt -h)\n", fs.Arg(0))
+		err := fmt.Errorf("unexpected argument %q (see water-pt -h)", fs.Arg(0))
+		fmt.Fprintln(stderr, "water-pt:", err)
+		managedFlagError(err)
 		return 2
 	}
 	level, err := parseLevel(opts.logLevel)
 	if err != nil {
 		fmt.Fprintln(stderr, "water-pt:", err)
+		managedFlagError(err)
 		return 2
 	}
 	return runManaged(context.Background(), &opts, level, stdin, stdout)
 }
 
-// discardLogger is for the moments before logging is set up.
-func discardLogger() *slog.Logger { return slog.New(slog.DiscardHandler) }
+// managedFlagError tells tor why the flags on its *TransportPlugin line are
+// wrong: tor reads stdout, not stderr.
+func managedFlagError(err error) {
+	if os.Getenv("TOR_PT_MANAGED_TRANSPORT_VER") != "" {
+		envError("bad flags on the transport plugin line: " + err.Error())
+	}
+}
