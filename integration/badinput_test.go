@@ -460,6 +460,7 @@ func startWaterPair(t *testing.T, cfg tortest.PairConfig) *tortest.Pair {
 func stopPair(t *testing.T, p *tortest.Pair) {
 	t.Helper()
 	d, err := p.Stop(5 * time.Second)
+	t.Logf("stopping the pair took %v", d)
 	if err != nil {
 		t.Errorf("stopping the pair: %v", err)
 	} else if d > time.Second {

@@ -4,6 +4,7 @@ import (
 	"context"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
@@ -25,6 +26,7 @@ type pool struct {
 	m     *Module
 	ready chan *instance
 	want  chan struct{}
+	tid   atomic.Int32 // the refill thread, while it runs at idle priority
 }
 
 func newPool(m *Module, size int) *pool {
@@ -68,7 +70,9 @@ func (p *pool) signal() {
 func (p *pool) routineRefill(ctx context.Context, wg *sync.WaitGroup) {
 	defer wg.Done()
 	runtime.LockOSThread()
-	_ = unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}, 0)
+	if unix.SchedSetAttr(0, &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_IDLE}, 0) == nil {
+		p.tid.Store(int32(unix.Gettid()))
+	}
 	defer p.drain()
 	for {
 		for len(p.ready) < cap(p.ready) && ctx.Err() == nil {
@@ -89,6 +93,15 @@ func (p *pool) routineRefill(ctx context.Context, wg *sync.WaitGroup) {
 			return
 		case <-time.After(time.Minute): // retry after a failure
 		}
+	}
+}
+
+// unidle puts the refill thread back to normal priority, so that stopping
+// (and a process exit, which waits for every thread) is not left waiting
+// for a thread the kernel runs only when a CPU is idle.
+func (p *pool) unidle() {
+	if tid := p.tid.Swap(0); tid != 0 {
+		_ = unix.SchedSetAttr(int(tid), &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}, 0)
 	}
 }
 

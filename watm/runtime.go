@@ -204,7 +204,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 		sessions = append(sessions, s)
 	}
 	r.mu.Unlock()
-	r.poolCancel()
+	r.StopPools()
 	r.pools.Wait()
 
 	var wg sync.WaitGroup
@@ -224,6 +224,21 @@ func (r *Runtime) Close(ctx context.Context) error {
 		_ = r.cache.Close(ctx)
 	}
 	return err
+}
+
+// StopPools stops refilling the modules' instance pools and puts the refill
+// threads back to normal priority. Call it before the process exits: an exit
+// waits for every thread, and an idle-priority thread on a busy machine may
+// not run for seconds.
+func (r *Runtime) StopPools() {
+	r.mu.Lock()
+	for _, m := range r.loaded {
+		if m.pool != nil {
+			m.pool.unidle()
+		}
+	}
+	r.mu.Unlock()
+	r.poolCancel()
 }
 
 var errRuntimeClosed = fmt.Errorf("watm: runtime closed")

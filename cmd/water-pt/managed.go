@@ -53,11 +53,12 @@ func runManaged(ctx context.Context, opts *options, level slog.Level, stdin io.R
 		return 1
 	}
 	// No rt.Close on the way out: exiting closes every socket, and tor wants
-	// us gone within a second of asking.
+	// us gone within a second of asking. StopPools makes sure no idle-priority
+	// thread holds the exit up.
+	defer rt.StopPools()
 	if isClient {
 		return managedClient(ctx, cat, logger, stdin, opts.dialPolicy())
 	}
-	_ = rt
 	return managedServer(ctx, cat, logger, stdin, stateDir, opts.dialPolicy())
 }
 
