@@ -372,7 +372,13 @@ func TestCloseWithOpenConnections(t *testing.T) {
 			t.Errorf("session %d not closed after Close", s.ID)
 		}
 	}
-	if n := runtime.NumGoroutine(); n > before {
+	// The goroutine that called Close may still be on its way out: wait
+	// (bounded) for the count to come back.
+	n := runtime.NumGoroutine()
+	for deadline := time.Now().Add(5 * time.Second); n > before && time.Now().Before(deadline); n = runtime.NumGoroutine() {
+		time.Sleep(10 * time.Millisecond)
+	}
+	if n > before {
 		t.Errorf("%d goroutines after Close, %d before New", n, before)
 	}
 }
