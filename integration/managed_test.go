@@ -59,29 +59,7 @@ func TestManagedPair(t *testing.T) {
 			}
 			c.Close()
 
-			// 200 concurrent connections.
-			var wg sync.WaitGroup
-			errs := make(chan error, 200)
-			for i := range 200 {
-				wg.Add(1)
-				go func() {
-					defer wg.Done()
-					c, err := p.Dial(ctx)
-					if err != nil {
-						errs <- fmt.Errorf("conn %d: dial: %w", i, err)
-						return
-					}
-					defer c.Close()
-					if err := tortest.CheckEcho(c, 64<<10); err != nil {
-						errs <- fmt.Errorf("conn %d: %w", i, err)
-					}
-				}()
-			}
-			wg.Wait()
-			close(errs)
-			for err := range errs {
-				t.Error(err)
-			}
+			concurrentEcho(ctx, t, p, 200, 64<<10)
 			sessions, err := p.ExtOR.WaitSessions(ctx, 201)
 			if err != nil {
 				t.Fatal(err)
@@ -130,28 +108,7 @@ func TestManagedV1(t *testing.T) {
 		t.Fatal(err)
 	}
 	c.Close()
-	var wg sync.WaitGroup
-	errs := make(chan error, 200)
-	for i := range 200 {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			c, err := p.Dial(ctx)
-			if err != nil {
-				errs <- fmt.Errorf("conn %d: %w", i, err)
-				return
-			}
-			defer c.Close()
-			if err := tortest.CheckEcho(c, 64<<10); err != nil {
-				errs <- fmt.Errorf("conn %d: %w", i, err)
-			}
-		}()
-	}
-	wg.Wait()
-	close(errs)
-	for err := range errs {
-		t.Error(err)
-	}
+	concurrentEcho(ctx, t, p, 200, 64<<10)
 
 	// Mixed: the client runs v0 plain against the v1 server.
 	mc, code, err := tortest.DialSOCKS(ctx, p.ClientMethod.Addr, p.ServerMethod.Addr, []tortest.KV{{Key: "watm", Value: "plain"}})
@@ -172,4 +129,32 @@ func checkArgsName(t *testing.T, p *tortest.Pair, want string) {
 		}
 	}
 	t.Fatalf("SMETHOD ARGS %v: want watm=%s", p.ServerMethod.Args, want)
+}
+
+// concurrentEcho opens n connections through the pair at once, each
+// echoing size bytes checked byte for byte.
+func concurrentEcho(ctx context.Context, t *testing.T, p *tortest.Pair, n, size int) {
+	t.Helper()
+	var wg sync.WaitGroup
+	errs := make(chan error, n)
+	for i := range n {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			c, err := p.Dial(ctx)
+			if err != nil {
+				errs <- fmt.Errorf("conn %d: dial: %w", i, err)
+				return
+			}
+			defer c.Close()
+			if err := tortest.CheckEcho(c, size); err != nil {
+				errs <- fmt.Errorf("conn %d: %w", i, err)
+			}
+		}()
+	}
+	wg.Wait()
+	close(errs)
+	for err := range errs {
+		t.Error(err)
+	}
 }

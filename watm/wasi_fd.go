@@ -46,40 +46,18 @@ func iovec(mem api.Memory, iovs, i uint32) []byte {
 }
 
 func (in *instance) readv(mem api.Memory, fd int32, iovs, n, resultPtr uint32) Errno {
-	if !inRange(mem, resultPtr, 4) {
-		return EFAULT
-	}
-	if e := checkIovecs(mem, iovs, n); e != ESUCCESS {
-		return e
-	}
-	f, flags, e := in.fds.get(fd)
-	if e != ESUCCESS {
-		return e
-	}
-	nonblock := flags&fdflagNonblock != 0
-	total := 0
-	for i := uint32(0); i < n; i++ {
-		buf := iovec(mem, iovs, i)
-		if len(buf) == 0 {
-			continue
-		}
-		got, e := f.read(buf, nonblock || total > 0)
-		if e != ESUCCESS {
-			if total > 0 && e == EAGAIN {
-				break
-			}
-			return in.hostErrno(e)
-		}
-		total += got
-		if got < len(buf) {
-			break
-		}
-	}
-	mem.WriteUint32Le(resultPtr, uint32(total))
-	return ESUCCESS
+	return in.iov(mem, fd, iovs, n, resultPtr, file.read)
 }
 
 func (in *instance) writev(mem api.Memory, fd int32, iovs, n, resultPtr uint32) Errno {
+	return in.iov(mem, fd, iovs, n, resultPtr, file.write)
+}
+
+// iov moves bytes between fd and the module's iovecs with op (read or
+// write), then stores the count at resultPtr. Only the first non-empty
+// iovec may wait (in blocking mode); the rest take what is ready.
+func (in *instance) iov(mem api.Memory, fd int32, iovs, n, resultPtr uint32,
+	op func(f file, p []byte, nonblock bool) (int, Errno)) Errno {
 	if !inRange(mem, resultPtr, 4) {
 		return EFAULT
 	}
@@ -97,15 +75,15 @@ func (in *instance) writev(mem api.Memory, fd int32, iovs, n, resultPtr uint32) 
 		if len(buf) == 0 {
 			continue
 		}
-		put, e := f.write(buf, nonblock || total > 0)
+		done, e := op(f, buf, nonblock || total > 0)
 		if e != ESUCCESS {
 			if total > 0 && e == EAGAIN {
 				break
 			}
 			return in.hostErrno(e)
 		}
-		total += put
-		if put < len(buf) {
+		total += done
+		if done < len(buf) {
 			break
 		}
 	}
