@@ -69,6 +69,9 @@ type instance struct {
 	dials     int
 	accepts   int
 	dialErr   error
+	// inited: init (_water_init / watm_init_v1) has run, without a config
+	// (the pool runs it ahead for connections that have none).
+	inited bool
 	// conf is v1's preopened /conf directory.
 	conf *dirFile
 	// pollScratch is poll_oneoff's reusable space.
@@ -126,6 +129,20 @@ func (in *instance) configure(cc ConnConfig) {
 	if in.conf != nil && cc.Config != nil {
 		in.conf.entries["watm.cfg"] = cc.Config
 	}
+}
+
+// init runs the module's init export.
+func (in *instance) init() error {
+	name := in.m.abi.init
+	r, err := in.call(name)
+	if err != nil {
+		return err
+	}
+	if r != 0 {
+		return fmt.Errorf("watm: %s returned %s", name, resultString(r))
+	}
+	in.inited = true
+	return nil
 }
 
 // call invokes an export and returns its i32 result. Traps, host panics,

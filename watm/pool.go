@@ -27,13 +27,19 @@ type pool struct {
 	ready chan *instance
 	want  chan struct{}
 	tid   atomic.Int32 // the refill thread, while it runs at idle priority
+	// preinit: run init ahead too, for connections without a config (the
+	// common case: a bridge line with no watm-config). Turned off for good
+	// when a connection with a config arrives, or when init fails ahead.
+	preinit atomic.Bool
 }
 
 func newPool(m *Module, size int) *pool {
 	if size <= 0 {
 		return nil
 	}
-	return &pool{m: m, ready: make(chan *instance, size), want: make(chan struct{}, 1)}
+	p := &pool{m: m, ready: make(chan *instance, size), want: make(chan struct{}, 1)}
+	p.preinit.Store(true)
+	return p
 }
 
 // get returns a ready instance, or nil when the pool is empty (or off), and
@@ -76,7 +82,7 @@ func (p *pool) routineRefill(ctx context.Context, wg *sync.WaitGroup) {
 	defer p.drain()
 	for {
 		for len(p.ready) < cap(p.ready) && ctx.Err() == nil {
-			in, err := newInstance(p.m)
+			in, err := p.newReady()
 			if err != nil {
 				p.m.rt.cfg.logger.Error("watm: pool cannot start an instance", "err", err)
 				break
@@ -103,6 +109,24 @@ func (p *pool) unidle() {
 	if tid := p.tid.Swap(0); tid != 0 {
 		_ = unix.SchedSetAttr(int(tid), &unix.SchedAttr{Size: unix.SizeofSchedAttr, Policy: unix.SCHED_NORMAL}, 0)
 	}
+}
+
+// newReady starts an instance and, while preinit holds, runs its init with
+// no config.
+func (p *pool) newReady() (*instance, error) {
+	in, err := newInstance(p.m)
+	if err != nil || !p.preinit.Load() {
+		return in, err
+	}
+	in.configure(ConnConfig{})
+	if err := in.init(); err != nil {
+		// A module whose init needs more than a config-less start (or
+		// that fails without a config): initialise per connection.
+		p.preinit.Store(false)
+		in.release()
+		return newInstance(p.m)
+	}
+	return in, nil
 }
 
 func (p *pool) drain() {

@@ -66,6 +66,13 @@ func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc 
 
 func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc ConnConfig) (*Session, error) {
 	in := m.pool.get()
+	if in != nil && in.inited && cc.Config != nil {
+		// Initialised without a config, but this connection has one: the
+		// pool stops initialising ahead, and this one starts afresh.
+		m.pool.preinit.Store(false)
+		in.release()
+		in = nil
+	}
 	if in == nil {
 		var err error
 		if in, err = newInstance(m); err != nil {
@@ -89,13 +96,10 @@ func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc Con
 
 // setup calls init, the role's entry and the cancel-channel export.
 func (s *Session) setup(role Role, plain *sockFile) error {
-	init := s.in.m.abi.init
-	r, err := s.in.call(init)
-	if err != nil {
-		return err
-	}
-	if r != 0 {
-		return fmt.Errorf("watm: %s returned %s", init, resultString(r))
+	if !s.in.inited {
+		if err := s.in.init(); err != nil {
+			return err
+		}
 	}
 	if err := s.enterRole(role, plain); err != nil {
 		return err
