@@ -105,7 +105,8 @@ func (s *Server) setupMethod(ctx context.Context, b pt.Bindaddr) (*Method, error
 		return nil, err
 	}
 	s.Logger.Info("serving", "method", b.MethodName, "addr", m.ln.Addr().String(),
-		"module", r.Name, "source", r.Source, "sha256", r.Module.SHA256(), "abi", r.Module.Version(), NotifyTor, true)
+		"module", r.Name, "source", r.Source, "sha256", r.Module.SHA256(), "abi", r.Module.Version(),
+		"trusted", r.Module.Trusted(), NotifyTor, true)
 	return m, nil
 }
 

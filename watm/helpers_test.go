@@ -29,21 +29,22 @@ func newRuntime(t testing.TB, opts ...watm.Option) *watm.Runtime {
 	return rt
 }
 
-// shipped loads one of the modules in watm/modules.
+// shipped loads one of the modules in watm/modules, trusted, as water-pt's
+// catalog loads them.
 func shipped(t testing.TB, rt *watm.Runtime, name string) *watm.Module {
 	t.Helper()
 	b, ok := modules.Lookup(name)
 	if !ok {
 		t.Fatalf("no shipped module %q", name)
 	}
-	m, err := rt.Load(context.Background(), b)
+	m, err := rt.LoadTrusted(context.Background(), b)
 	if err != nil {
 		t.Fatal(err)
 	}
 	return m
 }
 
-// fixture loads watm/testdata/NAME.wasm.
+// fixture loads watm/testdata/NAME.wasm, with loop checks (untrusted).
 func fixture(t testing.TB, rt *watm.Runtime, name string) (*watm.Module, error) {
 	t.Helper()
 	b, err := os.ReadFile("testdata/" + name + ".wasm")

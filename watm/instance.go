@@ -104,7 +104,7 @@ func newInstance(m *Module) (*instance, error) {
 	in.ctx, in.cancel = context.WithCancel(context.WithValue(context.Background(), instanceKey{}, in))
 
 	mctx := experimental.WithMemoryAllocator(in.ctx, mmapAllocator{limit: uint64(m.rt.cfg.memoryPages) << 16, image: m.image})
-	mod, err := m.rt.rt.InstantiateModule(mctx, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
+	mod, err := m.wrt.InstantiateModule(mctx, m.compiled, wazero.NewModuleConfig().WithName("").WithStartFunctions())
 	if err != nil {
 		in.release()
 		return nil, fmt.Errorf("watm: instantiate: %w", err)

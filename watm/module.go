@@ -38,6 +38,8 @@ func (r Role) String() string {
 // connection that uses it; each connection gets its own instance.
 type Module struct {
 	rt       *Runtime
+	wrt      wazero.Runtime // the wazero runtime it was compiled by
+	trusted  bool           // compiled without loop checks (LoadTrusted)
 	compiled wazero.CompiledModule
 	sum      [32]byte
 	abi      *abi
@@ -46,6 +48,9 @@ type Module struct {
 	pool     *pool     // ready instances; nil when pooling is off
 	image    *memImage // initial memory, mapped by each instance; nil: data segments are applied
 }
+
+// Trusted reports whether the module was loaded with LoadTrusted.
+func (m *Module) Trusted() bool { return m.trusted }
 
 // Version is the module's WATER ABI version: 0 or 1.
 func (m *Module) Version() int { return m.abi.version }
@@ -98,7 +103,7 @@ var (
 
 func fn(params []api.ValueType, results ...api.ValueType) sig { return sig{params, results} }
 
-func compileAndValidate(ctx context.Context, r *Runtime, wasm []byte, sum [32]byte) (*Module, error) {
+func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, wasm []byte, sum [32]byte) (*Module, error) {
 	exportKinds, err := parseExports(wasm)
 	if err != nil {
 		return nil, fmt.Errorf("watm: not a WebAssembly module: %w", err)
@@ -108,7 +113,7 @@ func compileAndValidate(ctx context.Context, r *Runtime, wasm []byte, sum [32]by
 	if splitErr == nil {
 		code = stripped
 	}
-	compiled, err := r.rt.CompileModule(ctx, code)
+	compiled, err := wrt.CompileModule(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("watm: compile: %w", err)
 	}
@@ -117,7 +122,7 @@ func compileAndValidate(ctx context.Context, r *Runtime, wasm []byte, sum [32]by
 		_ = compiled.Close(ctx)
 		return nil, err
 	}
-	m.rt, m.compiled, m.sum = r, compiled, sum
+	m.rt, m.wrt, m.compiled, m.sum = r, wrt, compiled, sum
 	if image != nil {
 		if m.image, err = newMemImage(image); err != nil {
 			_ = compiled.Close(ctx)

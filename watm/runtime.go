@@ -3,6 +3,7 @@ package watm
 import (
 	"context"
 	"crypto/sha256"
+	"errors"
 	"fmt"
 	"io"
 	"log/slog"
@@ -31,13 +32,14 @@ const (
 // Runtime compiles WATMs and runs their instances. It is safe for
 // concurrent use; one Runtime serves a whole process.
 type Runtime struct {
-	rt      wazero.Runtime
+	rt      wazero.Runtime // modules that can be stopped anywhere (close on context done)
+	trusted wazero.Runtime // modules trusted to reach host calls: no loop checks
 	cache   wazero.CompilationCache
 	cfg     config
 	epoch   time.Time // origin of the modules' monotonic clock
 	mu      sync.Mutex
-	loaded  map[[32]byte]*Module
-	loading map[[32]byte]*loading
+	loaded  map[loadKey]*Module
+	loading map[loadKey]*loading
 	live    map[*Session]struct{}
 	closed  bool
 
@@ -94,10 +96,8 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 	if cfg.memoryPages == 0 || cfg.memoryPages > 65536 {
 		return nil, fmt.Errorf("watm: memory limit %d pages out of range 1-65536", cfg.memoryPages)
 	}
-	rc := wazero.NewRuntimeConfig().
-		WithCloseOnContextDone(true).
-		WithMemoryLimitPages(cfg.memoryPages)
-	r := &Runtime{cfg: cfg, epoch: time.Now(), loaded: map[[32]byte]*Module{}, loading: map[[32]byte]*loading{}, live: map[*Session]struct{}{}}
+	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(cfg.memoryPages)
+	r := &Runtime{cfg: cfg, epoch: time.Now(), loaded: map[loadKey]*Module{}, loading: map[loadKey]*loading{}, live: map[*Session]struct{}{}}
 	if cfg.cacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
 		if err != nil {
@@ -106,11 +106,17 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		r.cache = cache
 		rc = rc.WithCompilationCache(cache)
 	}
-	r.rt = wazero.NewRuntimeWithConfig(ctx, rc)
+	// One compilation cache serves both: wazero's cache key includes the
+	// loop-check setting.
+	r.rt = wazero.NewRuntimeWithConfig(ctx, rc.WithCloseOnContextDone(true))
+	r.trusted = wazero.NewRuntimeWithConfig(ctx, rc.WithCloseOnContextDone(false))
 	r.poolCtx, r.poolCancel = context.WithCancel(context.Background())
-	if err := instantiateHostModules(ctx, r.rt); err != nil {
-		r.rt.Close(ctx)
-		return nil, err
+	for _, wrt := range []wazero.Runtime{r.rt, r.trusted} {
+		if err := instantiateHostModules(ctx, wrt); err != nil {
+			r.rt.Close(ctx)
+			r.trusted.Close(ctx)
+			return nil, err
+		}
 	}
 	return r, nil
 }
@@ -118,18 +124,43 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 // Load compiles and validates a module. The same bytes loaded twice give the
 // same *Module: compilation happens once per process, and concurrent Loads
 // of the same bytes wait for the one compilation in progress.
+//
+// The module's code checks at every loop iteration and call whether its
+// instance is being stopped (wazero's close-on-context-done), so even a
+// module spinning in a loop can be stopped. That costs an indirect call per
+// loop iteration: byte loops in transforms run 2-10 times slower. For a
+// module you trust not to loop forever without a host call, use LoadTrusted.
 func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
+	return r.load(ctx, wasm, false)
+}
+
+// LoadTrusted is Load without the loop checks: the module runs at full
+// speed, but an instance stuck in a loop that makes no host call cannot be
+// stopped (Close gives up after a bounded wait and the loop holds a CPU
+// until the process exits). water-pt uses it for its embedded modules.
+func (r *Runtime) LoadTrusted(ctx context.Context, wasm []byte) (*Module, error) {
+	return r.load(ctx, wasm, true)
+}
+
+// loadKey identifies a loaded module: its bytes and how it was compiled.
+type loadKey struct {
+	sum     [32]byte
+	trusted bool
+}
+
+func (r *Runtime) load(ctx context.Context, wasm []byte, trusted bool) (*Module, error) {
 	sum := sha256.Sum256(wasm)
+	key := loadKey{sum, trusted}
 	r.mu.Lock()
 	if r.closed {
 		r.mu.Unlock()
 		return nil, errRuntimeClosed
 	}
-	if m := r.loaded[sum]; m != nil {
+	if m := r.loaded[key]; m != nil {
 		r.mu.Unlock()
 		return m, nil
 	}
-	if l := r.loading[sum]; l != nil {
+	if l := r.loading[key]; l != nil {
 		r.mu.Unlock()
 		select {
 		case <-l.done:
@@ -139,16 +170,21 @@ func (r *Runtime) Load(ctx context.Context, wasm []byte) (*Module, error) {
 		}
 	}
 	l := &loading{done: make(chan struct{})}
-	r.loading[sum] = l
+	r.loading[key] = l
 	r.mu.Unlock()
 
 	// Not canceled with ctx: others may be waiting for this compilation,
 	// and it ends by itself.
-	l.m, l.err = compileAndValidate(context.WithoutCancel(ctx), r, wasm, sum)
+	wrt := r.rt
+	if trusted {
+		wrt = r.trusted
+	}
+	l.m, l.err = compileAndValidate(context.WithoutCancel(ctx), r, wrt, wasm, sum)
 	r.mu.Lock()
-	delete(r.loading, sum)
+	delete(r.loading, key)
 	if l.err == nil {
-		r.loaded[sum] = l.m
+		l.m.trusted = trusted
+		r.loaded[key] = l.m
 		if l.m.pool = newPool(l.m, r.cfg.poolSize); l.m.pool != nil {
 			r.pools.Add(1)
 			go l.m.pool.routineRefill(r.poolCtx, &r.pools)
@@ -216,7 +252,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
-	err := r.rt.Close(ctx)
+	err := errors.Join(r.rt.Close(ctx), r.trusted.Close(ctx))
 	for _, m := range r.loaded {
 		m.image.close()
 	}

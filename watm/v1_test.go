@@ -5,6 +5,7 @@ import (
 	"errors"
 	"io"
 	"net"
+	"os"
 	"strings"
 	"testing"
 	"time"
@@ -224,5 +225,32 @@ func TestV1Validation(t *testing.T) {
 	_, err = fixture(t, rt, "v1_minimal")
 	if w := "watm: invalid v1 module: no role entry point: export watm_dial_fixed_v1, watm_dial_v1, watm_accept_v1 or watm_associate_v1"; err == nil || err.Error() != w {
 		t.Errorf("v1_minimal: %v\nwant %s", err, w)
+	}
+}
+
+// TestTrustedAndChecked loads the same bytes both ways: two modules, each
+// carrying data, each stopping through its cancel channel when closed.
+func TestTrustedAndChecked(t *testing.T) {
+	rt := newRuntime(t)
+	b, _ := os.ReadFile("testdata/ok_plain.wasm")
+	checked, err := rt.Load(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	trusted, err := rt.LoadTrusted(context.Background(), b)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if checked == trusted || checked.Trusted() || !trusted.Trusted() || checked.SHA256() != trusted.SHA256() {
+		t.Fatalf("Load and LoadTrusted: same module %v, trusted %v/%v", checked == trusted, checked.Trusted(), trusted.Trusted())
+	}
+	for _, m := range []*watm.Module{checked, trusted} {
+		c, s := wrappedPair(t, m, m)
+		if err := sendAndCheck(c, s, randomBytes(1<<20, 8)); err != nil {
+			t.Fatal(err)
+		}
+		if err := c.Session().Close(); err != nil {
+			t.Errorf("trusted=%v: Close: %v", m.Trusted(), err)
+		}
 	}
 }

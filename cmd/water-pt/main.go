@@ -62,6 +62,7 @@ type options struct {
 	cacheDir      string
 	poolSize      int
 	allowDial     stringList
+	trustFiles    bool
 }
 
 type stringList []string
@@ -78,6 +79,8 @@ func (o *options) register(fs *flag.FlagSet, stateDir string) {
 	fs.Var(&o.watmDirs, "watm-dir", "a directory of NAME.wasm modules, searched before the embedded ones (repeatable; default "+stateDir+"/watm)")
 	fs.StringVar(&o.cacheDir, "watm-cache", "", "compiled-module cache directory (default "+stateDir+`/wazero-cache; "off" to disable)`)
 	fs.IntVar(&o.poolSize, "watm-pool", 4, "started module instances to keep ready per module (0 to start each on demand)")
+	fs.BoolVar(&o.trustFiles, "watm-trust-files", false, "run modules from files (not only the embedded ones) without per-loop stop checks: "+
+		"byte loops run 2-10x faster, but a module stuck in a loop can no longer be stopped. Only for modules you trust")
 	fs.Var(&o.allowDial, "watm-allow-dial", `host:port a v1 module may dial itself with water_dial, besides the bridge (repeatable; "*" allows any address). By default a module may dial only the bridge`)
 }
 

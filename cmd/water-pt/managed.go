@@ -94,7 +94,9 @@ func newCatalog(ctx context.Context, opts *options, stateDir string, logger *slo
 	if len(dirs) == 0 && stateDir != "" {
 		dirs = []string{filepath.Join(stateDir, "watm")}
 	}
-	return rt, watm.NewCatalog(rt, dirs, modules.Lookup, modules.Names(), modules.Default), nil
+	cat := watm.NewCatalog(rt, dirs, modules.Lookup, modules.Names(), modules.Default)
+	cat.TrustFiles = opts.trustFiles
+	return rt, cat, nil
 }
 
 // bridgeDialer is how the client reaches bridges: from the outbound bind
