@@ -52,6 +52,12 @@ func tcpRelay(t testing.TB, dst watm.DialFunc) *tcpPair {
 
 // sinkServer reads and discards everything from each conn.
 func sinkServer(t testing.TB) *tcpPair {
+	return tcpServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+}
+
+// tcpServer runs handle on each accepted conn (then closes it) until the
+// test ends.
+func tcpServer(t testing.TB, handle func(net.Conn)) *tcpPair {
 	tp := newTCP(t)
 	var wg sync.WaitGroup
 	t.Cleanup(func() { tp.ln.Close(); wg.Wait() })
@@ -64,7 +70,7 @@ func sinkServer(t testing.TB) *tcpPair {
 				return
 			}
 			wg.Add(1)
-			go func() { defer wg.Done(); io.Copy(io.Discard, c); c.Close() }()
+			go func() { defer wg.Done(); handle(c); c.Close() }()
 		}
 	}()
 	return tp
@@ -162,22 +168,7 @@ func BenchmarkSetup(b *testing.B) {
 }
 
 func tcpEcho(t testing.TB) *tcpPair {
-	tp := newTCP(t)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { tp.ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := tp.ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); io.Copy(c, c); c.Close() }()
-		}
-	}()
-	return tp
+	return tcpServer(t, func(c net.Conn) { io.Copy(c, c) })
 }
 
 // BenchmarkHeapPerInstance holds 100 live dialer sessions of the plain
