@@ -13,6 +13,17 @@
 // watm_associate_v1, watm_ctrlpipe_v1, watm_start_v1.) Dialer, Listener and
 // Relay wrap sessions for the three roles.
 //
+// # Loading
+//
+// Load compiles a module with a stop check at every loop iteration (wazero's
+// close-on-context-done), so any instance can be stopped whatever it does;
+// LoadTrusted compiles it without, for modules trusted to reach a host call
+// (2-10x faster byte loops). At load the module's data segments become an
+// initial-memory image that every instance maps copy-on-write, and a pool
+// keeps a few instances started (and, for connections without a config,
+// initialised) ahead of demand. RATIONALE.md at the repository root explains
+// each of these.
+//
 // # The WASI layer
 //
 // The runtime provides its own wasi_snapshot_preview1 host module rather
@@ -34,8 +45,9 @@
 // # Lifecycle and limits
 //
 // Session.Close writes the cancel channel, waits the grace period, then
-// stops the instance by force: blocked host calls are woken and wazero's
-// close-on-context-done ends a module spinning in a loop. A trap, a
+// stops the instance by force: blocked host calls are woken and, for a
+// module loaded with Load, wazero's close-on-context-done ends a module
+// spinning in a loop. A trap, a
 // proc_exit or a host panic ends only its own session, with a TrapError,
 // ExitError or StopError. Each instance is limited in memory pages, open
 // descriptors and host_dial / host_accept calls (see the Default* constants).
