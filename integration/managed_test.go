@@ -49,16 +49,7 @@ func TestManagedPair(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
 
-			// 32 MiB each way on one connection, byte for byte.
-			c, err := p.Dial(ctx)
-			if err != nil {
-				t.Fatal(err)
-			}
-			if err := tortest.CheckEcho(c, 32<<20); err != nil {
-				t.Fatal(err)
-			}
-			c.Close()
-
+			streamEcho(ctx, t, p, 32<<20)
 			concurrentEcho(ctx, t, p, 200, 64<<10)
 			sessions, err := p.ExtOR.WaitSessions(ctx, 201)
 			if err != nil {
@@ -100,14 +91,7 @@ func TestManagedV1(t *testing.T) {
 	checkArgsName(t, p, "plain_v1")
 	ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 	defer cancel()
-	c, err := p.Dial(ctx)
-	if err != nil {
-		t.Fatal(err)
-	}
-	if err := tortest.CheckEcho(c, 32<<20); err != nil {
-		t.Fatal(err)
-	}
-	c.Close()
+	streamEcho(ctx, t, p, 32<<20)
 	concurrentEcho(ctx, t, p, 200, 64<<10)
 
 	// Mixed: the client runs v0 plain against the v1 server.
@@ -129,6 +113,19 @@ func checkArgsName(t *testing.T, p *tortest.Pair, want string) {
 		}
 	}
 	t.Fatalf("SMETHOD ARGS %v: want watm=%s", p.ServerMethod.Args, want)
+}
+
+// streamEcho sends n bytes each way on one connection, byte for byte.
+func streamEcho(ctx context.Context, t *testing.T, p *tortest.Pair, n int) {
+	t.Helper()
+	c, err := p.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if err := tortest.CheckEcho(c, n); err != nil {
+		t.Fatal(err)
+	}
 }
 
 // concurrentEcho opens n connections through the pair at once, each

@@ -26,28 +26,18 @@ import (
 
 // tcpRelay is the baseline: accept, dial dst, io.Copy both ways.
 func tcpRelay(t testing.TB, dst watm.DialFunc) *tcpPair {
-	front := newTCP(t)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { front.ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			a, err := front.ln.Accept()
-			if err != nil {
-				return
-			}
-			b, err := dst(context.Background())
-			if err != nil {
-				a.Close()
-				continue
-			}
-			wg.Add(2)
-			go func() { defer wg.Done(); io.Copy(b, a); b.(*net.TCPConn).CloseWrite() }()
-			go func() { defer wg.Done(); io.Copy(a, b); a.(*net.TCPConn).CloseWrite() }()
+	return tcpServer(t, func(a net.Conn) {
+		b, err := dst(context.Background())
+		if err != nil {
+			return
 		}
-	}()
-	return front
+		defer b.Close()
+		done := make(chan struct{})
+		go func() { io.Copy(b, a); b.(*net.TCPConn).CloseWrite(); close(done) }()
+		io.Copy(a, b)
+		a.(*net.TCPConn).CloseWrite()
+		<-done
+	})
 }
 
 // sinkServer reads and discards everything from each conn.

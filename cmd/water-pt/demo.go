@@ -38,11 +38,8 @@ func runDemo(args []string, stdout, stderr io.Writer) int {
 			"(or the one -options names) and checks the data that comes back.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, done := parseFlags(fs, args, nil); done {
+		return code
 	}
 	if err := demo(&opts, *size, *conns, *serverOpts, stdout, stderr); err != nil {
 		fmt.Fprintln(stderr, "water-pt demo: FAILED:", err)

@@ -125,12 +125,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			"       water-pt demo [-mib N]          (a pair on loopback through the default module)\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		managedFlagError(err)
-		return 2
+	if code, done := parseFlags(fs, args, managedFlagError); done {
+		return code
 	}
 	if *showVersion {
 		fmt.Fprintln(stdout, versionString())
@@ -149,6 +145,22 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return runManaged(context.Background(), &opts, level, stdin, stdout)
+}
+
+// parseFlags parses args; done says to exit with code (0 after -h, 2 on a
+// bad flag, which onErr, if set, also reports).
+func parseFlags(fs *flag.FlagSet, args []string, onErr func(error)) (code int, done bool) {
+	err := fs.Parse(args)
+	switch {
+	case err == nil:
+		return 0, false
+	case errors.Is(err, flag.ErrHelp):
+		return 0, true
+	}
+	if onErr != nil {
+		onErr(err)
+	}
+	return 2, true
 }
 
 // managedFlagError tells tor why the flags on its *TransportPlugin line are

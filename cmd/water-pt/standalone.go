@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"errors"
 	"flag"
 	"fmt"
 	"io"
@@ -52,11 +51,8 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 		}
 		fs.PrintDefaults()
 	}
-	if err := fs.Parse(args); err != nil {
-		if errors.Is(err, flag.ErrHelp) {
-			return 0
-		}
-		return 2
+	if code, done := parseFlags(fs, args, nil); done {
+		return code
 	}
 	usage := func(msg string) int {
 		fmt.Fprintf(stderr, "water-pt %s: %s (see water-pt %s -h)\n", mode, msg, mode)
