@@ -227,3 +227,46 @@ func vmRSS(t testing.TB) int64 {
 	t.Fatal("no VmRSS")
 	return 0
 }
+
+// BenchmarkRoundTrip is one 1-byte round trip on a held connection through
+// one relay hop each way: a TCP relay (io.Copy) or the plain module's relay,
+// in front of a TCP echo server.
+func BenchmarkRoundTrip(b *testing.B) {
+	ping := func(b *testing.B, addr string) {
+		c, err := net.Dial("tcp", addr)
+		if err != nil {
+			b.Fatal(err)
+		}
+		defer c.Close()
+		var buf [1]byte
+		b.ResetTimer()
+		for i := range b.N {
+			buf[0] = byte(i)
+			if _, err := c.Write(buf[:]); err != nil {
+				b.Fatal(err)
+			}
+			if _, err := io.ReadFull(c, buf[:]); err != nil || buf[0] != byte(i) {
+				b.Fatal(err, buf[0])
+			}
+		}
+		b.StopTimer()
+	}
+	b.Run("tcp-relay", func(b *testing.B) {
+		echo := tcpEcho(b)
+		ping(b, tcpRelay(b, echo.dial).ln.Addr().String())
+	})
+	b.Run("wasm-relay", func(b *testing.B) {
+		rt := newRuntime(b)
+		m := shipped(b, rt, "plain")
+		echo := tcpEcho(b)
+		front := newTCP(b)
+		ctx, cancel := context.WithCancel(context.Background())
+		done := make(chan struct{})
+		go func() {
+			(&watm.Relay{Module: m, Config: watm.ConnConfig{Dial: echo.dial}}).Serve(ctx, front.ln)
+			close(done)
+		}()
+		defer func() { cancel(); <-done }()
+		ping(b, front.ln.Addr().String())
+	})
+}
