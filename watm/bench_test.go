@@ -255,18 +255,26 @@ func BenchmarkRoundTrip(b *testing.B) {
 		echo := tcpEcho(b)
 		ping(b, tcpRelay(b, echo.dial).ln.Addr().String())
 	})
-	b.Run("wasm-relay", func(b *testing.B) {
-		rt := newRuntime(b)
-		m := shipped(b, rt, "plain")
-		echo := tcpEcho(b)
-		front := newTCP(b)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			(&watm.Relay{Module: m, Config: watm.ConnConfig{Dial: echo.dial}}).Serve(ctx, front.ln)
-			close(done)
-		}()
-		defer func() { cancel(); <-done }()
-		ping(b, front.ln.Addr().String())
-	})
+	for _, name := range []string{"plain", "ok_plain"} {
+		b.Run("wasm-relay-"+name, func(b *testing.B) {
+			rt := newRuntime(b)
+			m := shipped(b, rt, "plain")
+			if name == "ok_plain" {
+				var err error
+				if m, err = fixture(b, rt, name); err != nil {
+					b.Fatal(err)
+				}
+			}
+			echo := tcpEcho(b)
+			front := newTCP(b)
+			ctx, cancel := context.WithCancel(context.Background())
+			done := make(chan struct{})
+			go func() {
+				(&watm.Relay{Module: m, Config: watm.ConnConfig{Dial: echo.dial}}).Serve(ctx, front.ln)
+				close(done)
+			}()
+			defer func() { cancel(); <-done }()
+			ping(b, front.ln.Addr().String())
+		})
+	}
 }

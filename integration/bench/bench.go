@@ -1,6 +1,7 @@
 package main
 
 import (
+	"bufio"
 	"context"
 	"errors"
 	"fmt"
@@ -162,6 +163,12 @@ type Result struct {
 	ServerKBPerConn    Num   `json:"server_kb_per_conn"`
 	ClientAnonPerConn  Num   `json:"client_anon_kb_per_conn"`
 	ServerAnonPerConn  Num   `json:"server_anon_kb_per_conn"`
+	// The private part of the modules' linear memories (water-pt only)
+	// and the rest of RssAnon: the runtime's own cost per connection.
+	ClientLinearPerConn  Num `json:"client_linear_kb_per_conn"`
+	ServerLinearPerConn  Num `json:"server_linear_kb_per_conn"`
+	ClientRuntimePerConn Num `json:"client_runtime_kb_per_conn"`
+	ServerRuntimePerConn Num `json:"server_runtime_kb_per_conn"`
 
 	ExitClientMs Num `json:"exit_client_ms"`
 	ExitServerMs Num `json:"exit_server_ms"`
@@ -717,6 +724,8 @@ func (b *bench) conns(t *target) error {
 	t.res.ClientRSSBeforeKB, t.res.ServerRSSBeforeKB = cb, sb
 	cab, _ := anonKB(t.p.Client.Pid())
 	sab, _ := anonKB(t.p.Server.Pid())
+	clb, cok := linearKB(t.p.Client.Pid())
+	slb, sok := linearKB(t.p.Server.Pid())
 
 	phase, cancel := context.WithTimeout(b.ctx, b.cfg.PhaseTimeout)
 	defer cancel()
@@ -785,6 +794,14 @@ func (b *bench) conns(t *target) error {
 		t.res.ServerKBPerConn = num(float64(sh-sb) / float64(k))
 		t.res.ClientAnonPerConn = num(float64(cah-cab) / float64(k))
 		t.res.ServerAnonPerConn = num(float64(sah-sab) / float64(k))
+		if clh, ok := linearKB(t.p.Client.Pid()); ok && cok {
+			t.res.ClientLinearPerConn = num(float64(clh-clb) / float64(k))
+			t.res.ClientRuntimePerConn = num(float64((cah-cab)-(clh-clb)) / float64(k))
+		}
+		if slh, ok := linearKB(t.p.Server.Pid()); ok && sok {
+			t.res.ServerLinearPerConn = num(float64(slh-slb) / float64(k))
+			t.res.ServerRuntimePerConn = num(float64((sah-sab)-(slh-slb)) / float64(k))
+		}
 	}
 	b.logf(t, "conns: VmRSS client %d -> %d kB (%s kB/conn), server %d -> %d kB (%s kB/conn)",
 		cb, ch, fmtNum(t.res.ClientKBPerConn, 1), sb, sh, fmtNum(t.res.ServerKBPerConn, 1))
@@ -981,6 +998,57 @@ func rssKB(pid int) (int64, error) { return statusKB(pid, "VmRSS:") }
 // per mapping, pages shared between instances (a module's initial memory
 // image), so it overstates what each connection costs.
 func anonKB(pid int) (int64, error) { return statusKB(pid, "RssAnon:") }
+
+// linearKB sums the private (Anonymous) memory of pid's WebAssembly linear
+// memories, read from /proc/PID/smaps. watm maps each instance's memory as
+// one reservation that starts with the module's initial image (a mapping of
+// the memfd "watm-image") followed by anonymous read-write and PROT_NONE
+// pages; a mapping counts when it is such an image mapping or continues one
+// without a gap. ok is false when there is no such mapping at all (a PT
+// without WebAssembly, or modules without an image).
+func linearKB(pid int) (kb int64, ok bool) {
+	f, err := os.Open(fmt.Sprintf("/proc/%d/smaps", pid))
+	if err != nil {
+		return 0, false
+	}
+	defer f.Close()
+	var (
+		in      bool
+		lastEnd uint64
+	)
+	sc := bufio.NewScanner(f)
+	for sc.Scan() {
+		line := sc.Text()
+		if v, found := strings.CutPrefix(line, "Anonymous:"); found && in {
+			if fs := strings.Fields(v); len(fs) > 0 {
+				n, _ := strconv.ParseInt(fs[0], 10, 64)
+				kb += n
+			}
+			continue
+		}
+		fs := strings.Fields(line)
+		if len(fs) < 5 || !strings.Contains(fs[0], "-") || len(fs[1]) != 4 {
+			continue // a field line, not a mapping's header
+		}
+		lo, hi, _ := strings.Cut(fs[0], "-")
+		start, err1 := strconv.ParseUint(lo, 16, 64)
+		end, err2 := strconv.ParseUint(hi, 16, 64)
+		if err1 != nil || err2 != nil {
+			in = false
+			continue
+		}
+		path := strings.Join(fs[5:], " ")
+		switch {
+		case strings.Contains(path, "memfd:watm-image"):
+			in, ok = true, true
+		case in && path == "" && start == lastEnd && (fs[1] == "rw-p" || fs[1] == "---p"):
+		default:
+			in = false
+		}
+		lastEnd = end
+	}
+	return kb, ok
+}
 
 func statusKB(pid int, field string) (int64, error) {
 	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))

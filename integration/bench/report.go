@@ -142,6 +142,10 @@ var metrics = []metric{
 	{"server_kb_per_conn", "RSS growth per conn, server", func(r *Result) Num { return r.ServerKBPerConn }, fmtKB},
 	{"client_anon_kb_per_conn", "  of which private (RssAnon), client", func(r *Result) Num { return r.ClientAnonPerConn }, fmtKB},
 	{"server_anon_kb_per_conn", "  of which private (RssAnon), server", func(r *Result) Num { return r.ServerAnonPerConn }, fmtKB},
+	{"client_linear_kb_per_conn", "    module linear memory, client", func(r *Result) Num { return r.ClientLinearPerConn }, fmtKB},
+	{"server_linear_kb_per_conn", "    module linear memory, server", func(r *Result) Num { return r.ServerLinearPerConn }, fmtKB},
+	{"client_runtime_kb_per_conn", "    runtime's own (the rest), client", func(r *Result) Num { return r.ClientRuntimePerConn }, fmtKB},
+	{"server_runtime_kb_per_conn", "    runtime's own (the rest), server", func(r *Result) Num { return r.ServerRuntimePerConn }, fmtKB},
 	{"exit_client_ms", "exit after stdin close, client", func(r *Result) Num { return r.ExitClientMs }, fmtMs},
 	{"exit_server_ms", "exit after stdin close, server", func(r *Result) Num { return r.ExitServerMs }, fmtMs},
 }
