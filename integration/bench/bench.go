@@ -1012,11 +1012,15 @@ func linearKB(pid int) (kb int64, ok bool) {
 		return 0, false
 	}
 	defer f.Close()
+	return linearSmaps(f)
+}
+
+func linearSmaps(r io.Reader) (kb int64, ok bool) {
 	var (
 		in      bool
 		lastEnd uint64
 	)
-	sc := bufio.NewScanner(f)
+	sc := bufio.NewScanner(r)
 	for sc.Scan() {
 		line := sc.Text()
 		if v, found := strings.CutPrefix(line, "Anonymous:"); found && in {

@@ -79,6 +79,15 @@ func TestSmoke(t *testing.T) {
 			t.Errorf("%s: no exit times", r.Name)
 		}
 	}
+	// Only water-pt has linear memories; each Go-module instance has
+	// hundreds of kB of its own.
+	if w := rep.Results[1]; !w.ClientLinearPerConn.OK || w.ClientLinearPerConn.V < 100 ||
+		!w.ServerLinearPerConn.OK || w.ServerLinearPerConn.V < 100 || !w.ClientRuntimePerConn.OK {
+		t.Errorf("water-pt linear memory per conn: client %+v server %+v", w.ClientLinearPerConn, w.ServerLinearPerConn)
+	}
+	if b := rep.Results[0]; b.ClientLinearPerConn.OK || b.ServerLinearPerConn.OK {
+		t.Errorf("baseline has linear memory figures: %+v %+v", b.ClientLinearPerConn, b.ServerLinearPerConn)
+	}
 	// RSS growth over 20 connections can be zero or negative (page reuse):
 	// its ratio is not asserted.
 	for _, key := range []string{"start_ms", "setup_p50_ms", "setup_first_ms", "rtt_p50_us", "rtt_p99_us",
@@ -163,5 +172,34 @@ func TestPercentile(t *testing.T) {
 	}
 	if m := median([]float64{3, 1, 2}); m.V != 2 || !m.OK {
 		t.Errorf("median = %+v", m)
+	}
+}
+
+func TestLinearSmaps(t *testing.T) {
+	const smaps = `7f0000000000-7f0000100000 rw-p 00000000 00:01 12 /memfd:watm-image (deleted)
+Rss:                1024 kB
+Anonymous:           200 kB
+7f0000100000-7f0000140000 rw-p 00000000 00:00 0
+Anonymous:            64 kB
+7f0000140000-7f0004000000 ---p 00000000 00:00 0
+Anonymous:             0 kB
+7f0004000000-7f0004010000 rw-p 00000000 00:00 0
+Anonymous:            32 kB
+7f0005000000-7f0005100000 rw-p 00000000 00:01 12 /memfd:watm-image (deleted)
+Anonymous:            100 kB
+7f0005100000-7f0005200000 r-xp 00000000 00:00 0
+Anonymous:             8 kB
+7f0005200000-7f0005300000 rw-p 00000000 00:00 0 [heap]
+Anonymous:            16 kB
+`
+	kb, ok := linearSmaps(strings.NewReader(smaps))
+	// The first reservation (200 + 64 + 0), the anonymous mapping that
+	// continues it without a gap (32: counted, the rule's known excess),
+	// and the second reservation (100); not the code or the heap after it.
+	if !ok || kb != 200+64+0+32+100 {
+		t.Errorf("linearSmaps = %d, %v", kb, ok)
+	}
+	if _, ok := linearSmaps(strings.NewReader("7f00-7f01 rw-p 0 00:00 0\nAnonymous: 4 kB\n")); ok {
+		t.Error("no image mapping, yet ok")
 	}
 }
