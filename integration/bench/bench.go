@@ -284,12 +284,8 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 		defer sc.Close()
 		b.phase(t, "start", b.start)
 	}
-	for _, t := range targets {
-		b.phase(t, "setup", b.setup)
-	}
-	for _, t := range targets {
-		b.phase(t, "rtt", b.rtt)
-	}
+	b.setups(targets)
+	b.rtts(targets)
 	b.bulk(targets)
 	for _, t := range targets {
 		b.phase(t, "conns", b.conns)
@@ -409,55 +405,87 @@ func (b *bench) dial(t *target, timeout time.Duration, mode extortest.Mode) (net
 	return c, done, nil
 }
 
-// setup times Setups sequential connections from the SOCKS dial to the first
-// echoed byte.
-func (b *bench) setup(t *target) error {
+// The setups and round trips are interleaved: the PTs take turns, a setup
+// or a block of rttBlock round trips at a time, so that both are measured
+// under the same conditions. On a shared 2-CPU VM the round-trip time of
+// either PT moves by a third or more from one minute to the next with where
+// the kernel happens to place the threads; measured one PT after the other,
+// the ratio compared two different moments of the machine.
+const rttBlock = 100
+
+// setupState is one PT's progress through the setup phase.
+type setupState struct {
+	ds       []time.Duration
+	errs     []error
+	failures int
+	inARow   int
+	over     bool // gave up, or the phase time ran out
+}
+
+// setups times Setups sequential connections per PT, from the SOCKS dial to
+// the first echoed byte, the PTs taking turns.
+func (b *bench) setups(targets []*target) {
 	n := b.cfg.Setups
-	t.res.SetupN = n
 	if n <= 0 {
-		return nil
+		return
 	}
-	phase, cancel := context.WithTimeout(b.ctx, b.cfg.PhaseTimeout)
+	phase, cancel := context.WithTimeout(b.ctx, b.cfg.PhaseTimeout*time.Duration(len(targets)))
 	defer cancel()
-	var (
-		ds       []time.Duration
-		errs     []error
-		failures int
-		inARow   int
-	)
+	st := map[*target]*setupState{}
+	for _, t := range targets {
+		t.res.SetupN = n
+		st[t] = &setupState{}
+	}
 	for i := range n {
-		if err := phase.Err(); err != nil {
-			errs = append(errs, fmt.Errorf("phase time limit (%v) after %d connections", b.cfg.PhaseTimeout, i))
-			failures += n - i
-			break
-		}
-		d, err := b.setupOne(t, byte('a'+i%26))
-		if err != nil {
-			failures++
-			inARow++
-			errs = append(errs, fmt.Errorf("connection %d: %w", i+1, err))
-			if inARow == 5 {
-				failures += n - i - 1
-				errs = append(errs, errors.New("5 failures in a row: gave up"))
-				break
+		for _, t := range targets {
+			s := st[t]
+			if s.over {
+				continue
 			}
-			continue
+			b.phase(t, "setup", func(t *target) error {
+				if err := phase.Err(); err != nil {
+					s.errs = append(s.errs, fmt.Errorf("phase time limit (%v) after %d connections", b.cfg.PhaseTimeout, i))
+					s.failures += n - i
+					s.over = true
+					return nil
+				}
+				d, err := b.setupOne(t, byte('a'+i%26))
+				if err != nil {
+					s.failures++
+					s.inARow++
+					s.errs = append(s.errs, fmt.Errorf("connection %d: %w", i+1, err))
+					if s.inARow == 5 {
+						s.failures += n - i - 1
+						s.errs = append(s.errs, errors.New("5 failures in a row: gave up"))
+						s.over = true
+					}
+					return nil
+				}
+				s.inARow = 0
+				if i == 0 {
+					t.res.SetupFirstMs = numDur(d, time.Millisecond)
+				}
+				s.ds = append(s.ds, d)
+				return nil
+			})
 		}
-		inARow = 0
-		if len(ds) == 0 && i == 0 {
-			t.res.SetupFirstMs = numDur(d, time.Millisecond)
-		}
-		ds = append(ds, d)
 	}
-	t.res.SetupOK = len(ds)
-	if len(ds) > 0 {
-		t.res.SetupP50Ms = numDur(percentile(ds, 50), time.Millisecond)
-		t.res.SetupMaxMs = numDur(percentile(ds, 100), time.Millisecond)
+	for _, t := range targets {
+		b.phase(t, "setup", func(t *target) error { return b.setupResult(t, st[t]) })
 	}
-	b.logf(t, "setup: %d/%d connections, p50 %s, first %s, max %s", len(ds), n,
+}
+
+func (b *bench) setupResult(t *target, s *setupState) error {
+	n := b.cfg.Setups
+	t.res.SetupOK = len(s.ds)
+	if len(s.ds) > 0 {
+		t.res.SetupP50Ms = numDur(percentile(s.ds, 50), time.Millisecond)
+		t.res.SetupMaxMs = numDur(percentile(s.ds, 100), time.Millisecond)
+	}
+	b.logf(t, "setup: %d/%d connections, p50 %s, first %s, max %s", len(s.ds), n,
 		fmtMs(t.res.SetupP50Ms), fmtMs(t.res.SetupFirstMs), fmtMs(t.res.SetupMaxMs))
-	if failures > 0 {
-		return fmt.Errorf("%d of %d connections failed: %w", failures, n, errors.Join(firstN(errs, 3)...))
+	if s.failures > 0 {
+		return fmt.Errorf("%d of %d connections failed: %w", s.failures, n, errors.Join(firstN(s.errs, 3)...))
 	}
 	return nil
 }
@@ -488,38 +516,80 @@ func (b *bench) setupOne(t *target, v byte) (time.Duration, error) {
 	return d, nil
 }
 
-// rtt times RTTs one-byte round trips on one connection.
-func (b *bench) rtt(t *target) error {
+// rttConn is one PT's connection of the round-trip phase.
+type rttConn struct {
+	c    net.Conn
+	done context.CancelFunc
+	ds   []time.Duration
+	bad  bool
+}
+
+// rtts times RTTs one-byte round trips per PT, each on one connection, the
+// PTs taking turns every rttBlock round trips.
+func (b *bench) rtts(targets []*target) {
 	n := b.cfg.RTTs
 	if n <= 0 {
-		return nil
+		return
 	}
-	c, done, err := b.dial(t, b.cfg.PhaseTimeout, extortest.Echo())
-	if err != nil {
-		return err
+	st := map[*target]*rttConn{}
+	for _, t := range targets {
+		b.phase(t, "rtt", func(t *target) error {
+			c, done, err := b.dial(t, b.cfg.PhaseTimeout*time.Duration(len(targets)), extortest.Echo())
+			if err != nil {
+				return err
+			}
+			st[t] = &rttConn{c: c, done: done, ds: make([]time.Duration, 0, n)}
+			return nil
+		})
 	}
-	defer done()
-	defer c.Close()
-	ds := make([]time.Duration, 0, n)
+	defer func() {
+		for _, r := range st {
+			r.done()
+			r.c.Close()
+		}
+	}()
+	for i := 0; i < n; i += rttBlock {
+		for _, t := range targets {
+			r := st[t]
+			if r == nil || r.bad {
+				continue
+			}
+			b.phase(t, "rtt", func(t *target) error {
+				if err := roundTrips(r, i, min(n, i+rttBlock)); err != nil {
+					r.bad = true
+					return err
+				}
+				return nil
+			})
+		}
+	}
+	for _, t := range targets {
+		if r := st[t]; r != nil && !r.bad {
+			t.res.RTTN = n
+			t.res.RTTP50Us = numDur(percentile(r.ds, 50), time.Microsecond)
+			t.res.RTTP99Us = numDur(percentile(r.ds, 99), time.Microsecond)
+			b.logf(t, "rtt: %d round trips, p50 %s us, p99 %s us", n, fmtNum(t.res.RTTP50Us, 0), fmtNum(t.res.RTTP99Us, 0))
+		}
+	}
+}
+
+// roundTrips times round trips from to to on r.
+func roundTrips(r *rttConn, from, to int) error {
 	var buf [1]byte
-	for i := range n {
+	for i := from; i < to; i++ {
 		v := byte(i)
 		start := time.Now()
-		if _, err := c.Write([]byte{v}); err != nil {
+		if _, err := r.c.Write([]byte{v}); err != nil {
 			return fmt.Errorf("round trip %d: write: %w", i+1, err)
 		}
-		if _, err := io.ReadFull(c, buf[:]); err != nil {
+		if _, err := io.ReadFull(r.c, buf[:]); err != nil {
 			return fmt.Errorf("round trip %d: read: %w", i+1, err)
 		}
-		ds = append(ds, time.Since(start))
+		r.ds = append(r.ds, time.Since(start))
 		if buf[0] != v {
 			return fmt.Errorf("round trip %d: echoed 0x%02x, sent 0x%02x", i+1, buf[0], v)
 		}
 	}
-	t.res.RTTN = n
-	t.res.RTTP50Us = numDur(percentile(ds, 50), time.Microsecond)
-	t.res.RTTP99Us = numDur(percentile(ds, 99), time.Microsecond)
-	b.logf(t, "rtt: %d round trips, p50 %s us, p99 %s us", n, fmtNum(t.res.RTTP50Us, 0), fmtNum(t.res.RTTP99Us, 0))
 	return nil
 }
 

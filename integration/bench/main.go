@@ -18,6 +18,8 @@
 // For each PT it reports:
 //   - setup p50: 50 sequential connections, SOCKS dial to first echoed byte;
 //   - 1-byte round trip p50 and p99: 2000 round trips on one connection;
+//     the PTs take turns (a setup, or 100 round trips, at a time) so that
+//     both are timed under the same load of a noisy machine;
 //   - MB/s up and down: 256 MiB each way on one connection, 3 runs each, the
 //     median (MB = 10^6 bytes; the two PTs take turns run by run);
 //   - how many of 1000 concurrent connections, opened 32 at a time, each
