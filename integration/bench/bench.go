@@ -411,7 +411,53 @@ func (b *bench) dial(t *target, timeout time.Duration, mode extortest.Mode) (net
 // either PT moves by a third or more from one minute to the next with where
 // the kernel happens to place the threads; measured one PT after the other,
 // the ratio compared two different moments of the machine.
+//
+// Before each setup the bench waits for every PT process to go quiet (see
+// settle), so that neither PT's background work (water-pt refills its pool
+// of instances after each connection) lands in the other's measurement.
+// The round trips have no background work to wait for: their blocks follow
+// each other at once.
 const rttBlock = 100
+
+// settle waits, up to 100 ms, until the PT processes have used less than
+// 100 us of CPU in the last 2 ms.
+func (b *bench) settle(targets []*target) {
+	var pids []int
+	for _, t := range targets {
+		if t.p != nil && !t.dead {
+			pids = append(pids, t.p.Client.Pid(), t.p.Server.Pid())
+		}
+	}
+	prev := cpuNs(pids)
+	for range 50 {
+		time.Sleep(2 * time.Millisecond)
+		now := cpuNs(pids)
+		if now-prev < 100_000 {
+			return
+		}
+		prev = now
+	}
+}
+
+// cpuNs sums the CPU time of every thread of pids
+// (/proc/PID/task/TID/schedstat, first field, in ns).
+func cpuNs(pids []int) int64 {
+	var sum int64
+	for _, pid := range pids {
+		tasks, _ := filepath.Glob(fmt.Sprintf("/proc/%d/task/*/schedstat", pid))
+		for _, f := range tasks {
+			b, err := os.ReadFile(f)
+			if err != nil {
+				continue
+			}
+			if fs := strings.Fields(string(b)); len(fs) > 0 {
+				n, _ := strconv.ParseInt(fs[0], 10, 64)
+				sum += n
+			}
+		}
+	}
+	return sum
+}
 
 // setupState is one PT's progress through the setup phase.
 type setupState struct {
@@ -442,6 +488,7 @@ func (b *bench) setups(targets []*target) {
 			if s.over {
 				continue
 			}
+			b.settle(targets)
 			b.phase(t, "setup", func(t *target) error {
 				if err := phase.Err(); err != nil {
 					s.errs = append(s.errs, fmt.Errorf("phase time limit (%v) after %d connections", b.cfg.PhaseTimeout, i))
