@@ -3,7 +3,9 @@ package modules_test
 import (
 	"bytes"
 	"context"
+	"crypto/sha256"
 	"encoding/binary"
+	"encoding/hex"
 	"maps"
 	"os"
 	"os/exec"
@@ -260,5 +262,42 @@ func TestModuleABI(t *testing.T) {
 				t.Errorf("imports memory %v", cm.ImportedMemories())
 			}
 		})
+	}
+}
+
+// TestTorrcExamplePins checks that every watm=NAME watm-sha256=HEX pair in
+// the project's torrc.example pins the module as shipped: a user who copies
+// the Bridge line must not get a hash mismatch.
+func TestTorrcExamplePins(t *testing.T) {
+	b, err := os.ReadFile(filepath.Join("..", "..", "torrc.example"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	pins := 0
+	for _, line := range strings.Split(string(b), "\n") {
+		var name, pin string
+		for _, f := range strings.Fields(line) {
+			if v, ok := strings.CutPrefix(f, "watm="); ok {
+				name = v
+			}
+			if v, ok := strings.CutPrefix(f, "watm-sha256="); ok {
+				pin = v
+			}
+		}
+		if name == "" || pin == "" || strings.Contains(line, "<") {
+			continue // no pin, or a template (watm=<module>)
+		}
+		pins++
+		wasm, ok := modules.Lookup(name)
+		if !ok {
+			t.Errorf("torrc.example pins %q, which is not shipped", name)
+			continue
+		}
+		if sum := sha256.Sum256(wasm); hex.EncodeToString(sum[:]) != pin {
+			t.Errorf("torrc.example pins %s at %s; the shipped module is %x", name, pin, sum)
+		}
+	}
+	if pins == 0 {
+		t.Error("torrc.example has no watm= with watm-sha256= pin")
 	}
 }
