@@ -40,6 +40,20 @@ func tcpRelay(t testing.TB, dst watm.DialFunc) *tcpPair {
 	})
 }
 
+// wasmRelay serves m as a relay to dst until the test ends and returns its
+// address.
+func wasmRelay(t testing.TB, m *watm.Module, dst watm.DialFunc) string {
+	front := newTCP(t)
+	ctx, cancel := context.WithCancel(context.Background())
+	done := make(chan struct{})
+	go func() {
+		(&watm.Relay{Module: m, Config: watm.ConnConfig{Dial: dst}}).Serve(ctx, front.ln)
+		close(done)
+	}()
+	t.Cleanup(func() { cancel(); <-done })
+	return front.ln.Addr().String()
+}
+
 // sinkServer reads and discards everything from each conn.
 func sinkServer(t testing.TB) *tcpPair {
 	return tcpServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
@@ -92,16 +106,7 @@ func BenchmarkThroughput(b *testing.B) {
 	b.Run("wasm-relay", func(b *testing.B) {
 		rt := newRuntime(b)
 		m := shipped(b, rt, "plain")
-		sink := sinkServer(b)
-		front := newTCP(b)
-		ctx, cancel := context.WithCancel(context.Background())
-		done := make(chan struct{})
-		go func() {
-			(&watm.Relay{Module: m, Config: watm.ConnConfig{Dial: sink.dial}}).Serve(ctx, front.ln)
-			close(done)
-		}()
-		defer func() { cancel(); <-done }()
-		c, err := net.Dial("tcp", front.ln.Addr().String())
+		c, err := net.Dial("tcp", wasmRelay(b, m, sinkServer(b).dial))
 		if err != nil {
 			b.Fatal(err)
 		}
@@ -265,16 +270,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			echo := tcpEcho(b)
-			front := newTCP(b)
-			ctx, cancel := context.WithCancel(context.Background())
-			done := make(chan struct{})
-			go func() {
-				(&watm.Relay{Module: m, Config: watm.ConnConfig{Dial: echo.dial}}).Serve(ctx, front.ln)
-				close(done)
-			}()
-			defer func() { cancel(); <-done }()
-			ping(b, front.ln.Addr().String())
+			ping(b, wasmRelay(b, m, tcpEcho(b).dial))
 		})
 	}
 }
