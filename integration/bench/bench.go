@@ -170,6 +170,20 @@ type Result struct {
 	ClientRuntimePerConn Num `json:"client_runtime_kb_per_conn"`
 	ServerRuntimePerConn Num `json:"server_runtime_kb_per_conn"`
 
+	// Descriptors open before the connections, holding them, and after
+	// they closed; VmRSS after they closed, and holding as many again.
+	ClientFDsBefore     int   `json:"client_fds_before"`
+	ClientFDsHolding    int   `json:"client_fds_holding"`
+	ClientFDsAfter      int   `json:"client_fds_after"`
+	ServerFDsBefore     int   `json:"server_fds_before"`
+	ServerFDsHolding    int   `json:"server_fds_holding"`
+	ServerFDsAfter      int   `json:"server_fds_after"`
+	ClientRSSAfterKB    int64 `json:"client_rss_after_kb"`
+	ServerRSSAfterKB    int64 `json:"server_rss_after_kb"`
+	ConnsOK2            int   `json:"conns_ok_second_round"`
+	ClientRSSHolding2KB int64 `json:"client_rss_holding2_kb"`
+	ServerRSSHolding2KB int64 `json:"server_rss_holding2_kb"`
+
 	ExitClientMs Num `json:"exit_client_ms"`
 	ExitServerMs Num `json:"exit_server_ms"`
 
@@ -289,6 +303,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	b.bulk(targets)
 	for _, t := range targets {
 		b.phase(t, "conns", b.conns)
+		b.phase(t, "release", b.release)
 		b.phase(t, "exit", b.exit)
 		b.closeHeld(t)
 		b.finish(t)
@@ -844,47 +859,11 @@ func (b *bench) conns(t *target) error {
 	clb, cok := linearKB(t.p.Client.Pid())
 	slb, sok := linearKB(t.p.Server.Pid())
 
-	phase, cancel := context.WithTimeout(b.ctx, b.cfg.PhaseTimeout)
-	defer cancel()
-	t.held = make([]net.Conn, n)
-	var (
-		next, ok atomic.Int64
-		mu       sync.Mutex
-		errCount = map[string]int{}
-		wg       sync.WaitGroup
-	)
-	record := func(err error) {
-		mu.Lock()
-		errCount[errorKind(err)]++
-		mu.Unlock()
-	}
+	t.res.ClientFDsBefore, t.res.ServerFDsBefore = countFDs(t.p.Client.Pid()), countFDs(t.p.Server.Pid())
 	start := time.Now()
-	for range max(1, b.cfg.Parallel) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if phase.Err() != nil {
-					record(fmt.Errorf("not opened: phase time limit %v", b.cfg.PhaseTimeout))
-					continue
-				}
-				c, err := b.openEcho(phase, t, uint64(100000+i))
-				if err != nil {
-					record(err)
-					continue
-				}
-				t.held[i] = c
-				ok.Add(1)
-			}
-		}()
-	}
-	wg.Wait()
+	ok, errCount := b.openHeld(t, n, 100000)
 	el := time.Since(start)
-	t.res.ConnsOK = int(ok.Load())
+	t.res.ConnsOK = ok
 	t.res.ConnsS = numDur(el, time.Second)
 	if len(errCount) > 0 {
 		t.res.ConnErrors = errCount
@@ -923,9 +902,14 @@ func (b *bench) conns(t *target) error {
 	b.logf(t, "conns: VmRSS client %d -> %d kB (%s kB/conn), server %d -> %d kB (%s kB/conn)",
 		cb, ch, fmtNum(t.res.ClientKBPerConn, 1), sb, sh, fmtNum(t.res.ServerKBPerConn, 1))
 
+	t.res.ClientFDsHolding, t.res.ServerFDsHolding = countFDs(t.p.Client.Pid()), countFDs(t.p.Server.Pid())
+
 	// Are they all still alive? One more byte each.
-	var held atomic.Int64
-	next.Store(0)
+	var (
+		held atomic.Int64
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
 	for range max(1, b.cfg.Parallel) {
 		wg.Add(1)
 		go func() {
@@ -950,6 +934,112 @@ func (b *bench) conns(t *target) error {
 		return fmt.Errorf("%d of %d connections failed: %v", n-t.res.ConnsOK, n, fmtErrCount(errCount))
 	}
 	return nil
+}
+
+// openHeld opens n connections into t.held, Parallel at a time, each echoing
+// EchoBytes of the stream of seedBase+i, and returns how many succeeded and
+// the kinds of failure.
+func (b *bench) openHeld(t *target, n int, seedBase uint64) (int, map[string]int) {
+	phase, cancel := context.WithTimeout(b.ctx, b.cfg.PhaseTimeout)
+	defer cancel()
+	t.held = make([]net.Conn, n)
+	var (
+		next, ok atomic.Int64
+		mu       sync.Mutex
+		errCount = map[string]int{}
+		wg       sync.WaitGroup
+	)
+	record := func(err error) {
+		mu.Lock()
+		errCount[errorKind(err)]++
+		mu.Unlock()
+	}
+	for range max(1, b.cfg.Parallel) {
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			for {
+				i := int(next.Add(1) - 1)
+				if i >= n {
+					return
+				}
+				if phase.Err() != nil {
+					record(fmt.Errorf("not opened: phase time limit %v", b.cfg.PhaseTimeout))
+					continue
+				}
+				c, err := b.openEcho(phase, t, seedBase+uint64(i))
+				if err != nil {
+					record(err)
+					continue
+				}
+				t.held[i] = c
+				ok.Add(1)
+			}
+		}()
+	}
+	wg.Wait()
+	return int(ok.Load()), errCount
+}
+
+// release closes the held connections and waits, up to 3 s, until each
+// process has no more descriptors open than before they were opened; then
+// it reads what memory each kept. Descriptors still open are noted, not
+// failed: the baseline keeps the pipes of its splices in Go's pool until a
+// garbage collection. It then opens as many again, so that the
+// exit phase has them open and a second round shows whether holding them
+// costs more than the first time (growth without bound).
+func (b *bench) release(t *target) error {
+	if b.cfg.Conns <= 0 || t.res.ConnsOK == 0 {
+		return nil
+	}
+	b.closeHeld(t)
+	pids := []int{t.p.Client.Pid(), t.p.Server.Pid()}
+	before := []int{t.res.ClientFDsBefore, t.res.ServerFDsBefore}
+	after := make([]int, 2)
+	deadline := time.Now().Add(3 * time.Second)
+	for {
+		for i, pid := range pids {
+			after[i] = countFDs(pid)
+		}
+		if (after[0] <= before[0] && after[1] <= before[1]) || time.Now().After(deadline) {
+			break
+		}
+		time.Sleep(20 * time.Millisecond)
+	}
+	b.settle([]*target{t})
+	t.res.ClientFDsAfter, t.res.ServerFDsAfter = after[0], after[1]
+	t.res.ClientRSSAfterKB, _ = rssKB(pids[0])
+	t.res.ServerRSSAfterKB, _ = rssKB(pids[1])
+	b.logf(t, "release: fds client %d -> %d -> %d, server %d -> %d -> %d; VmRSS after close client %d kB, server %d kB",
+		before[0], t.res.ClientFDsHolding, after[0], before[1], t.res.ServerFDsHolding, after[1],
+		t.res.ClientRSSAfterKB, t.res.ServerRSSAfterKB)
+	for i, side := range []string{"client", "server"} {
+		if after[i] > before[i] {
+			b.note(t, fmt.Sprintf("the %s still had %d descriptors open 3 s after its %d connections closed (%d before)",
+				side, after[i], t.res.ConnsOK, before[i]))
+		}
+	}
+
+	ok, errCount := b.openHeld(t, b.cfg.Conns, 200000)
+	t.res.ConnsOK2 = ok
+	time.Sleep(300 * time.Millisecond)
+	t.res.ClientRSSHolding2KB, _ = rssKB(pids[0])
+	t.res.ServerRSSHolding2KB, _ = rssKB(pids[1])
+	b.logf(t, "release: %d/%d opened again; VmRSS holding them client %d kB (first time %d), server %d kB (first time %d)",
+		ok, b.cfg.Conns, t.res.ClientRSSHolding2KB, t.res.ClientRSSHoldingKB, t.res.ServerRSSHolding2KB, t.res.ServerRSSHoldingKB)
+	if ok < b.cfg.Conns {
+		return fmt.Errorf("second round: %d of %d connections failed: %v", b.cfg.Conns-ok, b.cfg.Conns, fmtErrCount(errCount))
+	}
+	return nil
+}
+
+// countFDs counts the descriptors pid has open (-1 if it cannot be read).
+func countFDs(pid int) int {
+	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
+	if err != nil {
+		return -1
+	}
+	return len(ents)
 }
 
 // openEcho opens one connection and echoes EchoBytes of the stream of seed.

@@ -85,6 +85,13 @@ func TestSmoke(t *testing.T) {
 		!w.ServerLinearPerConn.OK || w.ServerLinearPerConn.V < 100 || !w.ClientRuntimePerConn.OK {
 		t.Errorf("water-pt linear memory per conn: client %+v server %+v", w.ClientLinearPerConn, w.ServerLinearPerConn)
 	}
+	// water-pt gives back every descriptor once the connections close, and
+	// serves as many again.
+	if w := rep.Results[1]; w.ClientFDsAfter != w.ClientFDsBefore || w.ServerFDsAfter != w.ServerFDsBefore ||
+		w.ClientFDsHolding < w.ClientFDsBefore+2*cfg.Conns || w.ConnsOK2 != cfg.Conns {
+		t.Errorf("water-pt descriptors: client %d/%d/%d, server %d/%d/%d (before/holding/after); second round %d of %d",
+			w.ClientFDsBefore, w.ClientFDsHolding, w.ClientFDsAfter, w.ServerFDsBefore, w.ServerFDsHolding, w.ServerFDsAfter, w.ConnsOK2, cfg.Conns)
+	}
 	if b := rep.Results[0]; b.ClientLinearPerConn.OK || b.ServerLinearPerConn.OK {
 		t.Errorf("baseline has linear memory figures: %+v %+v", b.ClientLinearPerConn, b.ServerLinearPerConn)
 	}

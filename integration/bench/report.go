@@ -252,6 +252,27 @@ func (r *Report) WriteText(w io.Writer) {
 		fmt.Fprintf(tw, "%s / %s MB\t", fmtMB(res.ServerRSSBeforeKB), fmtMB(res.ServerRSSHoldingKB))
 	}
 	fmt.Fprintln(tw)
+	for _, side := range []struct {
+		name                  string
+		after, again          func(*Result) int64
+		before, holding, left func(*Result) int
+	}{
+		{"client", func(r *Result) int64 { return r.ClientRSSAfterKB }, func(r *Result) int64 { return r.ClientRSSHolding2KB },
+			func(r *Result) int { return r.ClientFDsBefore }, func(r *Result) int { return r.ClientFDsHolding }, func(r *Result) int { return r.ClientFDsAfter }},
+		{"server", func(r *Result) int64 { return r.ServerRSSAfterKB }, func(r *Result) int64 { return r.ServerRSSHolding2KB },
+			func(r *Result) int { return r.ServerFDsBefore }, func(r *Result) int { return r.ServerFDsHolding }, func(r *Result) int { return r.ServerFDsAfter }},
+	} {
+		fmt.Fprint(tw, label("VmRSS after closing / holding again, "+side.name)+"\t")
+		for _, res := range r.Results {
+			fmt.Fprintf(tw, "%s / %s MB\t", fmtMB(side.after(res)), fmtMB(side.again(res)))
+		}
+		fmt.Fprintln(tw)
+		fmt.Fprint(tw, label("open fds before / holding / after, "+side.name)+"\t")
+		for _, res := range r.Results {
+			fmt.Fprintf(tw, "%d / %d / %d\t", side.before(res), side.holding(res), side.left(res))
+		}
+		fmt.Fprintln(tw)
+	}
 	tw.Flush()
 
 	for _, res := range r.Results {
