@@ -2,7 +2,6 @@ package watm
 
 import (
 	"context"
-	"crypto/rand"
 	"errors"
 	"fmt"
 	"log/slog"
@@ -11,7 +10,6 @@ import (
 	"sync/atomic"
 	"time"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
@@ -82,13 +80,6 @@ type instance struct {
 // exitCodeStopped is the exit code of an instance stopped by the host.
 const exitCodeStopped = sys.ExitCodeContextCanceled
 
-// instanceConfig is every instance's wazero configuration: no name (so
-// that any number can coexist), no automatic start functions (newInstance
-// calls them), and crypto/rand as the random source. Our WASI layer serves
-// random_get itself, and wazero's default source is a deterministic
-// math/rand generator that costs 5 KB of heap per instance.
-var instanceConfig = wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader)
-
 // newInstance instantiates the module and runs its start function. The
 // instance serves no connection yet: configure attaches one. A pool keeps a
 // few of these ready, since this is most of a connection's set-up time.
@@ -112,7 +103,7 @@ func newInstance(m *Module) (*instance, error) {
 	in.ctx, in.cancel = context.WithCancel(context.WithValue(context.Background(), instanceKey{}, in))
 
 	mctx := experimental.WithMemoryAllocator(in.ctx, mmapAllocator{limit: uint64(m.rt.cfg.memoryPages) << 16, image: m.image})
-	mod, err := m.wrt.InstantiateModule(mctx, m.compiled, instanceConfig)
+	mod, err := m.wrt.InstantiateModule(mctx, m.compiled, m.rt.instanceConfig)
 	if err != nil {
 		in.release()
 		return nil, fmt.Errorf("watm: instantiate: %w", err)

@@ -2,6 +2,7 @@ package watm
 
 import (
 	"context"
+	"crypto/rand"
 	"crypto/sha256"
 	"errors"
 	"fmt"
@@ -37,11 +38,17 @@ type Runtime struct {
 	cache   wazero.CompilationCache
 	cfg     config
 	epoch   time.Time // origin of the modules' monotonic clock
-	mu      sync.Mutex
-	loaded  map[loadKey]*Module
-	loading map[loadKey]*loading
-	live    map[*Session]struct{}
-	closed  bool
+	// instanceConfig is every instance's wazero configuration: no name (so
+	// that any number can coexist), no automatic start functions
+	// (newInstance calls them), and crypto/rand as the random source. Our
+	// WASI layer serves random_get itself, and wazero's default source is a
+	// deterministic math/rand generator costing 5 KB of heap per instance.
+	instanceConfig wazero.ModuleConfig
+	mu             sync.Mutex
+	loaded         map[loadKey]*Module
+	loading        map[loadKey]*loading
+	live           map[*Session]struct{}
+	closed         bool
 
 	poolCtx    context.Context // ends the pools' refill goroutines
 	poolCancel context.CancelFunc
@@ -97,7 +104,8 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		return nil, fmt.Errorf("watm: memory limit %d pages out of range 1-65536", cfg.memoryPages)
 	}
 	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(cfg.memoryPages)
-	r := &Runtime{cfg: cfg, epoch: time.Now(), loaded: map[loadKey]*Module{}, loading: map[loadKey]*loading{}, live: map[*Session]struct{}{}}
+	r := &Runtime{cfg: cfg, epoch: time.Now(), loaded: map[loadKey]*Module{}, loading: map[loadKey]*loading{}, live: map[*Session]struct{}{},
+		instanceConfig: wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader)}
 	if cfg.cacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
 		if err != nil {

@@ -504,37 +504,40 @@ func (b *bench) setups(targets []*target) {
 				continue
 			}
 			b.settle(targets)
-			b.phase(t, "setup", func(t *target) error {
-				if err := phase.Err(); err != nil {
-					s.errs = append(s.errs, fmt.Errorf("phase time limit (%v) after %d connections", b.cfg.PhaseTimeout, i))
-					s.failures += n - i
-					s.over = true
-					return nil
-				}
-				d, err := b.setupOne(t, byte('a'+i%26))
-				if err != nil {
-					s.failures++
-					s.inARow++
-					s.errs = append(s.errs, fmt.Errorf("connection %d: %w", i+1, err))
-					if s.inARow == 5 {
-						s.failures += n - i - 1
-						s.errs = append(s.errs, errors.New("5 failures in a row: gave up"))
-						s.over = true
-					}
-					return nil
-				}
-				s.inARow = 0
-				if i == 0 {
-					t.res.SetupFirstMs = numDur(d, time.Millisecond)
-				}
-				s.ds = append(s.ds, d)
-				return nil
-			})
+			b.phase(t, "setup", func(t *target) error { b.setupStep(phase, t, s, i); return nil })
 		}
 	}
 	for _, t := range targets {
 		b.phase(t, "setup", func(t *target) error { return b.setupResult(t, st[t]) })
 	}
+}
+
+// setupStep times t's setup number i (from 0) into s.
+func (b *bench) setupStep(phase context.Context, t *target, s *setupState, i int) {
+	n := b.cfg.Setups
+	if err := phase.Err(); err != nil {
+		s.errs = append(s.errs, fmt.Errorf("phase time limit (%v) after %d connections", b.cfg.PhaseTimeout, i))
+		s.failures += n - i
+		s.over = true
+		return
+	}
+	d, err := b.setupOne(t, byte('a'+i%26))
+	if err != nil {
+		s.failures++
+		s.inARow++
+		s.errs = append(s.errs, fmt.Errorf("connection %d: %w", i+1, err))
+		if s.inARow == 5 {
+			s.failures += n - i - 1
+			s.errs = append(s.errs, errors.New("5 failures in a row: gave up"))
+			s.over = true
+		}
+		return
+	}
+	s.inARow = 0
+	if i == 0 {
+		t.res.SetupFirstMs = numDur(d, time.Millisecond)
+	}
+	s.ds = append(s.ds, d)
 }
 
 func (b *bench) setupResult(t *target, s *setupState) error {
@@ -905,27 +908,12 @@ func (b *bench) conns(t *target) error {
 	t.res.ClientFDsHolding, t.res.ServerFDsHolding = countFDs(t.p.Client.Pid()), countFDs(t.p.Server.Pid())
 
 	// Are they all still alive? One more byte each.
-	var (
-		held atomic.Int64
-		next atomic.Int64
-		wg   sync.WaitGroup
-	)
-	for range max(1, b.cfg.Parallel) {
-		wg.Add(1)
-		go func() {
-			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if c := t.held[i]; c != nil && echoByte(c, b.cfg.DialTimeout) == nil {
-					held.Add(1)
-				}
-			}
-		}()
-	}
-	wg.Wait()
+	var held atomic.Int64
+	b.parallel(n, func(i int) {
+		if c := t.held[i]; c != nil && echoByte(c, b.cfg.DialTimeout) == nil {
+			held.Add(1)
+		}
+	})
 	t.res.ConnsHeldOK = int(held.Load())
 	if t.res.ConnsHeldOK != t.res.ConnsOK {
 		b.note(t, fmt.Sprintf("%d of %d held connections no longer echoed after %.1f s", t.res.ConnsOK-t.res.ConnsHeldOK, t.res.ConnsOK, time.Since(start).Seconds()))
@@ -944,41 +932,48 @@ func (b *bench) openHeld(t *target, n int, seedBase uint64) (int, map[string]int
 	defer cancel()
 	t.held = make([]net.Conn, n)
 	var (
-		next, ok atomic.Int64
+		ok       atomic.Int64
 		mu       sync.Mutex
 		errCount = map[string]int{}
-		wg       sync.WaitGroup
 	)
 	record := func(err error) {
 		mu.Lock()
 		errCount[errorKind(err)]++
 		mu.Unlock()
 	}
+	b.parallel(n, func(i int) {
+		if phase.Err() != nil {
+			record(fmt.Errorf("not opened: phase time limit %v", b.cfg.PhaseTimeout))
+			return
+		}
+		c, err := b.openEcho(phase, t, seedBase+uint64(i))
+		if err != nil {
+			record(err)
+			return
+		}
+		t.held[i] = c
+		ok.Add(1)
+	})
+	return int(ok.Load()), errCount
+}
+
+// parallel calls f(i) for every i in [0, n), Parallel calls at a time, and
+// returns when all have.
+func (b *bench) parallel(n int, f func(i int)) {
+	var (
+		next atomic.Int64
+		wg   sync.WaitGroup
+	)
 	for range max(1, b.cfg.Parallel) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			for {
-				i := int(next.Add(1) - 1)
-				if i >= n {
-					return
-				}
-				if phase.Err() != nil {
-					record(fmt.Errorf("not opened: phase time limit %v", b.cfg.PhaseTimeout))
-					continue
-				}
-				c, err := b.openEcho(phase, t, seedBase+uint64(i))
-				if err != nil {
-					record(err)
-					continue
-				}
-				t.held[i] = c
-				ok.Add(1)
+			for i := int(next.Add(1) - 1); i < n; i = int(next.Add(1) - 1) {
+				f(i)
 			}
 		}()
 	}
 	wg.Wait()
-	return int(ok.Load()), errCount
 }
 
 // release closes the held connections and waits, up to 3 s, until each

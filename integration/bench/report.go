@@ -242,37 +242,25 @@ func (r *Report) WriteText(w io.Writer) {
 			fmt.Fprintln(tw)
 		}
 	}
-	fmt.Fprint(tw, label("VmRSS before / holding, client")+"\t")
-	for _, res := range r.Results {
-		fmt.Fprintf(tw, "%s / %s MB\t", fmtMB(res.ClientRSSBeforeKB), fmtMB(res.ClientRSSHoldingKB))
-	}
-	fmt.Fprintln(tw)
-	fmt.Fprint(tw, label("VmRSS before / holding, server")+"\t")
-	for _, res := range r.Results {
-		fmt.Fprintf(tw, "%s / %s MB\t", fmtMB(res.ServerRSSBeforeKB), fmtMB(res.ServerRSSHoldingKB))
-	}
-	fmt.Fprintln(tw)
-	for _, side := range []struct {
-		name                  string
-		after, again          func(*Result) int64
-		before, holding, left func(*Result) int
-	}{
-		{"client", func(r *Result) int64 { return r.ClientRSSAfterKB }, func(r *Result) int64 { return r.ClientRSSHolding2KB },
-			func(r *Result) int { return r.ClientFDsBefore }, func(r *Result) int { return r.ClientFDsHolding }, func(r *Result) int { return r.ClientFDsAfter }},
-		{"server", func(r *Result) int64 { return r.ServerRSSAfterKB }, func(r *Result) int64 { return r.ServerRSSHolding2KB },
-			func(r *Result) int { return r.ServerFDsBefore }, func(r *Result) int { return r.ServerFDsHolding }, func(r *Result) int { return r.ServerFDsAfter }},
-	} {
-		fmt.Fprint(tw, label("VmRSS after closing / holding again, "+side.name)+"\t")
+	row := func(name string, cell func(*Result) string) {
+		fmt.Fprint(tw, label(name)+"\t")
 		for _, res := range r.Results {
-			fmt.Fprintf(tw, "%s / %s MB\t", fmtMB(side.after(res)), fmtMB(side.again(res)))
-		}
-		fmt.Fprintln(tw)
-		fmt.Fprint(tw, label("open fds before / holding / after, "+side.name)+"\t")
-		for _, res := range r.Results {
-			fmt.Fprintf(tw, "%d / %d / %d\t", side.before(res), side.holding(res), side.left(res))
+			fmt.Fprint(tw, cell(res)+"\t")
 		}
 		fmt.Fprintln(tw)
 	}
+	mb := func(a, b int64) string { return fmtMB(a) + " / " + fmtMB(b) + " MB" }
+	fds := func(a, b, c int) string { return fmt.Sprintf("%d / %d / %d", a, b, c) }
+	row("VmRSS before / holding, client", func(r *Result) string { return mb(r.ClientRSSBeforeKB, r.ClientRSSHoldingKB) })
+	row("VmRSS before / holding, server", func(r *Result) string { return mb(r.ServerRSSBeforeKB, r.ServerRSSHoldingKB) })
+	row("VmRSS after closing / holding again, client", func(r *Result) string { return mb(r.ClientRSSAfterKB, r.ClientRSSHolding2KB) })
+	row("open fds before / holding / after, client", func(r *Result) string {
+		return fds(r.ClientFDsBefore, r.ClientFDsHolding, r.ClientFDsAfter)
+	})
+	row("VmRSS after closing / holding again, server", func(r *Result) string { return mb(r.ServerRSSAfterKB, r.ServerRSSHolding2KB) })
+	row("open fds before / holding / after, server", func(r *Result) string {
+		return fds(r.ServerFDsBefore, r.ServerFDsHolding, r.ServerFDsAfter)
+	})
 	tw.Flush()
 
 	for _, res := range r.Results {
