@@ -161,7 +161,8 @@ type Result struct {
 	Client Proc `json:"client"`
 	Server Proc `json:"server"`
 
-	ExitClientMs Num `json:"exit_client_ms"` // with the second round's connections open
+	ExitOpen     int `json:"exit_open"`      // connections open when stdin closed (the second round's)
+	ExitClientMs Num `json:"exit_client_ms"` // stdin closed to the process gone
 	ExitServerMs Num `json:"exit_server_ms"`
 
 	Profiles []string `json:"profiles,omitempty"`

@@ -138,8 +138,8 @@ func checkResult(t *testing.T, cfg Config, r *Result) {
 				r.Name, side.name, p.FDsBefore, p.FDsHolding, cfg.Conns, p.FDsPerConn)
 		}
 	}
-	if !r.ExitClientMs.OK || !r.ExitServerMs.OK {
-		t.Errorf("%s: no exit times", r.Name)
+	if !r.ExitClientMs.OK || !r.ExitServerMs.OK || r.ExitOpen != cfg.Conns {
+		t.Errorf("%s: exit times %+v %+v with %d connections open, want %d", r.Name, r.ExitClientMs, r.ExitServerMs, r.ExitOpen, cfg.Conns)
 	}
 }
 
@@ -163,7 +163,7 @@ func checkRatios(t *testing.T, rep *Report, name string, keys ...string) {
 // connections can be zero or negative: page reuse).
 var ratioKeys = []string{"start_ms", "setup_p50_ms", "setup_spaced_p50_ms", "setup_first_ms", "rtt_p50_us", "rtt_p99_us",
 	"up_mbps", "down_mbps", "conns_ok", "conns_held_ok", "client_threads_holding", "server_threads_holding",
-	"client_fds_per_conn", "server_fds_per_conn", "exit_client_ms", "exit_server_ms"}
+	"client_fds_per_conn", "server_fds_per_conn", "exit_open", "exit_client_ms", "exit_server_ms"}
 
 // TestSmoke runs the standard systems, baseline and water-pt, in small.
 func TestSmoke(t *testing.T) {

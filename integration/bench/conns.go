@@ -37,6 +37,7 @@ func (b *bench) conns(t *target) error {
 		return nil
 	}
 	b.sleep(quietTime) // let the rounds' connections go
+	b.settleMemory(t)
 	before, err := b.snapshots(t)
 	if err != nil {
 		return err
@@ -76,6 +77,29 @@ func (b *bench) conns(t *target) error {
 		return fmt.Errorf("%d of %d connections failed: %v", n-ok, n, fmtErrCount(errCount))
 	}
 	return nil
+}
+
+// settleMemory waits, up to 5 s, until neither process's PSS moved by more
+// than 1% in 250 ms: after the bulk transfers, Go processes give freed heap
+// back to the kernel for a while, which would be subtracted from what the
+// connections cost.
+func (b *bench) settleMemory(t *target) {
+	pids := []int{t.p.Client.Pid(), t.p.Server.Pid()}
+	prev := make([]int64, len(pids))
+	for try := range 20 {
+		stable := true
+		for i, pid := range pids {
+			kb, _ := pssKB(pid)
+			if d := kb - prev[i]; d > prev[i]/100 || -d > prev[i]/100 {
+				stable = false
+			}
+			prev[i] = kb
+		}
+		if stable && try > 0 {
+			return
+		}
+		b.sleep(250 * time.Millisecond)
+	}
 }
 
 // snapshots reads the client and the server process.
@@ -229,6 +253,9 @@ func (b *bench) release(t *target) error {
 		b.sleep(20 * time.Millisecond)
 	}
 	b.settle([]*target{t})
+	if err := processesAlive(t.p); err != nil {
+		return err
+	}
 	for i, pid := range pids {
 		s, _ := snapshot(pid, false)
 		procs[i].PSSAfterKB, procs[i].ThreadsAfter = s.PSSKB, s.Threads
@@ -261,6 +288,11 @@ func (b *bench) release(t *target) error {
 // connections still open, and times each process's exit.
 func (b *bench) exit(t *target) error {
 	p := t.p
+	for _, c := range t.held {
+		if c != nil {
+			t.res.ExitOpen++
+		}
+	}
 	p.Server.CloseStdin()
 	p.Client.CloseStdin()
 	var errs []error
@@ -280,14 +312,8 @@ func (b *bench) exit(t *target) error {
 			b.note(t, fmt.Sprintf("the %s exited with %v after stdin closed", side.name, side.pt.ProcessState()))
 		}
 	}
-	open := 0
-	for _, c := range t.held {
-		if c != nil {
-			open++
-		}
-	}
 	b.logf(t, "exit: client %s, server %s after stdin closed (%d connections open)",
-		fmtMs(t.res.ExitClientMs), fmtMs(t.res.ExitServerMs), open)
+		fmtMs(t.res.ExitClientMs), fmtMs(t.res.ExitServerMs), t.res.ExitOpen)
 	return errors.Join(errs...)
 }
 

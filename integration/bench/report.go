@@ -163,6 +163,7 @@ func metrics() []metric {
 	ms = append(ms, procMetrics("client", func(r *Result) *Proc { return &r.Client })...)
 	ms = append(ms, procMetrics("server", func(r *Result) *Proc { return &r.Server })...)
 	return append(ms,
+		metric{"exit_open", "conns open at exit", func(r *Result) Num { return count(r.ExitOpen) }, fmtCount, nil},
 		metric{"exit_client_ms", "exit after stdin close, client", func(r *Result) Num { return r.ExitClientMs }, fmtMs, nil},
 		metric{"exit_server_ms", "exit after stdin close, server", func(r *Result) Num { return r.ExitServerMs }, fmtMs, nil},
 	)
@@ -361,9 +362,12 @@ func (r *Report) settingsLine() string {
 	if !c.Verify {
 		verify = "not checked"
 	}
-	return fmt.Sprintf("%d rounds, medians, systems in alternating order; each round: setup %d sequential conns back to back and %d %v apart, "+
-		"rtt %d round trips, bulk %s each way (bytes %s); then conns: %d, %d at a time, %s echoed each and held",
-		c.Rounds, c.Setups, c.Setups, c.Spacing, c.RTTs, fmtBytes(c.Bytes), verify, c.Conns, c.Parallel, fmtBytes(int64(c.EchoBytes)))
+	rounds := "no rounds"
+	if c.Rounds > 0 {
+		rounds = fmt.Sprintf("%d rounds, medians, systems in alternating order; each round: setup %d sequential conns back to back and %d %v apart, "+
+			"rtt %d round trips, bulk %s each way (bytes %s)", c.Rounds, c.Setups, c.Setups, c.Spacing, c.RTTs, fmtBytes(c.Bytes), verify)
+	}
+	return fmt.Sprintf("%s; then conns: %d, %d at a time, %s echoed each and held", rounds, c.Conns, c.Parallel, fmtBytes(int64(c.EchoBytes)))
 }
 
 // waterLabel describes the non-default settings of the water-pt processes.
@@ -391,10 +395,13 @@ func (r *Report) label(name string) string {
 	if !s.Water {
 		return s.Label
 	}
-	if l := r.waterLabel(); l != "" {
+	switch l := r.waterLabel(); {
+	case l != "":
 		return s.Label + " (" + l + ")"
+	case s.Transport == "water":
+		return s.Label + " (default WATM)"
 	}
-	return s.Label + " (default WATM)"
+	return s.Label
 }
 
 // WriteMarkdown writes the figures as a markdown table to paste into a note.
