@@ -256,6 +256,7 @@ func Run(ctx context.Context, cfg Config) (*Report, error) {
 	}
 	rep.Duration = time.Since(rep.Started)
 	rep.computeRatios()
+	rep.checkAims()
 	return rep, nil
 }
 

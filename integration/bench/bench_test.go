@@ -161,15 +161,17 @@ func checkRatios(t *testing.T, rep *Report, name string, keys ...string) {
 
 // ratioKeys are the figures every system has (memory growth over 20
 // connections can be zero or negative: page reuse).
-var ratioKeys = []string{"start_ms", "setup_p50_ms", "setup_spaced_p50_ms", "setup_first_ms", "rtt_p50_us", "rtt_p99_us",
-	"up_mbps", "down_mbps", "conns_ok", "conns_held_ok", "client_threads_holding", "server_threads_holding",
-	"client_fds_per_conn", "server_fds_per_conn", "exit_open", "exit_client_ms", "exit_server_ms"}
+func ratioKeys() []string {
+	return []string{"start_ms", "setup_p50_ms", "setup_spaced_p50_ms", "setup_first_ms", "rtt_p50_us", "rtt_p99_us",
+		"up_mbps", "down_mbps", "conns_ok", "conns_held_ok", "client_threads_holding", "server_threads_holding",
+		"client_fds_per_conn", "server_fds_per_conn", "exit_open", "exit_client_ms", "exit_server_ms"}
+}
 
 // TestSmoke runs the standard systems, baseline and water-pt, in small.
 func TestSmoke(t *testing.T) {
 	cfg := smallConfig(t, mustSystems(t, DefaultSystems)...)
 	rep := runSmall(t, cfg)
-	checkRatios(t, rep, "water-pt/baseline", ratioKeys...)
+	checkRatios(t, rep, "water-pt/baseline", ratioKeys()...)
 	w, b := rep.result(NameWater), rep.result(NameBaseline)
 	// Only water-pt has linear memories; each Go-module instance has
 	// hundreds of kB of its own that no other instance shares.
@@ -217,7 +219,7 @@ func TestSmokeObfs4(t *testing.T) {
 		Transport: "obfs4", Versus: NameObfs4proxy}
 	cfg := smallConfig(t, obfs4, again)
 	rep := runSmall(t, cfg)
-	checkRatios(t, rep, "obfs4proxy-again/obfs4proxy", ratioKeys...)
+	checkRatios(t, rep, "obfs4proxy-again/obfs4proxy", ratioKeys()...)
 	for _, r := range rep.Results {
 		if !strings.Contains(r.BridgeArgs, "cert=") || !strings.Contains(r.BridgeArgs, "iat-mode=0") {
 			t.Errorf("%s bridge args %q: want obfs4's cert= and iat-mode=0", r.Name, r.BridgeArgs)
@@ -331,6 +333,44 @@ func TestOpenHeldGivesUp(t *testing.T) {
 	}
 	if el := time.Since(start); el > 2*time.Second {
 		t.Errorf("checking 100 silent connections took %v, want about one DialTimeout (%v)", el, cfg.DialTimeout)
+	}
+}
+
+// TestAims checks the aims against figures made up to sit on either side of
+// them.
+func TestAims(t *testing.T) {
+	rep := &Report{Config: Config{Systems: mustSystems(t, "baseline,water-pt")}}
+	base := &Result{Name: NameBaseline, SetupP50Ms: num(1), RTTP50Us: num(100), UpMBps: num(1000)}
+	water := &Result{Name: NameWater, SetupP50Ms: num(1.4), RTTP50Us: num(131), UpMBps: num(900),
+		Client: Proc{KBPerConn: num(255), FDsPerConn: num(2)}, Server: Proc{KBPerConn: num(490), FDsPerConn: num(5)},
+		ExitClientMs: num(1000)}
+	rep.Results = []*Result{base, water}
+	rep.computeRatios()
+	rep.checkAims()
+	met := map[string]bool{}
+	for _, a := range rep.Aims {
+		if a.System != NameWater {
+			t.Errorf("an aim of %s, which has none", a.System)
+		}
+		met[a.Key] = a.Met
+	}
+	for key, want := range map[string]bool{
+		"setup_p50_ms": true, "rtt_p50_us": false, "up_mbps": true, "down_mbps": false, // not measured
+		"client_pss_kb_per_conn": true, "server_pss_kb_per_conn": false,
+		"client_fds_per_conn": true, "server_fds_per_conn": false,
+		"exit_client_ms": true, "exit_server_ms": false,
+	} {
+		if got, ok := met[key]; !ok || got != want {
+			t.Errorf("aim %s met = %v (listed: %v), want %v", key, got, ok, want)
+		}
+	}
+	var text bytes.Buffer
+	rep.writeAims(&text)
+	for _, want := range []string{"met    water-pt setup_p50_ms / baseline's: 1.40x (want <= 1.5)",
+		"MISSED water-pt server_fds_per_conn: 5.00 (want <= 2.05)", "MISSED water-pt down_mbps / baseline's: - (want >= 0.9)"} {
+		if !strings.Contains(text.String(), want) {
+			t.Errorf("aims text lacks %q:\n%s", want, text.String())
+		}
 	}
 }
 

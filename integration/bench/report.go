@@ -88,6 +88,8 @@ type Report struct {
 	// Comparisons are the ratios of each system with a Versus over that
 	// system, when both ran.
 	Comparisons []*Comparison `json:"comparisons"`
+	// Aims are the project's targets, met or missed.
+	Aims []Aim `json:"aims"`
 }
 
 // Comparison is one system's figures over another's, by JSON key of the
@@ -270,7 +272,9 @@ func (r *Report) WriteText(w io.Writer) {
 			fmt.Fprintf(w, "\n%s CPU profile: %s (go tool pprof -top %s)", res.Name, p, p)
 		}
 	}
-	fmt.Fprintf(w, "\n\nMarkdown:\n\n")
+	fmt.Fprintln(w)
+	r.writeAims(w)
+	fmt.Fprintf(w, "\nMarkdown:\n\n")
 	r.WriteMarkdown(w)
 }
 
@@ -555,4 +559,86 @@ func parseSize(s string) (int64, error) {
 		return 0, fmt.Errorf("bad size unit in %q", s)
 	}
 	return int64(v * mult), nil
+}
+
+// Aim is a target of the project's notes (anchors.md) for one system's
+// figure, or for its ratio over the system it is compared with.
+type Aim struct {
+	System string  `json:"system"`
+	Key    string  `json:"key"`   // the figure's JSON key
+	Ratio  bool    `json:"ratio"` // the figure is the ratio over the system's Versus
+	Max    bool    `json:"max"`   // at most Limit; else at least
+	Limit  float64 `json:"limit"`
+	Value  Num     `json:"value"` // null when not measured
+	Met    bool    `json:"met"`
+}
+
+// aims are the targets: water-pt against the baseline (issue 13), with the
+// identity module, and water-pt's obfs4 against obfs4proxy (issue 11).
+func aims() []Aim {
+	var as []Aim
+	add := func(sys string, ratio, max bool, limit float64, keys ...string) {
+		for _, k := range keys {
+			as = append(as, Aim{System: sys, Key: k, Ratio: ratio, Max: max, Limit: limit})
+		}
+	}
+	add(NameWater, true, true, 1.5, "setup_p50_ms", "setup_spaced_p50_ms")
+	add(NameWater, true, true, 1.3, "rtt_p50_us")
+	add(NameWater, true, false, 0.9, "up_mbps", "down_mbps")
+	add(NameWater, false, true, 256, "client_pss_kb_per_conn", "server_pss_kb_per_conn")
+	add(NameWater, false, true, 64, "client_runtime_kb_per_conn", "server_runtime_kb_per_conn")
+	add(NameWater, false, true, 100, "client_threads_holding", "server_threads_holding")
+	add(NameWater, false, true, 2.05, "client_fds_per_conn", "server_fds_per_conn") // 2 plus a constant
+	add(NameWater, false, true, 1000, "exit_client_ms", "exit_server_ms")
+	add(NameWaterObfs4, true, true, 1.5, "setup_p50_ms")
+	add(NameWaterObfs4, true, false, 0.5, "up_mbps", "down_mbps")
+	return as
+}
+
+// checkAims evaluates the aims of the systems that ran.
+func (r *Report) checkAims() {
+	r.Aims = nil
+	get := map[string]func(*Result) Num{}
+	for _, m := range metrics() {
+		get[m.key] = m.get
+	}
+	for _, a := range aims() {
+		res := r.result(a.System)
+		if res == nil {
+			continue
+		}
+		if a.Ratio {
+			if c := r.comparison(a.System + "/" + r.system(a.System).Versus); c != nil {
+				a.Value = c.Ratios[a.Key]
+			}
+		} else {
+			a.Value = get[a.Key](res)
+		}
+		a.Met = a.Value.OK && (a.Max && a.Value.V <= a.Limit || !a.Max && a.Value.V >= a.Limit)
+		r.Aims = append(r.Aims, a)
+	}
+}
+
+// writeAims lists each aim, met or missed.
+func (r *Report) writeAims(w io.Writer) {
+	if len(r.Aims) == 0 {
+		return
+	}
+	fmt.Fprintf(w, "\nAims (anchors.md):")
+	for _, a := range r.Aims {
+		fig, val := a.Key, fmtNum(a.Value, 2)
+		if a.Ratio {
+			fig = a.Key + " / " + r.system(a.System).Versus + "'s"
+			val = fmtRatio(a.Value)
+		}
+		op, state := ">=", "MISSED"
+		if a.Max {
+			op = "<="
+		}
+		if a.Met {
+			state = "met"
+		}
+		fmt.Fprintf(w, "\n  %-6s %s %s: %s (want %s %s)", state, a.System, fig, val, op, strconv.FormatFloat(a.Limit, 'f', -1, 64))
+	}
+	fmt.Fprintln(w)
 }
