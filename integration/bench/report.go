@@ -624,9 +624,16 @@ func (r *Report) writeAims(w io.Writer) {
 	if len(r.Aims) == 0 {
 		return
 	}
+	text := map[string]func(Num) string{}
+	for _, m := range metrics() {
+		text[m.key] = m.text
+	}
 	fmt.Fprintf(w, "\nAims (anchors.md):")
 	for _, a := range r.Aims {
 		fig, val := a.Key, fmtNum(a.Value, 2)
+		if f := text[a.Key]; f != nil {
+			val = f(a.Value)
+		}
 		if a.Ratio {
 			fig = a.Key + " / " + r.system(a.System).Versus + "'s"
 			val = fmtRatio(a.Value)
