@@ -116,12 +116,13 @@ func (c Config) ConnsTimeout() time.Duration {
 	return max(c.PhaseTimeout, time.Duration(c.Conns)*15*time.Millisecond)
 }
 
-// RunTimeout is a bound on a whole run of cfg: generous, so that only a
-// hang reaches it (each phase has its own).
+// RunTimeout is the default bound on a whole run of cfg, the last resort
+// behind each phase's own: per system, its start, half a PhaseTimeout per
+// round (a round takes seconds) and both openings of the held connections;
+// plus two minutes to build.
 func (c Config) RunTimeout() time.Duration {
-	n := max(1, len(c.Systems))
-	perRound := 2*c.PhaseTimeout/10 + 2*c.XferTimeout/5
-	return time.Duration(n)*(time.Duration(c.Rounds)*perRound+2*c.ConnsTimeout()+c.StartTimeout) + 2*time.Minute
+	n := time.Duration(max(1, len(c.Systems)))
+	return n*(c.StartTimeout+time.Duration(c.Rounds)*c.PhaseTimeout/2+2*c.ConnsTimeout()) + 2*time.Minute
 }
 
 // Result is what was measured of one system. Missing figures (a phase that

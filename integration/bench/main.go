@@ -2,11 +2,11 @@
 // measures water-pt and other pluggable transports side by side, each driven
 // exactly as tor drives a PT, and prints the figures and their ratios.
 //
-//	go run ./integration/bench            # the standard run, about 2 minutes
+//	go run ./integration/bench            # the standard run, about a minute
 //	go run ./integration/bench -quick     # a smaller one, under a minute
 //	go run ./integration/bench -json      # JSON on stdout instead of tables
 //	go run ./integration/bench -systems obfs4proxy,water-obfs4  # the obfs4 comparison
-//	go run ./integration/bench -systems baseline,water-pt -rounds 0 -conns 8000  # scale
+//	go run ./integration/bench -rounds 0 -conns 8000 -server-options watm=plain  # scale
 //
 // In one run it builds the PTs it needs (cmd/water-pt; the baseline,
 // integration/tortest's testdata/fakept: goptlib plumbing and a plain io.Copy
@@ -37,7 +37,9 @@
 //     connection, split into the modules' linear memory and the rest (the
 //     runtime's own); VmRSS growth too, for comparison with older figures;
 //   - each process's threads and descriptors while holding them;
-//   - each process's exit time after stdin closes, with them open.
+//   - each process's exit time after stdin closes, with them open;
+//
+// and last, the aims of the project's notes, each met or missed.
 //
 // Flags choose the sizes (-conns, -bytes, ...) and pass options to the
 // water-pt processes only: -server-options watm=reverse, -pt-flag=-watm-pool=8,
