@@ -501,3 +501,25 @@ func TestSnapshot(t *testing.T) {
 		t.Errorf("snapshot of the test process: %+v", s)
 	}
 }
+
+func TestProcFill(t *testing.T) {
+	before := procSnap{PSSKB: 1000, RSSKB: 2000, LinearKB: 100, LinearOK: true, Threads: 5, FDs: 10}
+	holding := procSnap{PSSKB: 4000, RSSKB: 12000, LinearKB: 2100, LinearOK: true, Threads: 15, FDs: 60}
+	var p Proc
+	p.fill(before, holding, 10)
+	if p.KBPerConn != num(300) || p.LinearPerConn != num(200) || p.RuntimePerConn != num(100) ||
+		p.RSSPerConn != num(1000) || p.FDsPerConn != num(5) || p.ThreadsHolding != 15 || p.PSSBeforeKB != 1000 {
+		t.Errorf("fill = %+v", p)
+	}
+	before.LinearOK = false // no WebAssembly: no split
+	var q Proc
+	q.fill(before, holding, 10)
+	if q.LinearPerConn.OK || q.RuntimePerConn.OK || q.KBPerConn != num(300) {
+		t.Errorf("fill without linear memories = %+v", q)
+	}
+	var none Proc
+	none.fill(before, holding, 0)
+	if none.KBPerConn.OK || none.FDsPerConn.OK || none.FDsHolding != 60 {
+		t.Errorf("fill of 0 connections = %+v", none)
+	}
+}
