@@ -8,3 +8,8 @@ require (
 	golang.org/x/net v0.62.0
 	golang.org/x/sys v0.49.0
 )
+
+require (
+	filippo.io/edwards25519 v1.2.0 // indirect
+	golang.org/x/crypto v0.58.0 // indirect
+)
