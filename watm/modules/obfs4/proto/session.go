@@ -11,8 +11,9 @@ import (
 	"time"
 )
 
-// timing holds the clock and lyrebird's handshake limits; tests shorten
-// them.
+// timing holds the protocol clock (the epoch hour and the replay filter's
+// time) and lyrebird's handshake limits; tests skew the one and shorten the
+// others. Deadlines always use the real clock.
 type timing struct {
 	now         func() time.Time
 	clientLimit time.Duration
@@ -40,7 +41,7 @@ func clientHandshake(nc net.Conn, args ClientArgs, rnd io.Reader, tm timing) (ne
 	if err != nil {
 		return nil, err
 	}
-	if err := nc.SetDeadline(tm.now().Add(tm.clientLimit)); err != nil {
+	if err := nc.SetDeadline(time.Now().Add(tm.clientLimit)); err != nil {
 		return nil, fmt.Errorf("obfs4: the connection must support deadlines: %w", err)
 	}
 	h := handshakeMAC(&args.PublicKey, &args.NodeID)
@@ -109,7 +110,7 @@ func serverHandshake(nc net.Conn, id *ServerIdentity, replay ReplayFilter, rnd i
 	if id.IATMode < iatNone || id.IATMode > iatParanoid {
 		return nil, fmt.Errorf("obfs4: iat-mode %d is not 0, 1 or 2", id.IATMode)
 	}
-	start := tm.now()
+	start := time.Now()
 	// The session key comes first, before any byte is read, so that its
 	// rejection sampling does not show in the response time (as lyrebird).
 	key, err := newSessionKey(rnd)
@@ -204,11 +205,11 @@ func closeParams(seed *[drbgSeedLength]byte) (budget int, delay time.Duration) {
 func closeAfterDelay(nc net.Conn, id *ServerIdentity, start time.Time, tm timing) {
 	budget, delay := closeParams(&id.DRBGSeed)
 	deadline := start.Add(tm.serverLimit + delay)
-	if !tm.now().Before(deadline) {
+	if !time.Now().Before(deadline) {
 		return
 	}
 	if err := nc.SetReadDeadline(deadline); err != nil {
-		time.Sleep(deadline.Sub(tm.now()))
+		time.Sleep(deadline.Sub(time.Now()))
 		return
 	}
 	var buf [maxSegmentLength]byte
