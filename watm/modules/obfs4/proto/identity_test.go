@@ -3,6 +3,7 @@ package proto
 import (
 	"crypto/rand"
 	"encoding/hex"
+	"slices"
 	"strings"
 	"testing"
 	"time"
@@ -152,7 +153,7 @@ func TestWeightedDistFromSeed(t *testing.T) {
 	}
 	a := newWeightedDist(&seed, 0, maxSegmentLength, newCoins(rand.Reader))
 	b := newWeightedDist(&seed, 0, maxSegmentLength, newCoins(rand.Reader))
-	if len(a.values) < 1 || len(a.values) > 100 || !equalInts(a.values, b.values) || !equalInts(a.alias, b.alias) {
+	if len(a.values) < 1 || len(a.values) > 100 || !slices.Equal(a.values, b.values) || !slices.Equal(a.alias, b.alias) {
 		t.Fatalf("tables differ or have a bad size: %v vs %v", a.values, b.values)
 	}
 	allowed := map[int]bool{}
@@ -168,16 +169,4 @@ func TestWeightedDistFromSeed(t *testing.T) {
 			t.Fatalf("sample %d is not in the table", v)
 		}
 	}
-}
-
-func equalInts(a, b []int) bool {
-	if len(a) != len(b) {
-		return false
-	}
-	for i := range a {
-		if a[i] != b[i] {
-			return false
-		}
-	}
-	return true
 }
