@@ -82,6 +82,9 @@ func iatSeedOf(seed *[drbgSeedLength]byte) [drbgSeedLength]byte {
 
 // Read returns payload bytes, decoding frames as they arrive.
 func (c *conn) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	for c.poff == len(c.plain) {

@@ -107,6 +107,9 @@ func randomPad(co *coins, rnd io.Reader, lo, hi int) ([]byte, error) {
 }
 
 func serverHandshake(nc net.Conn, id *ServerIdentity, replay ReplayFilter, rnd io.Reader, tm timing) (net.Conn, error) {
+	if id == nil || replay == nil {
+		return nil, errors.New("obfs4: ServerHandshake needs a ServerIdentity and a ReplayFilter (NewMemReplayFilter, or the host's)")
+	}
 	if id.IATMode < iatNone || id.IATMode > iatParanoid {
 		return nil, fmt.Errorf("obfs4: iat-mode %d is not 0, 1 or 2", id.IATMode)
 	}
