@@ -279,6 +279,7 @@ func (s *Session) stop() error {
 	}
 	s.mu.Lock()
 	if !s.ended {
+		s.in.behaviour.cancelIgnored.Store(true)
 		s.in.forceStop()
 	}
 	s.mu.Unlock()
