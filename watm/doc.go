@@ -9,8 +9,11 @@
 //	  -> _water_dial(plaintext fd) | _water_accept(plaintext fd) | _water_associate()
 //	  -> _water_cancel_with(cancel fd) -> _water_worker()   (on its own goroutine)
 //
-// (v1 modules: watm_init_v1, watm_dial_fixed_v1 / watm_accept_v1 /
-// watm_associate_v1, watm_ctrlpipe_v1, watm_start_v1.) Dialer, Listener and
+// (v1 modules: watm_init_v1, watm_dial_v1 / watm_accept_v1 /
+// watm_associate_v1, watm_ctrlpipe_v1, watm_start_v1; a v1 module that
+// exports no watm_dial_v1 is dialed through watm_dial_fixed_v1, and the
+// address it passes to water_dial is checked by the dial policy, as upstream
+// does.) Dialer, Listener and
 // Relay wrap sessions for the three roles.
 //
 // # Loading
@@ -41,6 +44,16 @@
 // those descriptors plus a per-instance eventfd that a forced stop writes.
 // A net.Conn without a descriptor (a TLS conn, net.Pipe) is bridged through
 // a socketpair.
+//
+// A non-blocking fd_write never returns a short count: what the kernel does
+// not take goes into a bounded queue of that socket, written out in order by
+// a goroutine that runs only while the queue has bytes; while it is full,
+// the instance's other sockets give no input (EAGAIN), and a module that
+// waits for writability gets EAGAIN instead (writequeue.go). poll_oneoff
+// leaves out the write subscription of a socket already reported writable
+// and not written to since when the wait also has a read or clock
+// subscription, so modules that always ask "writable?" sleep when idle.
+// Session.Behaviour counts what a module needed of these.
 //
 // # Lifecycle and limits
 //

@@ -135,8 +135,12 @@ func (s *Session) enterRole(role Role, plain *sockFile) error {
 		args = []uint64{uint64(fd)}
 	}
 	entry := a.entry(role)
-	if role == RoleDialer && !in.m.hasExport(entry) {
-		entry = a.dialAny
+	if role == RoleDialer && a.dialOwn != "" && !in.m.hasExport(entry) {
+		// v1 as upstream runs it: watm_dial_v1 when the host knows the
+		// destination (the module calls water_dial_fixed), and
+		// watm_dial_fixed_v1 only for a module without it, whose water_dial
+		// the dial policy checks.
+		entry = a.dialOwn
 	}
 	r, err := in.call(entry, args...)
 	if err != nil {
@@ -214,9 +218,29 @@ func (s *Session) routineWorker() {
 	name := s.in.m.abi.worker
 	r, err := s.in.call(name)
 	if err == nil && r != 0 {
-		err = fmt.Errorf("watm: %s returned %s", name, resultString(r))
+		err = &WorkerError{Func: name, Result: r}
 	}
 	s.end(err)
+}
+
+// WorkerError is a worker (_water_worker / watm_start_v1) that returned
+// something other than 0: a negative errno, usually.
+type WorkerError struct {
+	Func   string
+	Result int32
+}
+
+func (e *WorkerError) Error() string {
+	return "watm: " + e.Func + " returned " + resultString(e.Result)
+}
+
+// IsNormalClose reports whether err, from Session.Wait, is a normal end of
+// the connection all the same: a worker that returned EPIPE or ECONNRESET,
+// which is what modules built with the older WATER SDKs return when their
+// peer closed. Callers log it as a close, not as an error.
+func IsNormalClose(err error) bool {
+	var we *WorkerError
+	return errors.As(err, &we) && (we.Result == -int32(EPIPE) || we.Result == -int32(ECONNRESET))
 }
 
 // end records the result and releases everything, once.
@@ -279,6 +303,7 @@ func (s *Session) stop() error {
 	}
 	s.mu.Lock()
 	if !s.ended {
+		s.in.behaviour.cancelIgnored.Store(true)
 		s.in.forceStop()
 	}
 	s.mu.Unlock()
