@@ -183,3 +183,50 @@ func TestDialLimit(t *testing.T) {
 		t.Errorf("host dialed %d times, want the limit %d", n, watm.DefaultMaxDials)
 	}
 }
+
+// TestCloseKeepsWorkerError checks that a worker that fails while it
+// answers the cancel channel (cancel_trap traps instead of returning) is
+// reported by Close and Wait, not taken for the cancellation Close asked
+// for.
+func TestCloseKeepsWorkerError(t *testing.T) {
+	rt := newRuntime(t)
+	m, err := fixture(t, rt, "cancel_trap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := tcpEcho(t)
+	a, _, _ := netPipeTCP(t)
+	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	const want = "watm: _water_worker trapped: wasm error: unreachable"
+	if err := s.Close(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Close: %v, want %q", err, want)
+	}
+	if err := s.Wait(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Wait: %v, want %q", err, want)
+	}
+}
+
+// TestCloseCanceledIsClean checks the other side of the rule: the shipped
+// plain module answers its cancel channel with ECANCELED, and that is a
+// clean end.
+func TestCloseCanceledIsClean(t *testing.T) {
+	rt := newRuntime(t)
+	m := shipped(t, rt, "plain")
+	srv := tcpEcho(t)
+	a, _, _ := netPipeTCP(t)
+	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	if err := s.Close(); err != nil {
+		t.Errorf("Close: %v, want nil", err)
+	}
+	if err := s.Wait(); err != nil {
+		t.Errorf("Wait: %v, want nil", err)
+	}
+}

@@ -53,6 +53,9 @@ type Runtime struct {
 	poolCtx    context.Context // ends the pools' refill goroutines
 	poolCancel context.CancelFunc
 	pools      sync.WaitGroup
+
+	// compile is compileAndValidate; a test puts a step in between.
+	compile func(ctx context.Context, r *Runtime, wrt wazero.Runtime, wasm []byte, sum [32]byte) (*Module, error)
 }
 
 type config struct {
@@ -105,7 +108,8 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 	}
 	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(cfg.memoryPages)
 	r := &Runtime{cfg: cfg, epoch: time.Now(), loaded: map[loadKey]*Module{}, loading: map[loadKey]*loading{}, live: map[*Session]struct{}{},
-		instanceConfig: wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader)}
+		instanceConfig: wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader),
+		compile:        compileAndValidate}
 	if cfg.cacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
 		if err != nil {
@@ -187,9 +191,15 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, trusted bool) (*Module,
 	if trusted {
 		wrt = r.trusted
 	}
-	l.m, l.err = compileAndValidate(context.WithoutCancel(ctx), r, wrt, wasm, sum)
+	l.m, l.err = r.compile(context.WithoutCancel(ctx), r, wrt, wasm, sum)
 	r.mu.Lock()
 	delete(r.loading, key)
+	if l.err == nil && r.closed {
+		// Close ran during the compilation: it has already freed what it
+		// knew of and waited for the pools, so nothing may start now.
+		l.m.free(ctx)
+		l.m, l.err = nil, errRuntimeClosed
+	}
 	if l.err == nil {
 		l.m.trusted = trusted
 		r.loaded[key] = l.m

@@ -190,6 +190,15 @@ func (s *Session) openCancel() error {
 	return nil
 }
 
+// resultError is an export's non-zero result as an error; errors.Is finds
+// the Errno of a negative one.
+func resultError(name string, r int32) error {
+	if r < 0 && r > -1<<16 {
+		return fmt.Errorf("watm: %s returned %w", name, Errno(-r))
+	}
+	return fmt.Errorf("watm: %s returned %s", name, resultString(r))
+}
+
 func resultString(r int32) string {
 	if r < 0 && r > -1<<16 {
 		return Errno(-r).Error()
@@ -214,7 +223,7 @@ func (s *Session) routineWorker() {
 	name := s.in.m.abi.worker
 	r, err := s.in.call(name)
 	if err == nil && r != 0 {
-		err = fmt.Errorf("watm: %s returned %s", name, resultString(r))
+		err = resultError(name, r)
 	}
 	s.end(err)
 }
@@ -252,8 +261,10 @@ func (s *Session) Wait() error {
 
 // Close asks the module to stop through its cancel channel, waits up to the
 // runtime's grace period, then stops it by force. It never hangs: it
-// returns within grace plus a bounded wait. The result is nil unless the
-// module had to be stopped by force.
+// returns within grace plus a bounded wait. The result is the worker's
+// error (a StopError if it had to be stopped by force), nil for a clean end;
+// a worker that answers the cancel channel with ECANCELED, as it should,
+// ends cleanly.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.stop() })
 	return s.closeErr
@@ -266,15 +277,18 @@ func (s *Session) stop() error {
 		s.end(nil)
 		return nil
 	}
-	if !s.ended {
+	asked := !s.ended
+	if asked {
 		_, _ = s.cancelHost.Write([]byte{s.in.m.abi.cancelByte})
 	}
 	s.mu.Unlock()
 
 	select {
 	case <-s.done:
-		s.clearCanceled()
-		return nil
+		if asked {
+			s.clearCanceled()
+		}
+		return s.Wait()
 	case <-time.After(s.in.m.rt.cfg.grace):
 	}
 	s.mu.Lock()
@@ -291,11 +305,14 @@ func (s *Session) stop() error {
 	}
 }
 
-// clearCanceled forgets the worker's complaint about being canceled: a
-// stop the host asked for is a clean end.
+// clearCanceled forgets the worker's complaint about being canceled
+// (ECANCELED, what a module returns when its cancel channel fires): a stop
+// the host asked for is a clean end. Any other error stays.
 func (s *Session) clearCanceled() {
 	s.mu.Lock()
-	s.err = nil
+	if errors.Is(s.err, ECANCELED) {
+		s.err = nil
+	}
 	s.mu.Unlock()
 }
 
