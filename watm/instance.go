@@ -75,6 +75,9 @@ type instance struct {
 	conf *dirFile
 	// pollScratch is poll_oneoff's reusable space.
 	pollScratch pollState
+	// watching is the session whose sockets the runtime's hang-up watch
+	// follows, from Start on: sockets dialed or accepted later join it.
+	watching *Session
 }
 
 // exitCodeStopped is the exit code of an instance stopped by the host.
@@ -314,12 +317,25 @@ func (in *instance) insertConn(c net.Conn) (int32, Errno) {
 		in.logger.Warn("watm: cannot use connection", "err", err)
 		return -1, EIO
 	}
+	f.peer = true
 	fd, e := in.fds.insert(f)
 	if e != ESUCCESS {
 		_ = f.close()
 		return -1, e
 	}
+	if in.watching != nil {
+		in.m.rt.hangups.add(in.watching, f)
+	}
 	return fd, ESUCCESS
+}
+
+// watchHangups registers the connection's sockets with the runtime's
+// hang-up watch: from now on the session ends when its peers leave.
+func (in *instance) watchHangups(s *Session) {
+	in.watching = s
+	for _, f := range in.fds.peers() {
+		in.m.rt.hangups.add(s, f)
+	}
 }
 
 // release frees everything the instance holds. Only the owner calls it,

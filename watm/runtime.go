@@ -50,6 +50,9 @@ type Runtime struct {
 	live           map[*Session]struct{}
 	closed         bool
 
+	hangups *hangupWatch  // ends sessions whose connection went away
+	closers sync.WaitGroup // the Closes hangups starts
+
 	poolCtx    context.Context // ends the pools' refill goroutines
 	poolCancel context.CancelFunc
 	pools      sync.WaitGroup
@@ -130,7 +133,33 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 			return nil, err
 		}
 	}
+	h, err := newHangupWatch(cfg.grace/2, r.endSession)
+	if err != nil {
+		r.rt.Close(ctx)
+		r.trusted.Close(ctx)
+		return nil, err
+	}
+	r.hangups = h
 	return r, nil
+}
+
+// endSession closes s on a goroutine the runtime waits for: the hang-up
+// watch calls it and must not wait for a grace period itself.
+func (r *Runtime) endSession(s *Session, reason string) {
+	if !s.hangingUp.CompareAndSwap(false, true) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return // Close stops every session itself
+	}
+	s.in.logger.Info("watm: ending the session: " + reason)
+	r.closers.Add(1)
+	go func() {
+		defer r.closers.Done()
+		_ = s.Close()
+	}()
 }
 
 // Load compiles and validates a module. The same bytes loaded twice give the
@@ -270,6 +299,8 @@ func (r *Runtime) Close(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	r.closers.Wait()
+	r.hangups.close()
 	err := errors.Join(r.rt.Close(ctx), r.trusted.Close(ctx))
 	for _, m := range r.loaded {
 		m.image.close()

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,6 +35,7 @@ type Session struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	hangingUp atomic.Bool // the hang-up watch has started to end it
 }
 
 // Prepare runs a connection's set-up on a fresh instance: the start
@@ -128,6 +130,7 @@ func (s *Session) enterRole(role Role, plain *sockFile) error {
 		if plain == nil {
 			return errors.New("watm: " + role.String() + " needs a plaintext conn")
 		}
+		plain.peer = true
 		fd, e := in.fds.insert(plain)
 		if e != ESUCCESS {
 			return fmt.Errorf("watm: plaintext fd: %w", e)
@@ -214,6 +217,7 @@ func (s *Session) Start() {
 		return
 	}
 	s.started = true
+	s.in.watchHangups(s)
 	go s.routineWorker()
 }
 

@@ -1,0 +1,178 @@
+package watm_test
+
+import (
+	"bytes"
+	"context"
+	"errors"
+	"io"
+	"net"
+	"testing"
+	"time"
+
+	"github.com/water-pt/water-pt/watm"
+)
+
+// waitFor polls cond until it holds or d passes.
+func waitFor(d time.Duration, cond func() bool) bool {
+	for deadline := time.Now().Add(d); ; time.Sleep(5 * time.Millisecond) {
+		if cond() {
+			return true
+		}
+		if time.Now().After(deadline) {
+			return false
+		}
+	}
+}
+
+// bridgeConns is a TCP server that hands each accepted conn to the test.
+func bridgeConns(t *testing.T) (*tcpPair, <-chan net.Conn) {
+	ch := make(chan net.Conn, 8)
+	tp := tcpServer(t, func(c net.Conn) {
+		done := make(chan struct{})
+		ch <- &notifyConn{Conn: c, done: done}
+		<-done
+	})
+	return tp, ch
+}
+
+// notifyConn tells the server handler when the test is done with it.
+type notifyConn struct {
+	net.Conn
+	done chan struct{}
+}
+
+func (c *notifyConn) Close() error {
+	select {
+	case <-c.done:
+	default:
+		close(c.done)
+	}
+	return c.Conn.Close()
+}
+
+// TestHangupEndsStuckModules runs modules that never look at their
+// sockets or cancel fd (one spins without host calls, one calls an empty
+// poll_oneoff in a loop, one waits on an hour-long clock), closes the
+// client side of each, and checks that within a second the session has
+// ended, its bridge connection is closed and nothing is left registered,
+// while a plain connection beside them keeps echoing.
+func TestHangupEndsStuckModules(t *testing.T) {
+	leakCheck(t)
+	rt := newRuntime(t)
+	by := newBystander(t, rt)
+	by.check(t) // both of its sessions are running
+	base := rt.WatchedSockets()
+	srv, bridges := bridgeConns(t)
+	for _, name := range []string{"spin_worker", "poll_empty_worker", "clock_worker"} {
+		t.Run(name, func(t *testing.T) {
+			m, err := fixture(t, rt, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			a, client, _ := netPipeTCP(t)
+			s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.dial})
+			if err != nil {
+				t.Fatal(err)
+			}
+			bridge := <-bridges
+			defer bridge.Close()
+			s.Start()
+			if n := rt.WatchedSockets() - base; n != 2 {
+				t.Errorf("%d sockets watched after Start, want 2 (plaintext and bridge)", n)
+			}
+			client.Close()
+			left := time.Now()
+			select {
+			case <-s.Done():
+			case <-time.After(5 * time.Second):
+				t.Fatal("the session did not end within 5 s of the client leaving")
+			}
+			if d := time.Since(left); d > time.Second {
+				t.Errorf("the session ended %v after the client left, want within 1 s", d)
+			}
+			if err := s.Wait(); !errors.As(err, new(*watm.StopError)) {
+				t.Errorf("Wait: %v, want a StopError", err)
+			}
+			bridge.SetReadDeadline(time.Now().Add(time.Second))
+			if n, err := bridge.Read(make([]byte, 1)); err != io.EOF {
+				t.Errorf("bridge read: %d, %v; want EOF (the module's bridge conn closed)", n, err)
+			}
+			if n := rt.WatchedSockets() - base; n != 0 {
+				t.Errorf("%d sockets still watched after the session ended", n)
+			}
+			by.check(t)
+		})
+	}
+}
+
+// TestHangupKeepsHalfClose checks that a module that relays a half-close
+// keeps its session: the client sends, shuts its side down, and the bridge
+// answers only after more than the hang-up wait plus the grace period.
+func TestHangupKeepsHalfClose(t *testing.T) {
+	leakCheck(t)
+	const grace = 200 * time.Millisecond
+	rt := newRuntime(t, watm.WithGrace(grace))
+	msg := randomBytes(256<<10, 21)
+	srv := tcpServer(t, func(c net.Conn) {
+		got, err := io.ReadAll(c)
+		if err != nil || !bytes.Equal(got, msg) {
+			return
+		}
+		time.Sleep(3 * grace)
+		c.Write(got)
+	})
+	for _, load := range []func() (*watm.Module, error){
+		func() (*watm.Module, error) { return fixture(t, rt, "ok_plain") },
+		func() (*watm.Module, error) { return shipped(t, rt, "plain"), nil },
+	} {
+		m, err := load()
+		if err != nil {
+			t.Fatal(err)
+		}
+		c, err := (&watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.dial}}).DialContext(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		if err := sendAndCheck(c, c, msg); err != nil {
+			t.Errorf("half-closed relay: %v", err)
+		}
+		c.Close()
+		if err := c.Session().Wait(); err != nil {
+			t.Errorf("Wait: %v", err)
+		}
+	}
+	if n := rt.WatchedSockets(); n != 0 {
+		t.Errorf("%d sockets still watched after every session ended", n)
+	}
+}
+
+// TestHangupWatchCost opens and ends many sessions and checks that the
+// watch holds nothing afterwards and that the runtime's one watching
+// goroutine and descriptor go away with it (leakCheck).
+func TestHangupWatchCost(t *testing.T) {
+	leakCheck(t)
+	rt := newRuntime(t)
+	m := shipped(t, rt, "plain")
+	// A sink, not an echo: io.Copy between sockets splices through
+	// pipes that Go keeps in a pool until a GC, which leakCheck would count.
+	srv := tcpServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.dial}}
+	var conns []*watm.Conn
+	for range 20 {
+		c, err := d.DialContext(context.Background())
+		if err != nil {
+			t.Fatal(err)
+		}
+		conns = append(conns, c)
+	}
+	if n := rt.WatchedSockets(); n != 40 {
+		t.Errorf("%d sockets watched for 20 sessions, want 40", n)
+	}
+	for _, c := range conns {
+		c.Close()
+		c.Session().Wait()
+	}
+	if n := rt.WatchedSockets(); n != 0 {
+		t.Errorf("%d sockets still watched after every session ended", n)
+	}
+}
