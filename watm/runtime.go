@@ -50,7 +50,7 @@ type Runtime struct {
 	live           map[*Session]struct{}
 	closed         bool
 
-	hangups *hangupWatch  // ends sessions whose connection went away
+	hangups *hangupWatch   // ends sessions whose connection went away
 	closers sync.WaitGroup // the Closes hangups starts
 
 	poolCtx    context.Context // ends the pools' refill goroutines
