@@ -176,3 +176,49 @@ func TestHangupWatchCost(t *testing.T) {
 		t.Errorf("%d sockets still watched after every session ended", n)
 	}
 }
+
+// TestSetupTimeout runs a module whose init waits 60 s under a short set-up
+// timeout: Prepare fails at the deadline with a SetupTimeoutError naming
+// init, the bridge is never dialed, and the caller's conn comes back
+// usable (for a SOCKS reply).
+func TestSetupTimeout(t *testing.T) {
+	leakCheck(t)
+	const timeout = 300 * time.Millisecond
+	rt := newRuntime(t, watm.WithSetupTimeout(timeout))
+	m, err := fixture(t, rt, "slow_init")
+	if err != nil {
+		t.Fatal(err)
+	}
+	dialed := false
+	dial := func(context.Context) (net.Conn, error) { dialed = true; return nil, errors.New("dialed") }
+	a, b, _ := netPipeTCP(t)
+	start := time.Now()
+	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: dial})
+	elapsed := time.Since(start)
+	if s != nil {
+		s.Close()
+	}
+	const want = "watm: module set-up did not finish within the set-up timeout of 300ms (in _water_init): instance stopped"
+	if err == nil || err.Error() != want {
+		t.Fatalf("Prepare: %v, want %q", err, want)
+	}
+	if !errors.As(err, new(*watm.SetupTimeoutError)) || !errors.Is(err, context.DeadlineExceeded) {
+		t.Errorf("error %T is not a SetupTimeoutError wrapping context.DeadlineExceeded", err)
+	}
+	if elapsed < timeout || elapsed > timeout+time.Second {
+		t.Errorf("Prepare returned after %v, want just past %v", elapsed, timeout)
+	}
+	if dialed {
+		t.Error("host_dial was reached")
+	}
+	if _, err := a.Write([]byte("reply")); err != nil {
+		t.Fatalf("the caller's conn is not usable after the timeout: %v", err)
+	}
+	got := make([]byte, 5)
+	if _, err := io.ReadFull(b, got); err != nil || string(got) != "reply" {
+		t.Errorf("read %q, %v", got, err)
+	}
+	if n := rt.Live(); n != 0 {
+		t.Errorf("%d sessions live after the timeout", n)
+	}
+}

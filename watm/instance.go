@@ -86,7 +86,9 @@ const exitCodeStopped = sys.ExitCodeContextCanceled
 // newInstance instantiates the module and runs its start function. The
 // instance serves no connection yet: configure attaches one. A pool keeps a
 // few of these ready, since this is most of a connection's set-up time.
-func newInstance(m *Module) (*instance, error) {
+//
+// ctx bounds the start function (see bounded).
+func newInstance(ctx context.Context, m *Module) (*instance, error) {
 	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		return nil, fmt.Errorf("watm: eventfd: %w", err)
@@ -113,7 +115,13 @@ func newInstance(m *Module) (*instance, error) {
 	}
 	in.mod = mod
 	if m.start != "" {
-		if _, err := in.call(m.start); err != nil && !(m.start == "_start" && in.exitCode.Load() == 0) {
+		err := in.bounded(ctx, func() error {
+			if _, err := in.call(m.start); err != nil && !(m.start == "_start" && in.exitCode.Load() == 0) {
+				return err
+			}
+			return nil
+		})
+		if err != nil {
 			in.release()
 			return nil, err
 		}
@@ -179,6 +187,60 @@ func (in *instance) failure(name string, err error) error {
 	msg, _, _ := strings.Cut(err.Error(), "\n")
 	return &TrapError{Func: name, Msg: msg, err: err}
 }
+
+// errSetupTimeout is the cause of a set-up context whose deadline passed.
+var errSetupTimeout = errors.New("watm: set-up timeout")
+
+// setupContext bounds one set-up by the runtime's set-up timeout.
+func (r *Runtime) setupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, r.cfg.setup, errSetupTimeout)
+}
+
+// bounded runs fn, which calls into the instance, and stops the instance
+// by force (waking a wait in poll_oneoff or a blocked read) if ctx ends
+// first. An instance stopped that way is good only for release.
+func (in *instance) bounded(ctx context.Context, fn func() error) error {
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		in.forceStop()
+		close(fired)
+	})
+	err := fn()
+	if stop() {
+		return err
+	}
+	<-fired
+	if context.Cause(ctx) == errSetupTimeout {
+		te := &SetupTimeoutError{Timeout: in.m.rt.cfg.setup}
+		if se, ok := errors.AsType[*StopError](err); ok {
+			te.Func = se.Func
+		}
+		return te
+	}
+	if err == nil {
+		err = fmt.Errorf("watm: set-up stopped: %w", context.Cause(ctx))
+	}
+	return err
+}
+
+// SetupTimeoutError reports a connection whose set-up in the module (start
+// function, init, role entry) did not finish within the runtime's set-up
+// timeout (WithSetupTimeout): the instance was stopped. errors.Is finds
+// context.DeadlineExceeded in it.
+type SetupTimeoutError struct {
+	Timeout time.Duration
+	Func    string // the export that was running, when known
+}
+
+func (e *SetupTimeoutError) Error() string {
+	in := ""
+	if e.Func != "" {
+		in = " (in " + e.Func + ")"
+	}
+	return fmt.Sprintf("watm: module set-up did not finish within the set-up timeout of %v%s: instance stopped", e.Timeout, in)
+}
+
+func (e *SetupTimeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 // ExitError reports a module that called proc_exit.
 type ExitError struct {

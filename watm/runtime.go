@@ -28,6 +28,9 @@ const (
 	// DefaultGrace is how long Close waits for a module to honour its
 	// cancel channel before stopping it by force.
 	DefaultGrace = 500 * time.Millisecond
+	// DefaultSetupTimeout bounds a connection's set-up in the module (start
+	// function, init, role entry, cancel channel), host_dial included.
+	DefaultSetupTimeout = 30 * time.Second
 )
 
 // Runtime compiles WATMs and runs their instances. It is safe for
@@ -67,6 +70,7 @@ type config struct {
 	maxFDs      int
 	maxDials    int
 	grace       time.Duration
+	setup       time.Duration
 	poolSize    int
 	logger      *slog.Logger
 }
@@ -90,6 +94,12 @@ func WithMaxDials(n int) Option { return func(c *config) { c.maxDials = n } }
 // WithGrace sets how long Close waits for a module to stop by itself.
 func WithGrace(d time.Duration) Option { return func(c *config) { c.grace = d } }
 
+// WithSetupTimeout bounds each connection's set-up (start function, init,
+// role entry): past it the instance is stopped by force and Prepare fails
+// with a *SetupTimeoutError. Instances the pool starts ahead are bounded
+// the same way.
+func WithSetupTimeout(d time.Duration) Option { return func(c *config) { c.setup = d } }
+
 // WithLogger sets where the runtime logs, module stdout/stderr included.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
@@ -100,11 +110,15 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		maxFDs:      DefaultMaxFDs,
 		maxDials:    DefaultMaxDials,
 		grace:       DefaultGrace,
+		setup:       DefaultSetupTimeout,
 		poolSize:    DefaultPoolSize,
 		logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
 		o(&cfg)
+	}
+	if cfg.setup <= 0 {
+		return nil, fmt.Errorf("watm: set-up timeout %v must be positive", cfg.setup)
 	}
 	if cfg.memoryPages == 0 || cfg.memoryPages > 65536 {
 		return nil, fmt.Errorf("watm: memory limit %d pages out of range 1-65536", cfg.memoryPages)

@@ -67,6 +67,8 @@ func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc 
 }
 
 func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc ConnConfig) (*Session, error) {
+	sctx, cancel := m.rt.setupContext(ctx)
+	defer cancel()
 	in := m.pool.get()
 	if in != nil && in.inited && cc.Config != nil {
 		// Initialised without a config, but this connection has one: the
@@ -77,7 +79,7 @@ func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc Con
 	}
 	if in == nil {
 		var err error
-		if in, err = newInstance(m); err != nil {
+		if in, err = newInstance(sctx, m); err != nil {
 			return nil, err
 		}
 	}
@@ -87,7 +89,7 @@ func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc Con
 		s.discard(plain)
 		return nil, err
 	}
-	if err := s.setup(role, plain); err != nil {
+	if err := in.bounded(sctx, func() error { return s.setup(role, plain) }); err != nil {
 		s.discard(plain)
 		m.rt.untrack(s)
 		return nil, err

@@ -267,6 +267,12 @@ func (s *sockFile) detach() {
 		s.unwatch()
 		if s.bridge != nil {
 			s.bridge.close()
+			return
+		}
+		// A stopped set-up aborted it (deadline in the past): give it
+		// back usable.
+		if d, ok := s.conn.(interface{ SetDeadline(time.Time) error }); ok {
+			_ = d.SetDeadline(time.Time{})
 		}
 	})
 }
