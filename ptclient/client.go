@@ -133,7 +133,7 @@ func (c *Client) open(ctx context.Context, conn net.Conn) (*watm.Session, string
 		_ = req.Reject(ReplyForError(err))
 		if te, ok := errors.AsType[*watm.SetupTimeoutError](err); ok {
 			c.Logger.Warn("module set-up timed out: instance stopped, SOCKS request refused with TTL expired; raise -watm-setup-timeout if the module needs longer",
-				"timeout", te.Timeout, "func", te.Func, NotifyTor, true)
+				"timeout", te.Timeout, "func", te.Func, "err", err, NotifyTor, true)
 		}
 		return nil, target, err
 	}

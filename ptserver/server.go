@@ -210,7 +210,7 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 	if err != nil {
 		if te, ok := errors.AsType[*watm.SetupTimeoutError](err); ok {
 			s.Logger.Warn("module set-up timed out: instance stopped, connection closed; raise -watm-setup-timeout if the module needs longer",
-				"timeout", te.Timeout, "func", te.Func, NotifyTor, true)
+				"timeout", te.Timeout, "func", te.Func, "err", err, NotifyTor, true)
 		}
 		s.Logger.Warn("module rejected connection", "client", remote, "err", err)
 		or.Close()
