@@ -47,6 +47,11 @@ type Session struct {
 //
 // The worker does not run until Start: a caller can first answer its own
 // protocol (a SOCKS reply) on plaintext.
+//
+// Set-up runs under the runtime's set-up timeout and ctx: if either ends
+// first the instance is stopped and the error is a *SetupTimeoutError (or
+// says why it was stopped). From Start on, the session also ends when its
+// connection does (see the package documentation).
 func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc ConnConfig) (*Session, error) {
 	if err := m.need(role); err != nil {
 		return nil, err
