@@ -184,16 +184,10 @@ func TestDialLimit(t *testing.T) {
 	}
 }
 
-// TestCloseKeepsWorkerError checks that a worker that fails while it
-// answers the cancel channel (cancel_trap traps instead of returning) is
-// reported by Close and Wait, not taken for the cancellation Close asked
-// for.
-func TestCloseKeepsWorkerError(t *testing.T) {
-	rt := newRuntime(t)
-	m, err := fixture(t, rt, "cancel_trap")
-	if err != nil {
-		t.Fatal(err)
-	}
+// startDialer prepares and starts a dialer session of m on one end of a
+// loopback TCP connection, reaching an echo server.
+func startDialer(t *testing.T, m *watm.Module) *watm.Session {
+	t.Helper()
 	srv := tcpEcho(t)
 	a, _, _ := netPipeTCP(t)
 	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.dial})
@@ -201,6 +195,21 @@ func TestCloseKeepsWorkerError(t *testing.T) {
 		t.Fatal(err)
 	}
 	s.Start()
+	return s
+}
+
+// TestCloseKeepsWorkerError checks that a worker that fails while it
+// answers the cancel channel (cancel_trap traps instead of returning) is
+// reported by Close and Wait, not taken for the cancellation Close asked
+// for, and that the shipped plain module's answer (ECANCELED) is a clean
+// end.
+func TestCloseKeepsWorkerError(t *testing.T) {
+	rt := newRuntime(t)
+	m, err := fixture(t, rt, "cancel_trap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startDialer(t, m)
 	const want = "watm: _water_worker trapped: wasm error: unreachable"
 	if err := s.Close(); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Close: %v, want %q", err, want)
@@ -208,25 +217,12 @@ func TestCloseKeepsWorkerError(t *testing.T) {
 	if err := s.Wait(); err == nil || !strings.Contains(err.Error(), want) {
 		t.Errorf("Wait: %v, want %q", err, want)
 	}
-}
 
-// TestCloseCanceledIsClean checks the other side of the rule: the shipped
-// plain module answers its cancel channel with ECANCELED, and that is a
-// clean end.
-func TestCloseCanceledIsClean(t *testing.T) {
-	rt := newRuntime(t)
-	m := shipped(t, rt, "plain")
-	srv := tcpEcho(t)
-	a, _, _ := netPipeTCP(t)
-	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.dial})
-	if err != nil {
-		t.Fatal(err)
-	}
-	s.Start()
+	s = startDialer(t, shipped(t, rt, "plain"))
 	if err := s.Close(); err != nil {
-		t.Errorf("Close: %v, want nil", err)
+		t.Errorf("plain: Close: %v, want nil", err)
 	}
 	if err := s.Wait(); err != nil {
-		t.Errorf("Wait: %v, want nil", err)
+		t.Errorf("plain: Wait: %v, want nil", err)
 	}
 }
