@@ -28,7 +28,8 @@ func TestStuckModuleEndsWithClient(t *testing.T) {
 	defer cancel()
 	stuck := []string{"spin_worker", "poll_empty_worker", "clock_worker"}
 	dir := testdataDir(t)
-	client := tortest.Start(t, bin, standaloneEnv(t), "client", "-listen", "127.0.0.1:0", "-watm-dir", dir)
+	client := tortest.Start(t, bin, standaloneEnv(t), append([]string{"client", "-listen", "127.0.0.1:0", "-watm-dir", dir},
+		wazeroCacheArgs(t)...)...)
 	l, err := client.WaitLine(ctx, "water-pt client: SOCKS5 on ")
 	if err != nil {
 		t.Fatal(err)
@@ -96,8 +97,8 @@ func TestSetupTimeoutFlag(t *testing.T) {
 	const wantErr = `err="watm: module set-up did not finish within the set-up timeout of 500ms (in _water_init): instance stopped"`
 
 	t.Run("client", func(t *testing.T) {
-		client := tortest.Start(t, bin, standaloneEnv(t), "client", "-listen", "127.0.0.1:0",
-			"-watm-dir", dir, "-watm-setup-timeout", "500ms")
+		client := tortest.Start(t, bin, standaloneEnv(t), append([]string{"client", "-listen", "127.0.0.1:0",
+			"-watm-dir", dir, "-watm-setup-timeout", "500ms"}, wazeroCacheArgs(t)...)...)
 		l, err := client.WaitLine(ctx, "water-pt client: SOCKS5 on ")
 		if err != nil {
 			t.Fatal(err)
@@ -125,8 +126,8 @@ func TestSetupTimeoutFlag(t *testing.T) {
 
 	t.Run("server", func(t *testing.T) {
 		echo := startPlainEcho(t)
-		server := tortest.Start(t, bin, standaloneEnv(t), "server", "-listen", "127.0.0.1:0", "-forward", echo.addr(),
-			"-options", "watm="+filepath.Join(dir, "slow_init.wasm"), "-watm-setup-timeout", "500ms")
+		server := tortest.Start(t, bin, standaloneEnv(t), append([]string{"server", "-listen", "127.0.0.1:0", "-forward", echo.addr(),
+			"-options", "watm=" + filepath.Join(dir, "slow_init.wasm"), "-watm-setup-timeout", "500ms"}, wazeroCacheArgs(t)...)...)
 		l, err := server.WaitLine(ctx, "water-pt server: listening on ")
 		if err != nil {
 			t.Fatal(err)
