@@ -222,3 +222,37 @@ func TestSetupTimeout(t *testing.T) {
 		t.Errorf("%d sessions live after the timeout", n)
 	}
 }
+
+// TestHangupResetEndsAtOnce checks that a reset (not a FIN) ends the
+// session without the end-of-file wait: with a grace period of 2 s, a
+// module that ignores everything is stopped 2 s after the client resets
+// its connection (cancel channel, grace, forced stop), not 3 s (the wait
+// for it to read an end of file first).
+func TestHangupResetEndsAtOnce(t *testing.T) {
+	leakCheck(t)
+	const grace = 2 * time.Second
+	rt := newRuntime(t, watm.WithGrace(grace))
+	m, err := fixture(t, rt, "clock_worker")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv, bridges := bridgeConns(t)
+	a, client, _ := netPipeTCP(t)
+	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer (<-bridges).Close()
+	s.Start()
+	client.(*net.TCPConn).SetLinger(0) // Close sends RST
+	client.Close()
+	left := time.Now()
+	select {
+	case <-s.Done():
+	case <-time.After(10 * time.Second):
+		t.Fatal("the session did not end within 10 s of the reset")
+	}
+	if d := time.Since(left); d < grace || d > grace+grace/4 {
+		t.Errorf("the session ended %v after the reset, want the grace period (%v) and no end-of-file wait (%v more)", d, grace, grace/2)
+	}
+}
