@@ -134,6 +134,10 @@ func (c *Client) open(ctx context.Context, conn net.Conn) (*watm.Session, string
 	s, err := r.Module.Prepare(ctx, watm.RoleDialer, req.Conn, cc)
 	if err != nil {
 		_ = req.Reject(ReplyForError(err))
+		if te, ok := errors.AsType[*watm.SetupTimeoutError](err); ok {
+			c.Logger.Warn("module set-up timed out: instance stopped, SOCKS request refused with TTL expired; raise -watm-setup-timeout if the module needs longer",
+				"timeout", te.Timeout, "func", te.Func, "err", err, NotifyTor, true)
+		}
 		return nil, target, err
 	}
 	if err := req.Grant(nil); err != nil {

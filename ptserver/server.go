@@ -208,6 +208,10 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 	l := &watm.Listener{Module: m.Module.Module, Config: watm.ConnConfig{Config: m.Config, Logger: s.Logger, Policy: s.DialPolicy}}
 	_, sess, err := l.AcceptConn(ctx, c, or)
 	if err != nil {
+		if te, ok := errors.AsType[*watm.SetupTimeoutError](err); ok {
+			s.Logger.Warn("module set-up timed out: instance stopped, connection closed; raise -watm-setup-timeout if the module needs longer",
+				"timeout", te.Timeout, "func", te.Func, "err", err, NotifyTor, true)
+		}
 		s.Logger.Warn("module rejected connection", "client", remote, "err", err)
 		or.Close()
 		return

@@ -132,6 +132,12 @@ func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, was
 	return m, nil
 }
 
+// free releases a module that was compiled but will never run.
+func (m *Module) free(ctx context.Context) {
+	_ = m.compiled.Close(context.WithoutCancel(ctx))
+	m.image.close()
+}
+
 // validate detects the ABI version and checks every export and import the
 // version needs, collecting all problems into one error.
 func validate(c wazero.CompiledModule, exportKinds map[string]byte) (*Module, error) {

@@ -78,7 +78,10 @@ func managedLogger(stateDir string, opts *options, level slog.Level) (*slog.Logg
 // newCatalog creates the runtime (with its compilation cache in the state
 // directory) and the module catalog.
 func newCatalog(ctx context.Context, opts *options, stateDir string, logger *slog.Logger) (*watm.Runtime, *watm.Catalog, error) {
-	ropts := []watm.Option{watm.WithLogger(logger), watm.WithPoolSize(opts.poolSize)}
+	if opts.setupTimeout <= 0 {
+		return nil, nil, fmt.Errorf("-watm-setup-timeout %v: must be positive (e.g. 30s)", opts.setupTimeout)
+	}
+	ropts := []watm.Option{watm.WithLogger(logger), watm.WithPoolSize(opts.poolSize), watm.WithSetupTimeout(opts.setupTimeout)}
 	cacheDir := opts.cacheDir
 	if cacheDir == "" && stateDir != "" {
 		cacheDir = filepath.Join(stateDir, "wazero-cache")
