@@ -126,7 +126,7 @@ func bridgeDialer(info pt.ClientInfo) (ptclient.ContextDialer, bool) {
 }
 
 func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader, policy watm.DialPolicy) int {
-	info, err := pt.ClientSetup(nil) // prints VERSION, or ENV-ERROR
+	info, err := clientSetup() // prints VERSION, or ENV-ERROR
 	if err != nil {
 		// goptlib prints nothing when TOR_PT_PROXY does not parse (its
 		// last step, so MethodNames is already set): tor waits for a
@@ -186,7 +186,7 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 }
 
 func managedServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader, stateDir string, opts *options) int {
-	info, err := pt.ServerSetup(nil) // prints VERSION, or ENV-ERROR
+	info, err := serverSetup() // prints VERSION, or ENV-ERROR
 	if err != nil {
 		return 1
 	}
