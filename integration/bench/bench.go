@@ -862,7 +862,7 @@ func (b *bench) conns(t *target) error {
 	clb, cok := linearKB(t.p.Client.Pid())
 	slb, sok := linearKB(t.p.Server.Pid())
 
-	t.res.ClientFDsBefore, t.res.ServerFDsBefore = countFDs(t.p.Client.Pid()), countFDs(t.p.Server.Pid())
+	t.res.ClientFDsBefore, t.res.ServerFDsBefore = tortest.CountFDs(t.p.Client.Pid()), tortest.CountFDs(t.p.Server.Pid())
 	start := time.Now()
 	ok, errCount := b.openHeld(t, n, 100000)
 	el := time.Since(start)
@@ -905,7 +905,7 @@ func (b *bench) conns(t *target) error {
 	b.logf(t, "conns: VmRSS client %d -> %d kB (%s kB/conn), server %d -> %d kB (%s kB/conn)",
 		cb, ch, fmtNum(t.res.ClientKBPerConn, 1), sb, sh, fmtNum(t.res.ServerKBPerConn, 1))
 
-	t.res.ClientFDsHolding, t.res.ServerFDsHolding = countFDs(t.p.Client.Pid()), countFDs(t.p.Server.Pid())
+	t.res.ClientFDsHolding, t.res.ServerFDsHolding = tortest.CountFDs(t.p.Client.Pid()), tortest.CountFDs(t.p.Server.Pid())
 
 	// Are they all still alive? One more byte each.
 	var held atomic.Int64
@@ -994,7 +994,7 @@ func (b *bench) release(t *target) error {
 	deadline := time.Now().Add(3 * time.Second)
 	for {
 		for i, pid := range pids {
-			after[i] = countFDs(pid)
+			after[i] = tortest.CountFDs(pid)
 		}
 		if (after[0] <= before[0] && after[1] <= before[1]) || time.Now().After(deadline) {
 			break
@@ -1026,15 +1026,6 @@ func (b *bench) release(t *target) error {
 		return fmt.Errorf("second round: %d of %d connections failed: %v", b.cfg.Conns-ok, b.cfg.Conns, fmtErrCount(errCount))
 	}
 	return nil
-}
-
-// countFDs counts the descriptors pid has open (-1 if it cannot be read).
-func countFDs(pid int) int {
-	ents, err := os.ReadDir(fmt.Sprintf("/proc/%d/fd", pid))
-	if err != nil {
-		return -1
-	}
-	return len(ents)
 }
 
 // openEcho opens one connection and echoes EchoBytes of the stream of seed.
@@ -1194,12 +1185,12 @@ func (b *bench) finish(t *target) {
 }
 
 // rssKB reads VmRSS of pid from /proc.
-func rssKB(pid int) (int64, error) { return statusKB(pid, "VmRSS:") }
+func rssKB(pid int) (int64, error) { return tortest.StatusField(pid, "VmRSS:") }
 
 // anonKB reads RssAnon of pid: the private memory. VmRSS also counts, once
 // per mapping, pages shared between instances (a module's initial memory
 // image), so it overstates what each connection costs.
-func anonKB(pid int) (int64, error) { return statusKB(pid, "RssAnon:") }
+func anonKB(pid int) (int64, error) { return tortest.StatusField(pid, "RssAnon:") }
 
 // linearKB sums the private (Anonymous) memory of pid's WebAssembly linear
 // memories, read from /proc/PID/smaps. watm maps each instance's memory as
@@ -1254,23 +1245,6 @@ func linearSmaps(r io.Reader) (kb int64, ok bool) {
 		lastEnd = end
 	}
 	return kb, ok
-}
-
-func statusKB(pid int, field string) (int64, error) {
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/status", pid))
-	if err != nil {
-		return 0, err
-	}
-	for _, line := range strings.Split(string(b), "\n") {
-		if v, ok := strings.CutPrefix(line, field); ok {
-			f := strings.Fields(v)
-			if len(f) == 0 {
-				break
-			}
-			return strconv.ParseInt(f[0], 10, 64)
-		}
-	}
-	return 0, fmt.Errorf("no %s in /proc/%d/status", field, pid)
 }
 
 // percentile returns the p-th percentile (nearest rank) of ds.
