@@ -138,6 +138,45 @@ func idleRound(t *testing.T, p *tortest.Pair, n int, idle time.Duration) {
 	}
 }
 
+// TestMaxConns: with -max-conns 5 and five connections open, more are
+// closed at once, logged once for the burst; once the five close, the
+// server serves again.
+func TestMaxConns(t *testing.T) {
+	const maxConns = 5
+	p := startWaterPair(t, tortest.PairConfig{ServerArgs: []string{"-max-conns", "5"}})
+	echoOnce(t, p, 1000)
+	pid := p.Server.Pid()
+	base, _, _ := settledUsage(t, pid)
+	held := dialMany(t, p.ServerMethod.Addr, maxConns)
+	waitFor(t, 10*time.Second, "the five accepted", func() bool { return tortest.CountFDs(pid) >= base+maxConns })
+	fds := tortest.CountFDs(pid)
+	for i, c := range dialMany(t, p.ServerMethod.Addr, 10) {
+		c.SetReadDeadline(time.Now().Add(10 * time.Second))
+		start := time.Now()
+		if _, err := c.Read(make([]byte, 1)); !errors.Is(err, io.EOF) && !isReset(err) {
+			t.Fatalf("connection %d past the cap: %v, want closed at once", maxConns+i+1, err)
+		}
+		if d := time.Since(start); d > 2*time.Second {
+			t.Errorf("connection %d past the cap closed after %v", maxConns+i+1, d)
+		}
+	}
+	if _, err := waitLogContaining(ctxTimeout(t, 10*time.Second), p.Server, 0, "too many connections"); err != nil {
+		t.Fatal(err)
+	}
+	if n := countLogs(p.Server, "too many connections"); n != 1 {
+		t.Errorf("%d LOG lines about the cap for one burst, want 1", n)
+	}
+	if now := tortest.CountFDs(pid); now > fds {
+		t.Errorf("the refused connections left %d descriptors", now-fds)
+	}
+	for _, c := range held {
+		c.Close()
+	}
+	waitFor(t, 10*time.Second, "the five closed", func() bool { return tortest.CountFDs(pid) <= base })
+	echoOnce(t, p, 1000)
+	stopPair(t, p)
+}
+
 // TestHugeModuleFile names a 1 GiB (sparse) file as the module on a bridge
 // line: it is refused from its size, before any read, in under 100 ms, and
 // the client's memory does not grow; 20 such requests at once likewise.
