@@ -58,7 +58,7 @@ func TestAcceptSurvivesFDExhaustion(t *testing.T) {
 // nothing. Until its first byte a connection must hold one descriptor (no
 // module instance, no ExtORPort connection); each is closed at the idle
 // deadline, and the server gives back every descriptor, every thread that
-// is doing something, and (within 2 MiB) its memory. Two rounds: the first
+// is doing something, and (within 2 MiB, 4 under -race) its memory. Two rounds: the first
 // brings the Go runtime to the threads and heap a burst needs, the second
 // must cost nothing more. Go never ends an OS thread it once started: the
 // idle ones (parked on a futex) may stay, a few, never one per connection.
@@ -66,7 +66,9 @@ func TestServerIdleDeadline(t *testing.T) {
 	const (
 		idle  = 3 * time.Second
 		conns = 200
-		// Go returns freed heap to the kernel gradually.
+		// Go returns freed heap to the kernel gradually: one round's
+		// garbage (about 10 kB per connection) may still be mapped. Doubled
+		// under -race, whose shadow memory follows the heap.
 		pssTolerance = 2 << 10 // kB
 		// Parked threads Go may keep after a burst of 200 connections.
 		parkedTolerance = 8
@@ -79,6 +81,10 @@ func TestServerIdleDeadline(t *testing.T) {
 	waitFor(t, 10*time.Second, "descriptors back", func() bool { return tortest.CountFDs(pid) <= fds0 })
 	fds0, threads0, pss0 := settledUsage(t, pid)
 	all0, unparked0, _ := tortest.Threads(pid)
+	pssAllowed := int64(pssTolerance)
+	if tortest.RaceEnabled() {
+		pssAllowed *= 2
+	}
 
 	idleRound(t, p, conns, idle)
 	waitFor(t, 10*time.Second, "descriptors back", func() bool { return tortest.CountFDs(pid) <= fds0 })
@@ -89,9 +95,9 @@ func TestServerIdleDeadline(t *testing.T) {
 	}
 	t.Logf("server after the second round: fds %d -> %d, threads %d -> %d (not parked %d -> %d), PSS %d -> %d kB",
 		fds0, fds1, threads0, threads1, unparked0, unparked1, pss0, pss1)
-	if fds1 != fds0 || unparked1 > unparked0 || all1 > all0+parkedTolerance || pss1 > pss0+pssTolerance {
+	if fds1 != fds0 || unparked1 > unparked0 || all1 > all0+parkedTolerance || pss1 > pss0+pssAllowed {
 		t.Errorf("not given back: fds %d -> %d, threads %d -> %d (not parked %d -> %d; %d more parked allowed), PSS %d -> %d kB (%d kB allowed)",
-			fds0, fds1, all0, all1, unparked0, unparked1, parkedTolerance, pss0, pss1, pssTolerance)
+			fds0, fds1, all0, all1, unparked0, unparked1, parkedTolerance, pss0, pss1, pssAllowed)
 	}
 	echoOnce(t, p, 1000)
 	stopPair(t, p)
