@@ -38,6 +38,18 @@ func (o *options) registerServerLimits(fs *flag.FlagSet) {
 	fs.IntVar(&o.maxConns, "max-conns", 0, "server: most inbound connections open at once; more are closed at once (0: no cap)")
 }
 
+// checkServerLimits refuses negative -server-idle-timeout and -max-conns
+// (0 is how each is turned off).
+func (o *options) checkServerLimits() error {
+	if o.idleTimeout < 0 {
+		return fmt.Errorf("-server-idle-timeout %v: want 0 (no deadline) or more", o.idleTimeout)
+	}
+	if o.maxConns < 0 {
+		return fmt.Errorf("-max-conns %d: want 0 (no cap) or more", o.maxConns)
+	}
+	return nil
+}
+
 // byteSize is a flag value in bytes, with an optional KiB, MiB or GiB
 // suffix.
 type byteSize int64

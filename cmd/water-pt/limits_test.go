@@ -1,6 +1,10 @@
 package main
 
-import "testing"
+import (
+	"fmt"
+	"testing"
+	"time"
+)
 
 func TestByteSizeFlag(t *testing.T) {
 	for _, tc := range []struct {
@@ -22,6 +26,23 @@ func TestByteSizeFlag(t *testing.T) {
 		err := b.Set(tc.in)
 		if (err == nil) != tc.ok || (tc.ok && int64(b) != tc.want) {
 			t.Errorf("Set(%q) = %d, %v; want %d, ok=%v", tc.in, b, err, tc.want, tc.ok)
+		}
+	}
+}
+
+func TestCheckServerLimits(t *testing.T) {
+	for _, tc := range []struct {
+		o    options
+		want string
+	}{
+		{options{idleTimeout: time.Second, maxConns: 10}, ""},
+		{options{}, ""},
+		{options{idleTimeout: -time.Second}, "-server-idle-timeout -1s: want 0 (no deadline) or more"},
+		{options{maxConns: -1}, "-max-conns -1: want 0 (no cap) or more"},
+	} {
+		err := tc.o.checkServerLimits()
+		if got := fmt.Sprint(err); (err == nil) != (tc.want == "") || (err != nil && got != tc.want) {
+			t.Errorf("checkServerLimits(%+v) = %v, want %q", tc.o, err, tc.want)
 		}
 	}
 }

@@ -145,6 +145,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	level, err := parseLevel(opts.logLevel)
+	if err == nil {
+		err = opts.checkServerLimits()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "water-pt:", err)
 		managedFlagError(err)

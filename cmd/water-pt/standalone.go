@@ -63,6 +63,9 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 		return usage("-listen is required")
 	}
 	level, err := parseLevel(opts.logLevel)
+	if err == nil {
+		err = opts.checkServerLimits()
+	}
 	if err != nil {
 		return usage(err.Error())
 	}
