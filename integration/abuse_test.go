@@ -217,21 +217,12 @@ func cpuShare(t *testing.T, pid int, window time.Duration) float64 {
 	return float64(c1-c0) / ticksPerSecond / t1.Sub(t0).Seconds()
 }
 
-// cpuTicks is utime+stime of pid from /proc/PID/stat, in clock ticks.
+// cpuTicks is utime+stime of pid, in clock ticks.
 func cpuTicks(t *testing.T, pid int) int64 {
 	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
+	n, err := tortest.CPUTicks(pid)
 	if err != nil {
 		t.Fatal(err)
 	}
-	// The command name (field 2) may hold spaces: count from after its ")".
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+1:])
-	// fields[0] is field 3 (state); utime and stime are fields 14 and 15.
-	utime, err1 := strconv.ParseInt(fields[11], 10, 64)
-	stime, err2 := strconv.ParseInt(fields[12], 10, 64)
-	if err1 != nil || err2 != nil {
-		t.Fatalf("/proc/%d/stat: %q", pid, s)
-	}
-	return utime + stime
+	return n
 }

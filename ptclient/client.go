@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/water-pt/water-pt/internal/accept"
 	"github.com/water-pt/water-pt/watm"
 )
 
@@ -55,19 +56,11 @@ type Client struct {
 // open connections.
 func (c *Client) Serve(acceptCtx, connCtx context.Context, ln net.Listener) {
 	defer c.wg.Wait()
-	stop := context.AfterFunc(acceptCtx, func() { ln.Close() })
-	defer stop()
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if acceptCtx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				c.Logger.Error("SOCKS accept failed", "err", err)
-			}
-			return
-		}
+	// A transient error (out of descriptors) is retried: see package accept.
+	_ = accept.Loop(acceptCtx, ln, c.Logger, "SOCKS", func(conn net.Conn) {
 		c.wg.Add(1)
 		go c.routineConn(connCtx, conn)
-	}
+	})
 }
 
 func (c *Client) routineConn(ctx context.Context, conn net.Conn) {

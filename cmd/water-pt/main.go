@@ -65,6 +65,9 @@ type options struct {
 	allowDial     stringList
 	trustFiles    bool
 	setupTimeout  time.Duration
+	maxModuleSize byteSize
+	idleTimeout   time.Duration // server
+	maxConns      int           // server
 }
 
 type stringList []string
@@ -85,6 +88,7 @@ func (o *options) register(fs *flag.FlagSet, stateDir string) {
 		"byte loops run 2-10x faster, but a module stuck in a loop can no longer be stopped. Only for modules you trust")
 	fs.DurationVar(&o.setupTimeout, "watm-setup-timeout", watm.DefaultSetupTimeout, "how long a connection's set-up in the module (init, the role's entry, the dial) may take; "+
 		"past it the instance is stopped, the SOCKS request is refused with TTL expired (client) or the connection closed (server)")
+	o.registerLimits(fs)
 	fs.Var(&o.allowDial, "watm-allow-dial", `host:port a v1 module may dial itself with water_dial, besides the bridge (repeatable; "*" allows any address). By default a module may dial only the bridge`)
 }
 
@@ -123,6 +127,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var opts options
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	opts.register(fs, "$TOR_PT_STATE_LOCATION")
+	opts.registerServerLimits(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: water-pt [flags]            (managed mode: run by tor)\n"+
 			"       water-pt client -h | server -h  (standalone modes)\n"+
@@ -143,6 +148,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	level, err := parseLevel(opts.logLevel)
+	if err == nil {
+		err = opts.checkServerLimits()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "water-pt:", err)
 		managedFlagError(err)
