@@ -2,11 +2,7 @@ package integration
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -87,4 +83,3 @@ func TestSDKWritePollersIdle(t *testing.T) {
 		})
 	}
 }
-
