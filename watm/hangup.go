@@ -20,8 +20,8 @@ import (
 //
 // The rule (RATIONALE.md says why): an error (a reset) ends the session at
 // once; a hang-up (the peer's FIN, alone or with ours) ends it only if the
-// module has not read that end of file within wait and has not read
-// anything else from the socket meanwhile. A module that relays a
+// module has not read that end of file within wait and has moved no byte
+// on any of the connection's sockets meanwhile. A module that relays a
 // half-close reads the EOF and goes on.
 type hangupWatch struct {
 	ep   *os.File // the epoll instance
@@ -40,7 +40,7 @@ type watched struct {
 	s     *Session
 	sock  *sockFile
 	timer *time.Timer // the pending end-of-file check, if any
-	reads uint64      // sock.reads when the check was (re)armed
+	moved uint64      // s.moved when the check was (re)armed
 }
 
 // hangupEvents is what a registration asks for: hang-ups and errors,
@@ -86,6 +86,7 @@ func (h *hangupWatch) add(s *Session, f *sockFile) {
 	h.regs[id] = &watched{s: s, sock: f}
 	h.mu.Unlock()
 	f.hangups = h
+	f.moved.Store(&s.moved)
 	f.watchID.Store(id)
 	ev := unix.EpollEvent{Events: hangupEvents, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
 	if err := h.ctl(unix.EPOLL_CTL_ADD, f, &ev); err != nil {
@@ -169,7 +170,7 @@ func (h *hangupWatch) handle(ev unix.EpollEvent) {
 	case w.sock.eof.Load() || w.timer != nil:
 		// The module has read the end of file, or a check is pending.
 	default:
-		w.reads = w.sock.reads.Load()
+		w.moved = w.s.moved.Load()
 		w.timer = time.AfterFunc(h.wait, func() { h.check(id) })
 	}
 }
@@ -182,9 +183,10 @@ func (h *hangupWatch) check(id uint64) {
 	w := h.regs[id]
 	switch {
 	case w == nil, w.sock.eof.Load():
-	case w.sock.reads.Load() != w.reads:
-		// Still draining what came before the end of file.
-		w.reads = w.sock.reads.Load()
+	case w.s.moved.Load() != w.moved:
+		// Still moving bytes (on any of the connection's sockets: a relay
+		// blocked writing what came before the end of file reads it later).
+		w.moved = w.s.moved.Load()
 		w.timer.Reset(h.wait)
 	default:
 		h.end(w.s, "the connection's peer hung up and the module did not read the end of file within "+h.wait.String())

@@ -27,6 +27,9 @@ type Session struct {
 	cancelHost *os.File // the host's end of the cancel channel
 	stopAfter  func() bool
 	done       chan struct{}
+	// moved counts reads and writes that moved bytes on the connection's
+	// watched sockets: the hang-up watch's sign that the module is working.
+	moved atomic.Uint64
 
 	mu      sync.Mutex // guards the fields below
 	started bool

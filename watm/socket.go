@@ -37,7 +37,9 @@ type sockFile struct {
 	hangups *hangupWatch
 	watchID atomic.Uint64 // registration in hangups, 0 for none
 	eof     atomic.Bool   // the module has read end of file
-	reads   atomic.Uint64 // reads that moved bytes
+	// moved is the watching session's progress counter, nil until the
+	// hang-up watch follows the socket.
+	moved atomic.Pointer[atomic.Uint64]
 }
 
 // newSockFile wraps any net.Conn. A conn with an OS descriptor (TCP, Unix,
@@ -83,7 +85,7 @@ func (s *sockFile) read(p []byte, nonblock bool) (int, Errno) {
 	}
 	if errno == ESUCCESS {
 		if n > 0 {
-			s.reads.Add(1)
+			s.progressed()
 		} else if len(p) > 0 {
 			s.eof.Store(true)
 		}
@@ -117,7 +119,17 @@ func (s *sockFile) write(p []byte, nonblock bool) (int, Errno) {
 	if err != nil {
 		return 0, closedErrno(err)
 	}
+	if n > 0 {
+		s.progressed()
+	}
 	return n, errno
+}
+
+// progressed counts bytes moved through s for the hang-up watch.
+func (s *sockFile) progressed() {
+	if m := s.moved.Load(); m != nil {
+		m.Add(1)
+	}
 }
 
 func fixN(n int, err error) (int, Errno) {

@@ -383,6 +383,9 @@ func (s *sockFile) writev(bufs [][]byte) (int, Errno) {
 	if err != nil {
 		return 0, closedErrno(err)
 	}
+	if n > 0 {
+		s.progressed()
+	}
 	return n, errno
 }
 
