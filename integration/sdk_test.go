@@ -2,11 +2,7 @@ package integration
 
 import (
 	"context"
-	"fmt"
-	"os"
 	"path/filepath"
-	"strconv"
-	"strings"
 	"testing"
 	"time"
 
@@ -70,7 +66,7 @@ func TestSDKWritePollersIdle(t *testing.T) {
 				}
 			}
 			pids := map[string]int{"server": p.Server.Pid(), "client": p.Client.Pid()}
-			before := map[string]int{}
+			before := map[string]int64{}
 			for side, pid := range pids {
 				before[side] = cpuTicks(t, pid)
 			}
@@ -86,23 +82,4 @@ func TestSDKWritePollersIdle(t *testing.T) {
 			}
 		})
 	}
-}
-
-// cpuTicks returns utime+stime of process pid from /proc/PID/stat, in
-// clock ticks (USER_HZ, 100 a second on Linux).
-func cpuTicks(t *testing.T, pid int) int {
-	t.Helper()
-	b, err := os.ReadFile(fmt.Sprintf("/proc/%d/stat", pid))
-	if err != nil {
-		t.Fatal(err)
-	}
-	s := string(b)
-	fields := strings.Fields(s[strings.LastIndexByte(s, ')')+2:])
-	// Fields after the command: state is field 3, utime 14, stime 15.
-	u, err1 := strconv.Atoi(fields[11])
-	k, err2 := strconv.Atoi(fields[12])
-	if err1 != nil || err2 != nil {
-		t.Fatalf("/proc/%d/stat: %q", pid, s)
-	}
-	return u + k
 }

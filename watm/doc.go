@@ -58,11 +58,27 @@
 // # Lifecycle and limits
 //
 // Session.Close writes the cancel channel, waits the grace period, then
-// stops the instance by force: blocked host calls are woken and, for a
-// module loaded with Load, wazero's close-on-context-done ends a module
-// spinning in a loop. A trap, a
+// stops the instance by force: blocked host calls are woken, every later
+// host call unwinds the module and, for a module loaded with Load, wazero's
+// close-on-context-done ends a module spinning in a loop (one loaded with
+// LoadTrusted that spins without host calls cannot be stopped). A trap, a
 // proc_exit or a host panic ends only its own session, with a TrapError,
-// ExitError or StopError. Each instance is limited in memory pages, open
-// descriptors and host_dial / host_accept calls (see the Default* constants).
-// When a session ends, every socket it held is closed.
+// ExitError or StopError; Close and Wait report it, and only the module's
+// answer to the cancel channel (ECANCELED) counts as a clean end. Each
+// instance is limited in memory pages, open descriptors and host_dial /
+// host_accept calls (see the Default* constants). When a session ends,
+// every socket it held is closed.
+//
+// A session lives no longer than its connection. From Start, the
+// Runtime's one hang-up watch (a single epoll instance waited on in the Go
+// netpoller: no thread or descriptor per connection) follows the session's
+// plaintext and network sockets for hang-ups only. A reset ends the session
+// at once; a hang-up (the peer's FIN) ends it unless the module reads that
+// end of file, or at least keeps reading the socket, within half the grace
+// period. Ending is Close: cancel channel, grace, forced stop.
+//
+// Set-up (start function, init, role entry, cancel channel) runs under the
+// set-up timeout (WithSetupTimeout, DefaultSetupTimeout); past it the
+// instance is stopped by force and Prepare fails with a SetupTimeoutError.
+// The pool's instances are bounded the same way.
 package watm

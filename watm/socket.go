@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -30,6 +31,13 @@ type sockFile struct {
 	// writableReported: poll_oneoff reported the socket writable and no
 	// fd_write was made on it since.
 	writableReported bool
+	// peer: one of the connection's own sockets (plaintext, dialed,
+	// accepted), which the runtime's hang-up watch follows.
+	peer    bool
+	hangups *hangupWatch
+	watchID atomic.Uint64 // registration in hangups, 0 for none
+	eof     atomic.Bool   // the module has read end of file
+	reads   atomic.Uint64 // reads that moved bytes
 }
 
 // newSockFile wraps any net.Conn. A conn with an OS descriptor (TCP, Unix,
@@ -73,7 +81,22 @@ func (s *sockFile) read(p []byte, nonblock bool) (int, Errno) {
 	if err != nil {
 		return 0, closedErrno(err)
 	}
+	if errno == ESUCCESS {
+		if n > 0 {
+			s.reads.Add(1)
+		} else if len(p) > 0 {
+			s.eof.Store(true)
+		}
+	}
 	return n, errno
+}
+
+// unwatch deregisters the socket from the hang-up watch before its
+// descriptor is closed or given back.
+func (s *sockFile) unwatch() {
+	if s.watchID.Load() != 0 {
+		s.hangups.remove(s)
+	}
 }
 
 func (s *sockFile) write(p []byte, nonblock bool) (int, Errno) {
@@ -148,6 +171,7 @@ func (s *sockFile) shutdown(how uint8) Errno {
 
 func (s *sockFile) close() error {
 	s.once.Do(func() {
+		s.unwatch()
 		closeFn := func() error {
 			err := s.conn.Close()
 			if s.bridge != nil {
@@ -263,8 +287,15 @@ func (s *sockFile) abort() {
 // given back, as the bridge may have read from it: it is closed.
 func (s *sockFile) detach() {
 	s.once.Do(func() {
+		s.unwatch()
 		if s.bridge != nil {
 			s.bridge.close()
+			return
+		}
+		// A stopped set-up aborted it (deadline in the past): give it
+		// back usable.
+		if d, ok := s.conn.(interface{ SetDeadline(time.Time) error }); ok {
+			_ = d.SetDeadline(time.Time{})
 		}
 	})
 }
