@@ -4,6 +4,7 @@ import (
 	"context"
 	"io"
 	"net"
+	"strings"
 	"sync"
 	"testing"
 	"time"
@@ -45,8 +46,15 @@ func TestSDKFixturesBulk(t *testing.T) {
 				case <-time.After(10 * time.Second):
 					t.Fatal("the session did not end after both directions ended")
 				}
-				if err := conn.Session().Wait(); err != nil && !watm.IsNormalClose(err) {
+				err := conn.Session().Wait()
+				switch {
+				case name == "sdk_epipe_v1" && (err == nil || !watm.IsNormalClose(err)):
+					t.Errorf("session ended with %v, want EPIPE seen as a normal close", err)
+				case name != "sdk_epipe_v1" && err != nil:
 					t.Errorf("session ended with %v", err)
+				}
+				if b := conn.Session().Behaviour(); strings.HasPrefix(name, "sdk_tinygo") && b.StdioWrites != 1 {
+					t.Errorf("StdioWrites = %d, want the one line the module logged", b.StdioWrites)
 				}
 			}
 		})

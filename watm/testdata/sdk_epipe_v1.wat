@@ -18,6 +18,7 @@
 ;; pending offset, pending length, EOF read, WR shut down;
 ;; 1024 subscriptions, 2048 events, 65536 + 1024*d buffer of direction d.
   (memory (export "memory") 2)
+  (data (i32.const 128) "worker: connection closed\n")
   (global $plain (mut i32) (i32.const -1))
   (global $net (mut i32) (i32.const -1))
   (global $ctrl (mut i32) (i32.const -1))

@@ -4,7 +4,8 @@
 ;; is only ever asked about readability (cancel fd, both sockets), never
 ;; about writability. 16 KiB reads. Apart from that a correct relay: EOF on
 ;; one side becomes sock_shutdown(other, WR), the worker returns 0 when both
-;; directions ended, and returns 0 at once when the cancel fd is readable.
+;; directions ended (after logging a line to stderr, as the SDK does), and
+;; returns 0 at once when the cancel fd is readable.
 ;; Expected: works on a host whose non-blocking fd_write never writes short
 ;; (under bulk load a kernel socket does write short).
 (module
@@ -20,6 +21,7 @@
 ;; pending offset, pending length, EOF read, WR shut down;
 ;; 1024 subscriptions, 2048 events, 65536 + 16384*d buffer of direction d.
   (memory (export "memory") 2)
+  (data (i32.const 128) "worker: connection closed\n")
   (global $plain (mut i32) (i32.const -1))
   (global $net (mut i32) (i32.const -1))
   (global $ctrl (mut i32) (i32.const -1))
@@ -122,7 +124,8 @@
       (local.set $r (call $pump (i32.const 1)))
       (if (local.get $r) (then (return (local.get $r))))
       (if (i32.and (call $done (i32.const 0)) (call $done (i32.const 1)))
-        (then (return (i32.const 0))))
+        (then (drop (call $wr (i32.const 2) (i32.const 128) (i32.const 26)))
+          (return (i32.const 0))))
       (local.set $r (call $wait))
       (if (local.get $r) (then (return (local.get $r))))
       (br $run))

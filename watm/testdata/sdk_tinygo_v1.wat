@@ -18,6 +18,7 @@
 ;; pending offset, pending length, EOF read, WR shut down;
 ;; 1024 subscriptions, 2048 events, 65536 + 16384*d buffer of direction d.
   (memory (export "memory") 2)
+  (data (i32.const 128) "worker: connection closed\n")
   (global $plain (mut i32) (i32.const -1))
   (global $net (mut i32) (i32.const -1))
   (global $ctrl (mut i32) (i32.const -1))
@@ -120,7 +121,8 @@
       (local.set $r (call $pump (i32.const 1)))
       (if (local.get $r) (then (return (local.get $r))))
       (if (i32.and (call $done (i32.const 0)) (call $done (i32.const 1)))
-        (then (return (i32.const 0))))
+        (then (drop (call $wr (i32.const 2) (i32.const 128) (i32.const 26)))
+          (return (i32.const 0))))
       (local.set $r (call $wait))
       (if (local.get $r) (then (return (local.get $r))))
       (br $run))
