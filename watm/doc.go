@@ -9,8 +9,11 @@
 //	  -> _water_dial(plaintext fd) | _water_accept(plaintext fd) | _water_associate()
 //	  -> _water_cancel_with(cancel fd) -> _water_worker()   (on its own goroutine)
 //
-// (v1 modules: watm_init_v1, watm_dial_fixed_v1 / watm_accept_v1 /
-// watm_associate_v1, watm_ctrlpipe_v1, watm_start_v1.) Dialer, Listener and
+// (v1 modules: watm_init_v1, watm_dial_v1 / watm_accept_v1 /
+// watm_associate_v1, watm_ctrlpipe_v1, watm_start_v1; a v1 module that
+// exports no watm_dial_v1 is dialed through watm_dial_fixed_v1, and the
+// address it passes to water_dial is checked by the dial policy, as upstream
+// does.) Dialer, Listener and
 // Relay wrap sessions for the three roles.
 //
 // # Loading

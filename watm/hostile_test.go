@@ -145,6 +145,9 @@ func TestHostileModules(t *testing.T) {
 				}
 			}
 			elapsed := time.Since(start)
+			if s != nil && s.Behaviour().CancelIgnored != c.close {
+				t.Errorf("Behaviour().CancelIgnored = %v, want %v", s.Behaviour().CancelIgnored, c.close)
+			}
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want %q", err, c.want)
 			}

@@ -75,6 +75,8 @@ type instance struct {
 	conf *dirFile
 	// pollScratch is poll_oneoff's reusable space.
 	pollScratch pollState
+	// behaviour counts what the module did that other hosts may not take.
+	behaviour behaviourCounters
 }
 
 // exitCodeStopped is the exit code of an instance stopped by the host.

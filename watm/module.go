@@ -17,7 +17,7 @@ type Role uint8
 
 // The three WATER roles.
 const (
-	RoleDialer   Role = 1 << iota // _water_dial / watm_dial_fixed_v1
+	RoleDialer   Role = 1 << iota // _water_dial / watm_dial_v1 (watm_dial_fixed_v1 without it)
 	RoleListener                  // _water_accept / watm_accept_v1
 	RoleRelay                     // _water_associate / watm_associate_v1
 )
@@ -159,8 +159,8 @@ func validate(c wazero.CompiledModule, exportKinds map[string]byte) (*Module, er
 	}
 	if m.roles == 0 && !hasRoleProblem(problems, a) {
 		entries := []string{a.entry(RoleDialer), a.entry(RoleListener), a.entry(RoleRelay)}
-		if a.dialAny != "" {
-			entries = append(entries[:1], append([]string{a.dialAny}, entries[1:]...)...)
+		if a.dialOwn != "" {
+			entries = append(entries[:1], append([]string{a.dialOwn}, entries[1:]...)...)
 		}
 		problems = append(problems, "no role entry point: export "+strings.Join(entries[:len(entries)-1], ", ")+
 			" or "+entries[len(entries)-1])

@@ -135,8 +135,12 @@ func (s *Session) enterRole(role Role, plain *sockFile) error {
 		args = []uint64{uint64(fd)}
 	}
 	entry := a.entry(role)
-	if role == RoleDialer && !in.m.hasExport(entry) {
-		entry = a.dialAny
+	if role == RoleDialer && a.dialOwn != "" && !in.m.hasExport(entry) {
+		// v1 as upstream runs it: watm_dial_v1 when the host knows the
+		// destination (the module calls water_dial_fixed), and
+		// watm_dial_fixed_v1 only for a module without it, whose water_dial
+		// the dial policy checks.
+		entry = a.dialOwn
 	}
 	r, err := in.call(entry, args...)
 	if err != nil {
@@ -279,6 +283,7 @@ func (s *Session) stop() error {
 	}
 	s.mu.Lock()
 	if !s.ended {
+		s.in.behaviour.cancelIgnored.Store(true)
 		s.in.forceStop()
 	}
 	s.mu.Unlock()

@@ -20,6 +20,9 @@ var fdRead = &hostFunc{name: "fd_read", params: params(i32, i32, i32, i32), name
 // fd_write(fd, iovs, iovs_len, result.nwritten) is fd_read's mirror.
 var fdWrite = &hostFunc{name: "fd_write", params: params(i32, i32, i32, i32), names: []string{"fd", "iovs", "iovs_len", "result.nwritten"},
 	body: func(in *instance, mem api.Memory, s []uint64) Errno {
+		if fd := int32(s[0]); fd == 1 || fd == 2 {
+			in.behaviour.stdioWrites.Add(1)
+		}
 		return in.writev(mem, int32(s[0]), p32(s, 1), p32(s, 2), p32(s, 3))
 	}}
 

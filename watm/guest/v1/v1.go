@@ -12,13 +12,16 @@
 //
 //	watm_init_v1() -> i32                reads /conf/watm.cfg if present, calls guest.Initer
 //	watm_ctrlpipe_v1(fd i32) -> i32      records the control pipe
-//	watm_dial_fixed_v1(fd i32) -> i32    dialer: water_dial_fixed; returns the network fd
+//	watm_dial_v1(fd i32) -> i32          dialer: water_dial_fixed; returns the network fd
 //	watm_accept_v1(fd i32) -> i32        listener: water_accept; returns the network fd
 //	watm_associate_v1() -> i32           relay: water_accept (plaintext), water_dial_fixed (network)
 //	watm_start_v1() -> i32               the data loop (see internal/pump)
 //
-// watm_dial_v1, where the module names the address, is not provided: the
-// transforms built on guest have no address of their own to dial.
+// These are the entries upstream's runtime calls: watm_dial_v1 when the host
+// knows the destination (the module then calls water_dial_fixed).
+// watm_dial_fixed_v1, where the module names the address itself through
+// water_dial, is not provided: the transforms built on guest have no address
+// of their own to dial.
 //
 // The config is the file watm.cfg in the preopened directory /conf; no such
 // preopen, or no such file, means no config. The host asks the worker to
@@ -75,8 +78,8 @@ func readConfig() ([]byte, wasi.Errno) {
 //go:wasmexport watm_ctrlpipe_v1
 func watmCtrlpipe(fd int32) int32 { return core.SetCancel(fd) }
 
-//go:wasmexport watm_dial_fixed_v1
-func watmDialFixed(callerFD int32) int32 {
+//go:wasmexport watm_dial_v1
+func watmDial(callerFD int32) int32 {
 	if callerFD < 0 {
 		return wasi.EBADF.Result()
 	}
