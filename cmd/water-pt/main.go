@@ -113,6 +113,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && (args[0] == "client" || args[0] == "server" || args[0] == "relay") {
 		return runStandalone(args[0], args[1:], stdout, stderr)
 	}
+	if len(args) > 0 && args[0] == "check" {
+		return runCheck(args[1:], stdout, stderr)
+	}
 	if len(args) > 0 && args[0] == "demo" {
 		return runDemo(args[1:], stdout, stderr)
 	}

@@ -1,0 +1,237 @@
+package conformance
+
+import (
+	"context"
+	"errors"
+	"fmt"
+	"io"
+	"net"
+	"strings"
+	"sync"
+	"time"
+
+	"github.com/water-pt/water-pt/watm"
+)
+
+// harness runs the module as dialer towards a loopback listener that runs
+// it as listener (or, for a module without that role, hands over the raw
+// TCP conn). It remembers every session for the behaviour and endings
+// checks.
+type harness struct {
+	ctx     context.Context // the sessions' lifetime
+	cancel  context.CancelFunc
+	m       *watm.Module
+	listens bool
+	ln      net.Listener
+	dialer  *watm.Dialer
+	lis     *watm.Listener
+	sides   chan side // server sides of new connections
+	wg      sync.WaitGroup
+
+	mu       sync.Mutex
+	sessions []*tracked
+}
+
+// tracked is a session and the role it played.
+type tracked struct {
+	s    *watm.Session
+	role watm.Role
+}
+
+// side is one end of a connection as the test app sees it.
+type side struct {
+	conn net.Conn
+	s    *watm.Session // nil for a raw TCP peer
+	err  error
+}
+
+// pair is one connection through the module: the app's side of the dialer
+// and the app's side of the listener.
+type pair struct {
+	client, server side
+}
+
+func newHarness(ctx context.Context, m *watm.Module, opts Options) (*harness, error) {
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		return nil, err
+	}
+	addr := ln.Addr().String()
+	hctx, cancel := context.WithCancel(ctx)
+	h := &harness{ctx: hctx, cancel: cancel, m: m, listens: m.Can(watm.RoleListener), ln: ln, sides: make(chan side)}
+	h.dialer = &watm.Dialer{Module: m, Config: watm.ConnConfig{Config: opts.Config, Destination: addr,
+		Dial: func(ctx context.Context) (net.Conn, error) {
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", addr)
+		}}}
+	h.lis = &watm.Listener{Module: m, Config: watm.ConnConfig{Config: opts.Config}}
+	h.wg.Add(1)
+	go h.routineAccept()
+	return h, nil
+}
+
+// close stops accepting and ends every session (each bounded by its grace
+// period and a forced stop).
+func (h *harness) close() {
+	h.cancel()
+	h.ln.Close()
+	h.wg.Wait()
+}
+
+func (h *harness) routineAccept() {
+	defer h.wg.Done()
+	for {
+		nc, err := h.ln.Accept()
+		if err != nil {
+			return
+		}
+		h.wg.Add(1)
+		go h.routineServe(nc)
+	}
+}
+
+// routineServe sets the listener up on an inbound conn and hands the app's
+// side to whichever pair waits for one.
+func (h *harness) routineServe(nc net.Conn) {
+	defer h.wg.Done()
+	sd := side{conn: nc}
+	if h.listens {
+		c, s, err := h.lis.AcceptConn(h.ctx, nc, nil)
+		if err != nil {
+			sd = side{err: fmt.Errorf("listener set-up: %w", err)}
+		} else {
+			sd = side{conn: c, s: s}
+			h.track(s, watm.RoleListener)
+		}
+	}
+	select {
+	case h.sides <- sd:
+	case <-h.ctx.Done():
+		if sd.conn != nil {
+			sd.conn.Close()
+		}
+	}
+}
+
+func (h *harness) track(s *watm.Session, role watm.Role) {
+	h.mu.Lock()
+	h.sessions = append(h.sessions, &tracked{s: s, role: role})
+	h.mu.Unlock()
+}
+
+func (h *harness) tracked() []*tracked {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	return append([]*tracked(nil), h.sessions...)
+}
+
+// dial makes a new pair within ctx. The dial runs on a goroutine the
+// harness owns, so a module that hangs in set-up costs this call its time
+// limit, not the whole check.
+func (h *harness) dial(ctx context.Context) (*pair, error) {
+	done := make(chan side, 1)
+	h.wg.Add(1)
+	go func() {
+		defer h.wg.Done()
+		c, err := h.dialer.DialContext(h.ctx)
+		if err != nil {
+			done <- side{err: fmt.Errorf("dialer set-up: %w", err)}
+			return
+		}
+		h.track(c.Session(), watm.RoleDialer)
+		done <- side{conn: c, s: c.Session()}
+	}()
+	var p pair
+	select {
+	case p.client = <-done:
+		if p.client.err != nil {
+			return nil, p.client.err
+		}
+	case <-ctx.Done():
+		h.wg.Add(1)
+		go func() { defer h.wg.Done(); closeWhenDone(done) }()
+		return nil, fmt.Errorf("dialer set-up: no result within the time limit (%w)", ctx.Err())
+	}
+	select {
+	case p.server = <-h.sides:
+		if p.server.err != nil {
+			p.client.conn.Close()
+			return nil, p.server.err
+		}
+	case <-ctx.Done():
+		p.client.conn.Close()
+		return nil, fmt.Errorf("listener set-up: no inbound connection ready within the time limit (%w)", ctx.Err())
+	}
+	return &p, nil
+}
+
+// closeWhenDone closes the conn of a dial that finished after its caller
+// gave up.
+func closeWhenDone(done <-chan side) {
+	if sd := <-done; sd.conn != nil {
+		sd.conn.Close()
+	}
+}
+
+// deadline sets both app sides' deadline.
+func (p *pair) deadline(t time.Time) {
+	p.client.conn.SetDeadline(t)
+	p.server.conn.SetDeadline(t)
+}
+
+// finish ends a pair the way an app does: the client closes, the server
+// reads to the end of the stream and closes; then both sessions must end
+// by themselves before ctx does. An error says what did not happen.
+func (p *pair) finish(ctx context.Context) error {
+	p.client.conn.Close()
+	deadline, _ := ctx.Deadline()
+	p.server.conn.SetReadDeadline(deadline)
+	_, derr := io.Copy(io.Discard, p.server.conn)
+	p.server.conn.Close()
+	var errs []error
+	if derr != nil {
+		errs = append(errs, fmt.Errorf("the listener's app side saw no end of stream after the dialer's app closed: %w", derr))
+	}
+	for _, sd := range []side{p.client, p.server} {
+		if sd.s == nil {
+			continue
+		}
+		select {
+		case <-sd.s.Done():
+		case <-ctx.Done():
+			errs = append(errs, errors.New("a session did not end after both app sides closed"))
+			sd.s.Close()
+		}
+	}
+	return joinErrs(errs)
+}
+
+// stopAll closes every pair's conns and sessions at once (after a failure).
+func stopAll(ps []*pair) {
+	var wg sync.WaitGroup
+	for _, p := range ps {
+		for _, sd := range []side{p.client, p.server} {
+			sd.conn.Close()
+			if sd.s != nil {
+				wg.Add(1)
+				go func() { defer wg.Done(); sd.s.Close() }()
+			}
+		}
+	}
+	wg.Wait()
+}
+
+// joinErrs joins errors on one line (errors.Join uses newlines; the check
+// prints one line per result).
+func joinErrs(errs []error) error {
+	var msgs []string
+	for _, err := range errs {
+		if err != nil {
+			msgs = append(msgs, err.Error())
+		}
+	}
+	if len(msgs) == 0 {
+		return nil
+	}
+	return errors.New(strings.Join(msgs, "; "))
+}
