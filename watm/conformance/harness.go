@@ -190,7 +190,11 @@ func (p *pair) finish(ctx context.Context) error {
 	p.server.conn.Close()
 	var errs []error
 	if derr != nil {
-		errs = append(errs, fmt.Errorf("the listener's app side saw no end of stream after the dialer's app closed: %w", derr))
+		who := "the listener's app side"
+		if p.server.s == nil {
+			who = "the plain TCP peer"
+		}
+		errs = append(errs, fmt.Errorf("%s saw no end of stream after the dialer's app closed: %w", who, derr))
 	}
 	for _, sd := range []side{p.client, p.server} {
 		if sd.s == nil {
