@@ -21,15 +21,8 @@ import (
 func runCheck(args []string, stdout, stderr io.Writer) int {
 	fs := flag.NewFlagSet("water-pt check", flag.ContinueOnError)
 	fs.SetOutput(stderr)
-	def := conformance.Defaults()
-	config := fs.String("config", "", "the module's config for both roles, base64 (as watm-config= takes it)")
-	trusted := fs.Bool("trusted", false, "load the module without per-loop stop checks, as -watm-trust-files runs it (faster; a module that spins cannot be stopped)")
-	mib := fs.Int("mib", int(def.StreamBytes>>20), "MiB to send each way through one connection")
-	conns := fs.Int("conns", def.Conns, "concurrent connections, each with 64 KiB each way")
-	setups := fs.Int("setups", def.Setups, "connections to time for the set-up p50")
-	hold := fs.Int("hold", def.Hold, "connections to hold open for the memory figure")
-	timeout := fs.Duration("timeout", def.Timeout, "time limit of each step")
-	logLevel := fs.String("logLevel", "ERROR", "level of the runtime's log on stderr: ERROR, WARN, INFO or DEBUG")
+	var f checkFlags
+	f.register(fs)
 	fs.Usage = func() {
 		fmt.Fprint(stderr, "Usage: water-pt check FILE.wasm [-config B64] [-trusted] [flags]\n\n"+
 			"Validates a WATER module, then runs it as dialer against itself as listener over\n"+
@@ -53,7 +46,7 @@ func runCheck(args []string, stdout, stderr io.Writer) int {
 	if file == "" {
 		return usage("name the module file: water-pt check FILE.wasm")
 	}
-	opts, err := checkOptions(def, *config, *trusted, *mib, *conns, *setups, *hold, *timeout, *logLevel, stderr)
+	opts, err := f.options(stderr)
 	if err != nil {
 		return usage(err.Error())
 	}
@@ -75,32 +68,63 @@ func splitFile(args []string) (string, []string) {
 	return "", args
 }
 
-// checkOptions turns the flags into conformance options.
-func checkOptions(o conformance.Options, config string, trusted bool, mib, conns, setups, hold int, timeout time.Duration, level string, stderr io.Writer) (conformance.Options, error) {
-	if config != "" {
-		b, err := watm.DecodeConfig(config)
+// checkFlags are the flags of "water-pt check".
+type checkFlags struct {
+	config, listenerConfig string
+	trusted                bool
+	mib, conns             int
+	setups, hold           int
+	timeout                time.Duration
+	logLevel               string
+}
+
+func (f *checkFlags) register(fs *flag.FlagSet) {
+	def := conformance.Defaults()
+	fs.StringVar(&f.config, "config", "", "the module's config, base64 (as watm-config= takes it); both roles get it unless -listener-config is given")
+	fs.StringVar(&f.listenerConfig, "listener-config", "", "the listener's config, base64, when it differs from the dialer's (e.g. a server key where the dialer has the public one)")
+	fs.BoolVar(&f.trusted, "trusted", false, "load the module without per-loop stop checks, as -watm-trust-files runs it (faster; a module that spins cannot be stopped)")
+	fs.IntVar(&f.mib, "mib", int(def.StreamBytes>>20), "MiB to send each way through one connection")
+	fs.IntVar(&f.conns, "conns", def.Conns, "concurrent connections, each with 64 KiB each way")
+	fs.IntVar(&f.setups, "setups", def.Setups, "connections to time for the set-up p50")
+	fs.IntVar(&f.hold, "hold", def.Hold, "connections to hold open for the memory figure")
+	fs.DurationVar(&f.timeout, "timeout", def.Timeout, "time limit of each step")
+	fs.StringVar(&f.logLevel, "logLevel", "ERROR", "level of the runtime's log on stderr: ERROR, WARN, INFO or DEBUG")
+}
+
+// options checks the flags and turns them into conformance options; the
+// runtime logs to stderr.
+func (f *checkFlags) options(stderr io.Writer) (conformance.Options, error) {
+	o := conformance.Defaults()
+	for _, c := range []struct {
+		flag, v string
+		to      *[]byte
+	}{{"-config", f.config, &o.Config}, {"-listener-config", f.listenerConfig, &o.ListenerConfig}} {
+		if c.v == "" {
+			continue
+		}
+		b, err := watm.DecodeConfig(c.v)
 		if err != nil {
-			return o, fmt.Errorf("-config: %w", err)
+			return o, fmt.Errorf("%s: %w", c.flag, err)
 		}
-		o.Config = b
+		*c.to = b
 	}
-	for _, f := range []struct {
-		name string
+	for _, n := range []struct {
+		flag string
 		v    int
-	}{{"-mib", mib}, {"-conns", conns}, {"-setups", setups}, {"-hold", hold}} {
-		if f.v < 1 {
-			return o, fmt.Errorf("%s %d: must be at least 1", f.name, f.v)
+	}{{"-mib", f.mib}, {"-conns", f.conns}, {"-setups", f.setups}, {"-hold", f.hold}} {
+		if n.v < 1 {
+			return o, fmt.Errorf("%s %d: must be at least 1", n.flag, n.v)
 		}
 	}
-	if timeout <= 0 {
-		return o, fmt.Errorf("-timeout %v: must be positive", timeout)
+	if f.timeout <= 0 {
+		return o, fmt.Errorf("-timeout %v: must be positive", f.timeout)
 	}
-	lv, err := parseLevel(level)
+	level, err := parseLevel(f.logLevel)
 	if err != nil {
 		return o, err
 	}
-	o.Trusted, o.StreamBytes, o.Conns, o.Setups, o.Hold, o.Timeout = trusted, int64(mib)<<20, conns, setups, hold, timeout
-	o.Logger = slog.New(newLogHandler(stderr, lv, false, true))
+	o.Trusted, o.StreamBytes, o.Conns, o.Setups, o.Hold, o.Timeout = f.trusted, int64(f.mib)<<20, f.conns, f.setups, f.hold, f.timeout
+	o.Logger = slog.New(newLogHandler(stderr, level, false, true))
 	return o, nil
 }
 

@@ -2,10 +2,12 @@ package main
 
 import (
 	"bytes"
+	"io"
 	"path/filepath"
 	"regexp"
 	"strings"
 	"testing"
+	"time"
 )
 
 // small are sizes that keep a check run short in unit tests; the
@@ -128,5 +130,26 @@ func TestCheckFails(t *testing.T) {
 				t.Errorf("no failure summary:\n%s", stdout)
 			}
 		})
+	}
+}
+
+// The flags reach the options: configs decoded per role, sizes scaled.
+func TestCheckOptions(t *testing.T) {
+	f := checkFlags{config: "ZGlhbA", listenerConfig: "bGlzdGVu", trusted: true, mib: 3, conns: 5, setups: 6, hold: 7, timeout: time.Second, logLevel: "debug"}
+	o, err := f.options(io.Discard)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if string(o.Config) != "dial" || string(o.ListenerConfig) != "listen" || !o.Trusted || o.StreamBytes != 3<<20 ||
+		o.Conns != 5 || o.Setups != 6 || o.Hold != 7 || o.Timeout != time.Second || o.Logger == nil {
+		t.Fatalf("options %+v", o)
+	}
+	f.listenerConfig = ""
+	if o, err = f.options(io.Discard); err != nil || o.ListenerConfig != nil {
+		t.Fatalf("without -listener-config: %v, listener config %q; want nil (the dialer's)", err, o.ListenerConfig)
+	}
+	f.listenerConfig = "%%"
+	if _, err = f.options(io.Discard); err == nil || !strings.Contains(err.Error(), "-listener-config: ") {
+		t.Fatalf("bad -listener-config: %v", err)
 	}
 }

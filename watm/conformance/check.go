@@ -49,15 +49,16 @@ type Result struct {
 
 // Options says what to check and how hard.
 type Options struct {
-	Config      []byte        // the module's config for both roles (nil: none)
-	Trusted     bool          // load without loop checks (watm.Runtime.LoadTrusted)
-	StreamBytes int64         // bytes each way through one connection
-	Conns       int           // concurrent connections
-	ConnBytes   int           // bytes each way through each concurrent connection
-	Setups      int           // connections timed for the set-up p50
-	Hold        int           // connections held open for the memory figure
-	Timeout     time.Duration // time limit of each step
-	Logger      *slog.Logger  // the runtime's log (nil: discarded)
+	Config         []byte        // the module's config (nil: none)
+	ListenerConfig []byte        // the listener's config when it differs from the dialer's (nil: Config)
+	Trusted        bool          // load without loop checks (watm.Runtime.LoadTrusted)
+	StreamBytes    int64         // bytes each way through one connection
+	Conns          int           // concurrent connections
+	ConnBytes      int           // bytes each way through each concurrent connection
+	Setups         int           // connections timed for the set-up p50
+	Hold           int           // connections held open for the memory figure
+	Timeout        time.Duration // time limit of each step
+	Logger         *slog.Logger  // the runtime's log (nil: discarded)
 }
 
 // Defaults are the sizes of the issue that asked for the check.

@@ -64,7 +64,11 @@ func newHarness(ctx context.Context, m *watm.Module, opts Options) (*harness, er
 			var d net.Dialer
 			return d.DialContext(ctx, "tcp", addr)
 		}}}
-	h.lis = &watm.Listener{Module: m, Config: watm.ConnConfig{Config: opts.Config}}
+	lcfg := opts.ListenerConfig
+	if lcfg == nil {
+		lcfg = opts.Config
+	}
+	h.lis = &watm.Listener{Module: m, Config: watm.ConnConfig{Config: lcfg}}
 	h.wg.Add(1)
 	go h.routineAccept()
 	return h, nil
