@@ -124,7 +124,7 @@ func (f *checkFlags) options(stderr io.Writer) (conformance.Options, error) {
 		return o, err
 	}
 	o.Trusted, o.StreamBytes, o.Conns, o.Setups, o.Hold, o.Timeout = f.trusted, int64(f.mib)<<20, f.conns, f.setups, f.hold, f.timeout
-	o.Logger = slog.New(newLogHandler(stderr, level, false, true))
+	o.Logger = slog.New(newLogHandler(stderr, level, false, false))
 	return o, nil
 }
 
