@@ -153,3 +153,16 @@ func TestCheckOptions(t *testing.T) {
 		t.Fatalf("bad -listener-config: %v", err)
 	}
 }
+
+// check -h documents every flag.
+func TestCheckHelp(t *testing.T) {
+	code, _, stderr := runCmd(t, "check", "-h")
+	if code != 0 {
+		t.Fatalf("check -h: exit %d", code)
+	}
+	for _, f := range []string{"config", "listener-config", "trusted", "mib", "conns", "setups", "hold", "timeout", "logLevel"} {
+		if !regexp.MustCompile(`(?m)^  -` + f + `\b.*\n\s+\S`).MatchString(stderr) {
+			t.Errorf("check -h does not document -%s:\n%s", f, stderr)
+		}
+	}
+}
