@@ -81,8 +81,11 @@ func (c *Client) routineConn(ctx context.Context, conn net.Conn) {
 		conn.Close()
 		return
 	}
-	if err := s.Wait(); err != nil {
+	if err := s.Wait(); err != nil && !watm.IsNormalClose(err) {
 		c.Logger.Info("connection ended with an error", "bridge", target, "err", err)
+		return
+	} else if err != nil {
+		c.Logger.Debug("connection ended", "bridge", target, "module", err)
 		return
 	}
 	c.Logger.Debug("connection ended", "bridge", target)

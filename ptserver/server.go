@@ -212,8 +212,11 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 		or.Close()
 		return
 	}
-	if err := sess.Wait(); err != nil {
+	if err := sess.Wait(); err != nil && !watm.IsNormalClose(err) {
 		s.Logger.Info("connection ended with an error", "client", remote, "err", err)
+		return
+	} else if err != nil {
+		s.Logger.Debug("connection ended", "client", remote, "module", err)
 		return
 	}
 	s.Logger.Debug("connection ended", "client", remote)

@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -77,6 +78,15 @@ type instance struct {
 	pollScratch pollState
 	// behaviour counts what the module did that other hosts may not take.
 	behaviour behaviourCounters
+	// pollsWrite: the module has subscribed to write-readiness at least
+	// once, so a full write queue answers it EAGAIN instead of blocking.
+	pollsWrite bool
+	// qevent is an eventfd, created with the first write queue, that a
+	// queue's flusher writes when the queue empties (poll_oneoff waits on it).
+	qmu    sync.Mutex
+	qevent int
+	// iovScratch holds fd_write's iovecs for writeWhole.
+	iovScratch [][]byte
 }
 
 // exitCodeStopped is the exit code of an instance stopped by the host.
@@ -90,7 +100,7 @@ func newInstance(m *Module) (*instance, error) {
 	if err != nil {
 		return nil, fmt.Errorf("watm: eventfd: %w", err)
 	}
-	in := &instance{m: m, interrupt: efd, logger: m.rt.cfg.logger}
+	in := &instance{m: m, interrupt: efd, qevent: -1, logger: m.rt.cfg.logger}
 	in.exitCode.Store(-1)
 	in.fds.max = m.rt.cfg.maxFDs
 	in.fds.setStdio(0, stdinFile{})
@@ -333,4 +343,7 @@ func (in *instance) release() {
 	}
 	in.cancel()
 	_ = unix.Close(in.interrupt)
+	if in.qevent >= 0 {
+		_ = unix.Close(in.qevent)
+	}
 }

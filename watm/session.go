@@ -218,9 +218,27 @@ func (s *Session) routineWorker() {
 	name := s.in.m.abi.worker
 	r, err := s.in.call(name)
 	if err == nil && r != 0 {
-		err = fmt.Errorf("watm: %s returned %s", name, resultString(r))
+		err = &WorkerError{Func: name, Result: r}
 	}
 	s.end(err)
+}
+
+// WorkerError is a worker (_water_worker / watm_start_v1) that returned
+// something other than 0: a negative errno, usually.
+type WorkerError struct {
+	Func   string
+	Result int32
+}
+
+func (e *WorkerError) Error() string { return "watm: " + e.Func + " returned " + resultString(e.Result) }
+
+// IsNormalClose reports whether err, from Session.Wait, is a normal end of
+// the connection all the same: a worker that returned EPIPE or ECONNRESET,
+// which is what modules built with the older WATER SDKs return when their
+// peer closed. Callers log it as a close, not as an error.
+func IsNormalClose(err error) bool {
+	var we *WorkerError
+	return errors.As(err, &we) && (we.Result == -int32(EPIPE) || we.Result == -int32(ECONNRESET))
 }
 
 // end records the result and releases everything, once.

@@ -24,6 +24,12 @@ type sockFile struct {
 	bridge *connBridge // non-nil when conn had no descriptor of its own
 	once   sync.Once
 	cerr   error
+	// wq holds what the kernel did not take of non-blocking writes; nil
+	// until the first short write.
+	wq *writeQueue
+	// writableReported: poll_oneoff reported the socket writable and no
+	// fd_write was made on it since.
+	writableReported bool
 }
 
 // newSockFile wraps any net.Conn. A conn with an OS descriptor (TCP, Unix,
@@ -111,6 +117,12 @@ func closedErrno(err error) Errno {
 
 // shutdown implements sock_shutdown: how is WASI's sdflags (1 RD, 2 WR).
 func (s *sockFile) shutdown(how uint8) Errno {
+	if how&2 != 0 && s.wq != nil && !s.wq.drain() {
+		if e := s.wq.takeErr(); e != ESUCCESS {
+			return e
+		}
+		return EIO // the queue could not be written within the grace period
+	}
 	var mode int
 	switch how {
 	case 1:
@@ -136,6 +148,9 @@ func (s *sockFile) shutdown(how uint8) Errno {
 
 func (s *sockFile) close() error {
 	s.once.Do(func() {
+		if s.wq != nil {
+			s.wq.drain()
+		}
 		s.cerr = s.conn.Close()
 		if s.bridge != nil {
 			s.bridge.close()
@@ -229,6 +244,9 @@ func (br *connBridge) close() {
 
 // abort wakes a blocked read or write: its deadline is put in the past.
 func (s *sockFile) abort() {
+	if s.wq != nil {
+		s.wq.abortWaiters()
+	}
 	if d, ok := s.conn.(interface{ SetDeadline(time.Time) error }); ok {
 		_ = d.SetDeadline(time.Unix(1, 0))
 	}

@@ -52,8 +52,38 @@ func (in *instance) readv(mem api.Memory, fd int32, iovs, n, resultPtr uint32) E
 	return in.iov(mem, fd, iovs, n, resultPtr, file.read)
 }
 
+// writev is fd_write: on a non-blocking socket every byte is taken or none
+// (writeWhole); elsewhere it is iov.
 func (in *instance) writev(mem api.Memory, fd int32, iovs, n, resultPtr uint32) Errno {
-	return in.iov(mem, fd, iovs, n, resultPtr, file.write)
+	if !inRange(mem, resultPtr, 4) {
+		return EFAULT
+	}
+	if e := checkIovecs(mem, iovs, n); e != ESUCCESS {
+		return e
+	}
+	f, flags, e := in.fds.get(fd)
+	s, ok := f.(*sockFile)
+	if e != ESUCCESS || !ok {
+		return in.iov(mem, fd, iovs, n, resultPtr, file.write)
+	}
+	if flags&fdflagNonblock == 0 {
+		if s.wq != nil {
+			s.wq.waitEmpty()
+		}
+		return in.iov(mem, fd, iovs, n, resultPtr, file.write)
+	}
+	bufs := in.iovScratch[:0]
+	for i := uint32(0); i < n; i++ {
+		bufs = append(bufs, iovec(mem, iovs, i))
+	}
+	done, e := in.writeWhole(s, bufs)
+	clear(bufs)
+	in.iovScratch = bufs[:0]
+	if e != ESUCCESS {
+		return in.hostErrno(e)
+	}
+	mem.WriteUint32Le(resultPtr, uint32(done))
+	return ESUCCESS
 }
 
 // iov moves bytes between fd and the module's iovecs with op (read or
@@ -70,6 +100,11 @@ func (in *instance) iov(mem api.Memory, fd int32, iovs, n, resultPtr uint32,
 	f, flags, e := in.fds.get(fd)
 	if e != ESUCCESS {
 		return e
+	}
+	if s, ok := f.(*sockFile); ok && s.wq != nil {
+		if e := s.wq.takeErr(); e != ESUCCESS {
+			return in.hostErrno(e) // the flusher's write error
+		}
 	}
 	nonblock := flags&fdflagNonblock != 0
 	total := 0
