@@ -28,10 +28,17 @@ func TestCheckCommand(t *testing.T) {
 		`(?m)^PASS connections +100 at once, 64 KiB each way each, intact`,
 		`(?m)^PASS memory +\d+ KiB PSS per instance \(growth of the process holding 50 connections, 100 instances\)$`,
 		`(?m)^PASS stop +through the cancel channel \(watm_ctrlpipe_v1\)`,
-		`(?m)^PASS: every check passed, 0 warnings$`,
+		`(?m)^PASS: every check passed, (0 warnings|1 warning)$`,
 	} {
 		if !regexp.MustCompile(re).Match(out) {
 			t.Errorf("output does not match %s:\n%s", re, out)
+		}
+	}
+	// The one warning a correct module may get: whether the kernel ever
+	// takes part of a write depends on the load.
+	for _, l := range strings.Split(string(out), "\n") {
+		if strings.HasPrefix(l, "WARN") && !strings.HasPrefix(l, "WARN short writes ") {
+			t.Errorf("unexpected warning: %s", l)
 		}
 	}
 	t.Logf("%s", out)

@@ -142,9 +142,17 @@ func check(ctx context.Context, file string, wasm []byte, opts conformance.Optio
 		fmt.Fprintf(stdout, "%-4s %-13s %s\n", r.Status, r.Name, r.Detail)
 	})
 	if !ok {
-		fmt.Fprintf(stdout, "FAIL: %d checks failed, %d warnings\n", fails, warns)
+		fmt.Fprintf(stdout, "FAIL: %s failed, %s\n", count(fails, "check"), count(warns, "warning"))
 		return 1
 	}
-	fmt.Fprintf(stdout, "PASS: every check passed, %d warnings\n", warns)
+	fmt.Fprintf(stdout, "PASS: every check passed, %s\n", count(warns, "warning"))
 	return 0
+}
+
+// count is "1 check", "2 checks".
+func count(n int, noun string) string {
+	if n == 1 {
+		return "1 " + noun
+	}
+	return fmt.Sprintf("%d %ss", n, noun)
 }

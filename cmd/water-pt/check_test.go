@@ -61,36 +61,79 @@ var passLines = []string{"load", "roles", "set-up", "stream", "connections", "me
 	"short writes", "write polling", "stdio", "cancel"}
 
 // The shipped modules, v0 and v1, and the well-behaved fixtures pass every
-// check, with figures.
+// check, with figures. The fixtures that behave like the published SDKs
+// pass too, with a warning for each thing other hosts would not tolerate.
+//
+// Whether the kernel ever takes only part of a write depends on how full the
+// socket buffers get, which the machine's load decides: the short-writes
+// line may be PASS or WARN for any module (the SDK fixtures are shown to
+// need whole writes by interop's own tests).
 func TestCheckPasses(t *testing.T) {
-	for _, f := range []string{
-		"modules/plain.wasm", "modules/reverse.wasm", "modules/plain_v1.wasm",
-		"testdata/ok_plain.wasm", "testdata/global_marker.wasm", "testdata/start_exit0.wasm",
+	const (
+		polling = "write polling "
+		epipe   = "endings       "
+	)
+	for _, tc := range []struct {
+		file  string
+		warns []string // the WARN lines' starts
+	}{
+		{"modules/plain.wasm", nil},
+		{"modules/reverse.wasm", nil},
+		{"modules/plain_v1.wasm", nil},
+		{"testdata/ok_plain.wasm", nil},
+		{"testdata/global_marker.wasm", nil},
+		{"testdata/start_exit0.wasm", nil},
+		{"testdata/sdk_tinygo_v0.wasm", nil},
+		{"testdata/sdk_tinygo_v1.wasm", nil},
+		{"testdata/sdk_tokio_v0.wasm", []string{polling}},
+		{"testdata/sdk_epipe_v1.wasm", []string{epipe, polling}},
 	} {
-		t.Run(f, func(t *testing.T) {
-			code, stdout, stderr := runCmd(t, checkArgs(filepath.Join("..", "..", "watm", f))...)
+		t.Run(tc.file, func(t *testing.T) {
+			code, stdout, stderr := runCmd(t, checkArgs(filepath.Join("..", "..", "watm", tc.file))...)
 			if code != 0 {
 				t.Fatalf("exit %d, want 0\n%s%s", code, stdout, stderr)
 			}
-			lines := strings.Split(strings.TrimSpace(stdout), "\n")
-			if len(lines) != len(passLines)+2 {
-				t.Fatalf("got %d lines, want a header, %d checks and a summary:\n%s", len(lines), len(passLines), stdout)
-			}
-			for i, name := range passLines {
-				if f := strings.Fields(lines[i+1]); f[0] != "PASS" || !strings.HasPrefix(lines[i+1][5:], name+" ") {
-					t.Errorf("line %d is %q; want PASS %s", i+2, lines[i+1], name)
-				}
-			}
-			for _, re := range []string{`set-up +p50 \d`, `stream +2 MiB each way at once, intact: dialer->listener \d+ MB/s, listener->dialer \d+ MB/s`,
-				`connections +8 at once, 64 KiB each way each, intact`, `memory +\d+ KiB PSS per instance`, `stop +through the cancel channel .* dialer in .*, listener in `} {
-				if !regexp.MustCompile(re).MatchString(stdout) {
-					t.Errorf("output does not match %q:\n%s", re, stdout)
-				}
-			}
-			if last := lines[len(lines)-1]; last != "PASS: every check passed, 0 warnings" {
-				t.Errorf("summary %q", last)
-			}
+			checkPassLines(t, stdout, tc.warns)
 		})
+	}
+}
+
+// checkPassLines checks a passing run's output: a header, each check in
+// order (WARN where warns says, PASS or WARN for short writes, else PASS),
+// the figures, and the summary.
+func checkPassLines(t *testing.T, stdout string, warns []string) {
+	t.Helper()
+	lines := strings.Split(strings.TrimSpace(stdout), "\n")
+	if len(lines) != len(passLines)+2 {
+		t.Fatalf("got %d lines, want a header, %d checks and a summary:\n%s", len(lines), len(passLines), stdout)
+	}
+	nwarn := 0
+	for i, name := range passLines {
+		l := lines[i+1]
+		want := "PASS"
+		for _, w := range warns {
+			if strings.HasPrefix(l[5:], w) {
+				want = "WARN"
+			}
+		}
+		if name == "short writes" && strings.HasPrefix(l, "WARN short writes  the kernel took only part of ") {
+			want = "WARN"
+		}
+		if f := strings.Fields(l); f[0] != want || !strings.HasPrefix(l[5:], name+" ") {
+			t.Errorf("line %d is %q; want %s %s", i+2, l, want, name)
+		}
+		if want == "WARN" {
+			nwarn++
+		}
+	}
+	for _, re := range []string{`set-up +p50 \d`, `stream +2 MiB each way at once, intact: dialer->listener \d+ MB/s, listener->dialer \d+ MB/s`,
+		`connections +8 at once, 64 KiB each way each, intact`, `memory +\d+ KiB PSS per instance`, `stop +through the cancel channel .* dialer in .*, listener in `} {
+		if !regexp.MustCompile(re).MatchString(stdout) {
+			t.Errorf("output does not match %q:\n%s", re, stdout)
+		}
+	}
+	if last, want := lines[len(lines)-1], "PASS: every check passed, "+count(nwarn, "warning"); last != want {
+		t.Errorf("summary %q, want %q", last, want)
 	}
 }
 
@@ -126,7 +169,7 @@ func TestCheckFails(t *testing.T) {
 					t.Errorf("output lacks %q:\n%s", w, stdout)
 				}
 			}
-			if !regexp.MustCompile(`(?m)^FAIL: \d+ checks failed, \d+ warnings$`).MatchString(stdout) {
+			if !regexp.MustCompile(`(?m)^FAIL: \d+ checks? failed, \d+ warnings?$`).MatchString(stdout) {
 				t.Errorf("no failure summary:\n%s", stdout)
 			}
 		})

@@ -164,9 +164,16 @@ func (h *harness) dial(ctx context.Context) (*pair, error) {
 		}
 	case <-ctx.Done():
 		p.client.conn.Close()
-		return nil, fmt.Errorf("listener set-up: no inbound connection ready within the time limit (%w)", ctx.Err())
+		return nil, fmt.Errorf("the dialer's set-up returned, but no connection reached the %s within the time limit (%w)", h.peerName(), ctx.Err())
 	}
 	return &p, nil
+}
+
+func (h *harness) peerName() string {
+	if h.listens {
+		return "listener"
+	}
+	return "plain TCP peer"
 }
 
 // closeWhenDone closes the conn of a dial that finished after its caller

@@ -21,7 +21,7 @@ func (r *run) endings() {
 		var stop *watm.StopError
 		switch {
 		case err == nil, errors.As(err, &stop):
-		case errors.Is(err, watm.EPIPE), errors.Is(err, watm.ECONNRESET):
+		case watm.IsNormalClose(err):
 			pipe++
 		default:
 			failed++
@@ -53,7 +53,7 @@ func (r *run) behaviour() {
 		}
 	}
 	r.finding("short writes", sum.ShortWritesAbsorbed, "the kernel took only part of %d writes and water-pt queued the rest: "+
-		"other hosts return the short count, and a module that treats it as an error (as the TinyGo SDK does) fails there under load")
+		"other hosts return the short count, and the module must then write the rest itself (modules built with the TinyGo SDK treat it as an error and fail there under load)")
 	r.finding("write polling", sum.WritePollsSuppressed, "%d waits asked again whether a socket already reported writable was writable: "+
 		"water-pt left those out, other hosts return at once and the module busy-polls a CPU core")
 	r.finding("stdio", sum.StdioWrites, "%d writes to fd 1 or 2: other hosts may drop them, print them or refuse them")
