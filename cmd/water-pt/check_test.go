@@ -209,3 +209,11 @@ func TestCheckHelp(t *testing.T) {
 		}
 	}
 }
+
+// -trusted loads the module without loop checks, and says so.
+func TestCheckTrusted(t *testing.T) {
+	code, stdout, stderr := runCmd(t, checkArgs(filepath.Join("..", "..", "watm", "testdata", "ok_plain.wasm"), "-trusted")...)
+	if code != 0 || !regexp.MustCompile(`(?m)^PASS load .*\(trusted: no loop checks\)$`).MatchString(stdout) {
+		t.Fatalf("exit %d; want 0 and a load line saying trusted\n%s%s", code, stdout, stderr)
+	}
+}
