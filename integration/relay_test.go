@@ -62,7 +62,7 @@ func TestRelay(t *testing.T) {
 			select {
 			case backendErr = <-backend.results:
 			case <-ctx.Done():
-				t.Fatal("the backend got no connection")
+				t.Fatalf("the backend did not finish its exchange (app: %v)", appErr)
 			}
 			if tc.wantMismatch {
 				var mm *tortest.MismatchError

@@ -22,12 +22,14 @@ type harness struct {
 	cancel  context.CancelFunc
 	m       *watm.Module
 	listens bool
-	ln      net.Listener
+	ln      net.Listener // where the dialer's module connects
+	appLn   net.Listener // makes the apps' TCP conns to the modules (tcpPair)
 	dialer  *watm.Dialer
 	lis     *watm.Listener
 	sides   chan side // server sides of new connections
 	wg      sync.WaitGroup
 
+	pairMu   sync.Mutex // one tcpPair at a time, so its Accept is its Dial
 	mu       sync.Mutex
 	sessions []*tracked
 }
@@ -56,9 +58,14 @@ func newHarness(ctx context.Context, m *watm.Module, opts Options) (*harness, er
 	if err != nil {
 		return nil, err
 	}
+	appLn, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		ln.Close()
+		return nil, err
+	}
 	addr := ln.Addr().String()
 	hctx, cancel := context.WithCancel(ctx)
-	h := &harness{ctx: hctx, cancel: cancel, m: m, listens: m.Can(watm.RoleListener), ln: ln, sides: make(chan side)}
+	h := &harness{ctx: hctx, cancel: cancel, m: m, listens: m.Can(watm.RoleListener), ln: ln, appLn: appLn, sides: make(chan side)}
 	h.dialer = &watm.Dialer{Module: m, Config: watm.ConnConfig{Config: opts.Config, Destination: addr,
 		Dial: func(ctx context.Context) (net.Conn, error) {
 			var d net.Dialer
@@ -80,6 +87,24 @@ func (h *harness) close() {
 	h.cancel()
 	h.ln.Close()
 	h.wg.Wait()
+	h.appLn.Close()
+}
+
+// tcpPair returns both ends of a new loopback TCP connection: the app's
+// and the module's plaintext. The apps reach the modules over TCP, as tor's
+// SOCKS and ExtORPort connections do, not over a socketpair.
+func (h *harness) tcpPair() (app, mod net.Conn, err error) {
+	h.pairMu.Lock()
+	defer h.pairMu.Unlock()
+	app, err = net.Dial("tcp", h.appLn.Addr().String())
+	if err != nil {
+		return nil, nil, err
+	}
+	if mod, err = h.appLn.Accept(); err != nil {
+		app.Close()
+		return nil, nil, err
+	}
+	return app, mod, nil
 }
 
 func (h *harness) routineAccept() {
@@ -100,13 +125,7 @@ func (h *harness) routineServe(nc net.Conn) {
 	defer h.wg.Done()
 	sd := side{conn: nc}
 	if h.listens {
-		c, s, err := h.lis.AcceptConn(h.ctx, nc, nil)
-		if err != nil {
-			sd = side{err: fmt.Errorf("listener set-up: %w", err)}
-		} else {
-			sd = side{conn: c, s: s}
-			h.track(s, watm.RoleListener)
-		}
+		sd = h.accept(nc)
 	}
 	select {
 	case h.sides <- sd:
@@ -115,6 +134,39 @@ func (h *harness) routineServe(nc net.Conn) {
 			sd.conn.Close()
 		}
 	}
+}
+
+// accept runs the listener's set-up on an inbound conn.
+func (h *harness) accept(nc net.Conn) side {
+	app, mod, err := h.tcpPair()
+	if err != nil {
+		nc.Close()
+		return side{err: err}
+	}
+	_, s, err := h.lis.AcceptConn(h.ctx, nc, mod)
+	if err != nil {
+		app.Close()
+		mod.Close()
+		return side{err: fmt.Errorf("listener set-up: %w", err)}
+	}
+	h.track(s, watm.RoleListener)
+	return side{conn: app, s: s}
+}
+
+// dialSide runs the dialer's set-up.
+func (h *harness) dialSide() side {
+	app, mod, err := h.tcpPair()
+	if err != nil {
+		return side{err: err}
+	}
+	s, err := h.dialer.DialConn(h.ctx, mod)
+	if err != nil {
+		app.Close()
+		mod.Close()
+		return side{err: fmt.Errorf("dialer set-up: %w", err)}
+	}
+	h.track(s, watm.RoleDialer)
+	return side{conn: app, s: s}
 }
 
 func (h *harness) track(s *watm.Session, role watm.Role) {
@@ -137,13 +189,7 @@ func (h *harness) dial(ctx context.Context) (*pair, error) {
 	h.wg.Add(1)
 	go func() {
 		defer h.wg.Done()
-		c, err := h.dialer.DialContext(h.ctx)
-		if err != nil {
-			done <- side{err: fmt.Errorf("dialer set-up: %w", err)}
-			return
-		}
-		h.track(c.Session(), watm.RoleDialer)
-		done <- side{conn: c, s: c.Session()}
+		done <- h.dialSide()
 	}()
 	var p pair
 	select {
