@@ -43,7 +43,8 @@ func (r *run) endings() {
 func (r *run) behaviour() {
 	var sum watm.Behaviour
 	var ignored int
-	for _, t := range r.h.tracked() {
+	all := r.h.tracked()
+	for _, t := range all {
 		b := t.s.Behaviour()
 		sum.ShortWritesAbsorbed += b.ShortWritesAbsorbed
 		sum.WritePollsSuppressed += b.WritePollsSuppressed
@@ -58,7 +59,7 @@ func (r *run) behaviour() {
 		"water-pt left those out, other hosts return at once and the module busy-polls a CPU core")
 	r.finding("stdio", sum.StdioWrites, "%d writes to fd 1 or 2: other hosts may drop them, print them or refuse them")
 	if ignored > 0 {
-		r.result("cancel", Fail, "%d sessions ignored the cancel channel (%s) and were stopped by force", ignored, cancelEntry(r.h.m))
+		r.result("cancel", Fail, "%d of %d sessions ignored the cancel channel (%s) and were stopped by force", ignored, len(all), cancelEntry(r.h.m))
 	} else {
 		r.result("cancel", Pass, "no session had to be stopped by force")
 	}
