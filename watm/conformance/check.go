@@ -110,7 +110,7 @@ func (r *run) all(ctx context.Context, wasm []byte) {
 		return
 	}
 	r.h = h
-	defer h.close()
+	defer h.stop()
 	if !r.setup(ctx) {
 		r.endings()
 		return
@@ -125,8 +125,10 @@ func (r *run) all(ctx context.Context, wasm []byte) {
 	r.behaviour()
 }
 
-// closeRuntime closes rt, bounded: a trusted module spinning without host
-// calls cannot be stopped, and the check must still end.
+// closeRuntime closes rt (which ends every session, set-ups in progress
+// included), then waits for the harness, each bounded: a trusted module
+// spinning without host calls cannot be stopped, and the check must still
+// end. The goroutine left behind then ends with the process.
 func (r *run) closeRuntime(rt *watm.Runtime) {
 	done := make(chan struct{})
 	go func() {
@@ -137,6 +139,10 @@ func (r *run) closeRuntime(rt *watm.Runtime) {
 	case <-done:
 	case <-time.After(r.opts.Timeout):
 		r.result("cleanup", Fail, "the runtime did not close within %v: an instance cannot be stopped (a trusted module spinning without host calls?)", r.opts.Timeout)
+		return
+	}
+	if r.h != nil && !r.h.wait(r.opts.Timeout) {
+		r.result("cleanup", Fail, "a connection's set-up did not end within %v of the runtime's close", r.opts.Timeout)
 	}
 }
 

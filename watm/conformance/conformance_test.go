@@ -58,6 +58,30 @@ func TestRunLeavesNothing(t *testing.T) {
 	}
 }
 
+// A listener whose set-up never returns fails the set-up step within the
+// step's time limit, and the check still ends with nothing left behind.
+func TestRunSetupHangs(t *testing.T) {
+	leakCheck(t)
+	b, err := os.ReadFile(filepath.Join("testdata", "spin_accept.wasm"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	opts := smallOptions()
+	opts.Timeout = 2 * time.Second
+	var results []Result
+	start := time.Now()
+	if Run(context.Background(), b, opts, func(r Result) { results = append(results, r) }) {
+		t.Fatal("passed")
+	}
+	if d := time.Since(start); d > 4*opts.Timeout {
+		t.Errorf("took %v with a %v time limit", d, opts.Timeout)
+	}
+	want := Result{"set-up", Fail, "connection 1: the dialer's set-up returned, but the listener's set-up (or the dialer's connection to it) did not finish within the time limit (context deadline exceeded)"}
+	if len(results) < 3 || results[2] != want {
+		t.Fatalf("results %+v; want the third to be %+v", results, want)
+	}
+}
+
 // A canceled context ends the check promptly, failed.
 func TestRunCanceled(t *testing.T) {
 	leakCheck(t)

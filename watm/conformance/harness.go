@@ -81,13 +81,29 @@ func newHarness(ctx context.Context, m *watm.Module, opts Options) (*harness, er
 	return h, nil
 }
 
-// close stops accepting and ends every session (each bounded by its grace
-// period and a forced stop).
-func (h *harness) close() {
+// stop stops accepting and ends every session started since (the sessions'
+// context).
+func (h *harness) stop() {
 	h.cancel()
 	h.ln.Close()
-	h.wg.Wait()
-	h.appLn.Close()
+}
+
+// wait waits up to d for the harness's goroutines (a set-up still running
+// in a module that never returns may outlive the runtime's close) and
+// reports whether they all ended.
+func (h *harness) wait(d time.Duration) bool {
+	done := make(chan struct{})
+	go func() {
+		defer close(done)
+		h.wg.Wait()
+		h.appLn.Close()
+	}()
+	select {
+	case <-done:
+		return true
+	case <-time.After(d):
+		return false
+	}
 }
 
 // tcpPair returns both ends of a new loopback TCP connection: the app's
@@ -210,16 +226,17 @@ func (h *harness) dial(ctx context.Context) (*pair, error) {
 		}
 	case <-ctx.Done():
 		p.client.conn.Close()
-		return nil, fmt.Errorf("the dialer's set-up returned, but no connection reached the %s within the time limit (%w)", h.peerName(), ctx.Err())
+		return nil, fmt.Errorf("the dialer's set-up returned, but %s within the time limit (%w)", h.peerWait(), ctx.Err())
 	}
 	return &p, nil
 }
 
-func (h *harness) peerName() string {
+// peerWait says what a pair whose server side never came waited for.
+func (h *harness) peerWait() string {
 	if h.listens {
-		return "listener"
+		return "the listener's set-up (or the dialer's connection to it) did not finish"
 	}
-	return "plain TCP peer"
+	return "no connection reached the plain TCP peer"
 }
 
 // closeWhenDone closes the conn of a dial that finished after its caller
