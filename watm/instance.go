@@ -87,6 +87,10 @@ type instance struct {
 	qevent int
 	// iovScratch holds fd_write's iovecs for writeWhole.
 	iovScratch [][]byte
+	// fullQueues counts the sockets whose write queue is at its bound;
+	// queues are all of them, waited for at release.
+	fullQueues atomic.Int32
+	queues     []*writeQueue
 }
 
 // exitCodeStopped is the exit code of an instance stopped by the host.
@@ -338,6 +342,9 @@ func (in *instance) insertConn(c net.Conn) (int32, Errno) {
 // once no call into the module is running.
 func (in *instance) release() {
 	in.fds.closeAll()
+	for _, q := range in.queues {
+		q.wg.Wait() // each bounded by the grace period
+	}
 	if in.mod != nil {
 		_ = in.mod.Close(context.Background())
 	}

@@ -2,6 +2,7 @@ package watm_test
 
 import (
 	"context"
+	"io"
 	"net"
 	"sync"
 	"testing"
@@ -140,5 +141,38 @@ func waitFor(t testing.TB, limit time.Duration, what string, cond func() bool) {
 			t.Fatalf("no %s within %v", what, limit)
 		}
 		time.Sleep(5 * time.Millisecond)
+	}
+}
+
+// TestSDKFixturesEcho puts an echo behind each fixture's listener: the
+// peer writes back only what it could read, so a host that blocks a
+// single-threaded module's write (or its shutdown) while its other
+// direction waits would deadlock. 32 MiB is echoed, byte for byte.
+func TestSDKFixturesEcho(t *testing.T) {
+	rt := newRuntime(t)
+	for _, name := range append([]string{"ok_plain"}, sdkFixtures...) {
+		t.Run(name, func(t *testing.T) {
+			m, err := fixture(t, rt, name)
+			if err != nil {
+				t.Fatal(err)
+			}
+			c, s := wrappedPair(t, m, m)
+			echoed := make(chan error, 1)
+			go func() {
+				_, err := io.Copy(s, s)
+				if err == nil {
+					err = s.CloseWrite()
+				}
+				echoed <- err
+			}()
+			data := randomBytes(32<<20, 4)
+			c.SetDeadline(time.Now().Add(time.Minute))
+			if err := sendAndCheck(c, c, data); err != nil {
+				t.Fatalf("%v; client %+v, server %+v", err, c.Session().Behaviour(), s.Session().Behaviour())
+			}
+			if err := <-echoed; err != nil {
+				t.Fatal(err)
+			}
+		})
 	}
 }

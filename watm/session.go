@@ -230,7 +230,9 @@ type WorkerError struct {
 	Result int32
 }
 
-func (e *WorkerError) Error() string { return "watm: " + e.Func + " returned " + resultString(e.Result) }
+func (e *WorkerError) Error() string {
+	return "watm: " + e.Func + " returned " + resultString(e.Result)
+}
 
 // IsNormalClose reports whether err, from Session.Wait, is a normal end of
 // the connection all the same: a worker that returned EPIPE or ECONNRESET,

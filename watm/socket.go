@@ -117,11 +117,11 @@ func closedErrno(err error) Errno {
 
 // shutdown implements sock_shutdown: how is WASI's sdflags (1 RD, 2 WR).
 func (s *sockFile) shutdown(how uint8) Errno {
-	if how&2 != 0 && s.wq != nil && !s.wq.drain() {
-		if e := s.wq.takeErr(); e != ESUCCESS {
-			return e
-		}
-		return EIO // the queue could not be written within the grace period
+	if how == 2 && s.wq != nil && s.wq.shutdownWhenDrained() {
+		return ESUCCESS // the flusher shuts down after the last queued byte
+	}
+	if how&2 != 0 && s.wq != nil {
+		s.wq.drain() // SHUT_RDWR: no reads will follow, so waiting is safe
 	}
 	var mode int
 	switch how {
@@ -148,12 +148,17 @@ func (s *sockFile) shutdown(how uint8) Errno {
 
 func (s *sockFile) close() error {
 	s.once.Do(func() {
-		if s.wq != nil {
-			s.wq.drain()
+		closeFn := func() error {
+			err := s.conn.Close()
+			if s.bridge != nil {
+				s.bridge.close()
+			}
+			return err
 		}
-		s.cerr = s.conn.Close()
-		if s.bridge != nil {
-			s.bridge.close()
+		// Queued bytes are written first, within the grace period, without
+		// holding up the module: it may have to read for its peer to read.
+		if s.wq == nil || !s.wq.closeWhenDrained(func() { _ = closeFn() }) {
+			s.cerr = closeFn()
 		}
 	})
 	return s.cerr

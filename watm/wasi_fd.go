@@ -48,7 +48,17 @@ func iovec(mem api.Memory, iovs, i uint32) []byte {
 	return b
 }
 
+// readv is fd_read. A non-blocking read from a throttled socket (another
+// socket's write queue is full) answers EAGAIN: the module gets no more
+// input to write there until the queue drains.
 func (in *instance) readv(mem api.Memory, fd int32, iovs, n, resultPtr uint32) Errno {
+	if in.fullQueues.Load() > 0 && inRange(mem, resultPtr, 4) && checkIovecs(mem, iovs, n) == ESUCCESS {
+		if f, flags, e := in.fds.get(fd); e == ESUCCESS && flags&fdflagNonblock != 0 {
+			if s, ok := f.(*sockFile); ok && in.throttled(s) {
+				return EAGAIN
+			}
+		}
+	}
 	return in.iov(mem, fd, iovs, n, resultPtr, file.read)
 }
 
@@ -101,12 +111,14 @@ func (in *instance) iov(mem api.Memory, fd int32, iovs, n, resultPtr uint32,
 	if e != ESUCCESS {
 		return e
 	}
-	if s, ok := f.(*sockFile); ok && s.wq != nil {
-		if e := s.wq.takeErr(); e != ESUCCESS {
-			return in.hostErrno(e) // the flusher's write error
+	nonblock := flags&fdflagNonblock != 0
+	if s, ok := f.(*sockFile); ok {
+		if s.wq != nil {
+			if e := s.wq.takeErr(); e != ESUCCESS {
+				return in.hostErrno(e) // the flusher's write error
+			}
 		}
 	}
-	nonblock := flags&fdflagNonblock != 0
 	total := 0
 	for i := uint32(0); i < n; i++ {
 		buf := iovec(mem, iovs, i)

@@ -64,6 +64,9 @@ type pollState struct {
 	socks  []*sockFile // the socket of fds[i], for write subscriptions
 	clocks []pollClock
 	queued []pollQueued // write subscriptions whose socket has bytes queued
+	// throttled: a read subscription was left out because its socket is
+	// throttled (another socket's write queue is full).
+	throttled bool
 }
 
 type pollClock struct {
@@ -82,18 +85,20 @@ type pollQueued struct {
 // passed.
 func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno) {
 	ps := &in.pollScratch
-	ps.fds = append(ps.fds[:0], unix.PollFd{Fd: int32(in.interrupt), Events: unix.POLLIN})
-	ps.subs = append(ps.subs[:0], -1)
-	ps.socks = append(ps.socks[:0], nil)
-	ps.clocks, ps.queued = ps.clocks[:0], ps.queued[:0]
 	now := in.monotonic()
-	nev := in.pollScan(mem, inPtr, outPtr, n, now)
-	if len(ps.queued) > 0 {
-		ps.fds = append(ps.fds, unix.PollFd{Fd: int32(in.queueEvent()), Events: unix.POLLIN})
-		ps.subs = append(ps.subs, -1)
-		ps.socks = append(ps.socks, nil)
-	}
-	for {
+	for first := true; ; first = false {
+		// A wake-up by the queue event (a queue emptied or fell below its
+		// bound) scans again: throttled reads and queued writes change.
+		ps.fds = append(ps.fds[:0], unix.PollFd{Fd: int32(in.interrupt), Events: unix.POLLIN})
+		ps.subs = append(ps.subs[:0], -1)
+		ps.socks = append(ps.socks[:0], nil)
+		ps.clocks, ps.queued, ps.throttled = ps.clocks[:0], ps.queued[:0], false
+		nev := in.pollScan(mem, inPtr, outPtr, n, now, first)
+		if len(ps.queued) > 0 || ps.throttled {
+			ps.fds = append(ps.fds, unix.PollFd{Fd: int32(in.queueEvent()), Events: unix.POLLIN})
+			ps.subs = append(ps.subs, -1)
+			ps.socks = append(ps.socks, nil)
+		}
 		timeout := time.Duration(-1)
 		if nev > 0 {
 			timeout = 0
@@ -120,7 +125,7 @@ func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno
 // written since, is left out when the wait has a read or clock
 // subscription: a module that always asks "writable?" would otherwise
 // never sleep.
-func (in *instance) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64) uint32 {
+func (in *instance) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64, count bool) uint32 {
 	ps := &in.pollScratch
 	var nev uint32
 	waitsOnOther := false
@@ -150,6 +155,10 @@ func (in *instance) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64
 			case f.pollfd() < 0:
 				nev = writeEvent(mem, outPtr, nev, sub, ESUCCESS, tag, 0)
 			case tag == eventFdRead:
+				if s, ok := f.(*sockFile); ok && in.throttled(s) {
+					ps.throttled = true
+					break
+				}
 				in.pollAdd(f.pollfd(), unix.POLLIN, i, nil)
 			default:
 				s, _ := f.(*sockFile)
@@ -171,7 +180,7 @@ func (in *instance) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64
 			nev = writeEvent(mem, outPtr, nev, sub, EINVAL, tag, 0)
 		}
 	}
-	if suppressed {
+	if suppressed && count {
 		in.behaviour.suppressed.Add(1)
 	}
 	return nev
@@ -208,7 +217,7 @@ func (in *instance) pollEvents(mem api.Memory, inPtr, outPtr, nev uint32) uint32
 		}
 		nev = writeEvent(mem, outPtr, nev, sub, errno, tag, flags)
 	}
-	if len(ps.queued) > 0 {
+	if len(ps.queued) > 0 || ps.throttled {
 		var buf [8]byte
 		_, _ = unix.Read(in.queueEvent(), buf[:])
 		for _, q := range ps.queued {

@@ -2,14 +2,23 @@ package watm
 
 import (
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"golang.org/x/sys/unix"
 )
 
 // writeQueueBound is how many bytes a socket's host-side write queue holds
-// at most (see RATIONALE.md, "Whole writes on non-blocking sockets").
-const writeQueueBound = 256 << 10
+// before the instance's other sockets stop giving it input (reads answer
+// EAGAIN, polls wait) and a module that waits for writability gets EAGAIN;
+// see RATIONALE.md, "Why does the host queue what a non-blocking write could
+// not send?". A module that never waits for writability may go past it by
+// what it had already read, and blocks only at writeQueueHardBound (a
+// module writing what it never read, say).
+const (
+	writeQueueBound     = 256 << 10
+	writeQueueHardBound = 4 << 20
+)
 
 // writeQueue holds the bytes of non-blocking fd_writes that the kernel did
 // not take, in order, until a flusher goroutine (owned by the socket,
@@ -18,7 +27,8 @@ const writeQueueBound = 256 << 10
 type writeQueue struct {
 	s     *sockFile
 	grace time.Duration
-	wake  func() // tells poll_oneoff that the queue emptied or failed
+	wake  func()        // tells poll_oneoff that the queue emptied, failed or fell below the bound
+	full  *atomic.Int32 // the instance's count of queues at or over the bound
 
 	mu      sync.Mutex
 	cond    sync.Cond
@@ -27,11 +37,16 @@ type writeQueue struct {
 	running bool  // a flusher goroutine is running
 	err     Errno // the flusher's write error, reported on the next call
 	aborted bool
-	wg      sync.WaitGroup
+	// shutWR: sock_shutdown(WR) came while bytes were queued; the flusher
+	// shuts down after the last one. then: run when the flusher ends (a
+	// close that came while bytes were queued).
+	shutWR bool
+	then   func()
+	wg     sync.WaitGroup
 }
 
-func newWriteQueue(s *sockFile, grace time.Duration, wake func()) *writeQueue {
-	q := &writeQueue{s: s, grace: grace, wake: wake}
+func newWriteQueue(s *sockFile, grace time.Duration, wake func(), full *atomic.Int32) *writeQueue {
+	q := &writeQueue{s: s, grace: grace, wake: wake, full: full}
 	q.cond.L = &q.mu
 	return q
 }
@@ -64,13 +79,14 @@ func (q *writeQueue) tryAppend(bufs [][]byte, n int) bool {
 	return true
 }
 
-// appendBlocking queues all of bufs, waiting for room when the queue is
-// full. It returns EBADF when the socket is closed or the instance stopped.
+// appendBlocking queues all of bufs, waiting while the queue is at its
+// hard bound. It returns EBADF when the socket is closed or the instance
+// stopped, or the flusher's error.
 func (q *writeQueue) appendBlocking(bufs [][]byte) Errno {
 	for _, b := range bufs {
 		for len(b) > 0 {
 			q.mu.Lock()
-			for q.queued >= writeQueueBound && !q.aborted && q.err == ESUCCESS {
+			for q.queued >= writeQueueHardBound && !q.aborted && q.err == ESUCCESS {
 				q.cond.Wait()
 			}
 			if q.aborted {
@@ -82,7 +98,7 @@ func (q *writeQueue) appendBlocking(bufs [][]byte) Errno {
 				q.mu.Unlock()
 				return e
 			}
-			k := min(len(b), writeQueueBound-q.queued)
+			k := min(len(b), writeQueueHardBound-q.queued)
 			q.appendLocked(append([]byte(nil), b[:k]...))
 			q.mu.Unlock()
 			b = b[k:]
@@ -93,7 +109,7 @@ func (q *writeQueue) appendBlocking(bufs [][]byte) Errno {
 
 func (q *writeQueue) appendLocked(chunk []byte) {
 	q.chunks = append(q.chunks, chunk)
-	q.queued += len(chunk)
+	q.setQueued(q.queued + len(chunk))
 	if !q.running {
 		q.running = true
 		q.wg.Add(1)
@@ -109,11 +125,7 @@ func (q *writeQueue) routineFlush() {
 	for {
 		q.mu.Lock()
 		if q.queued == 0 || q.aborted {
-			q.running = false
-			q.chunks, q.queued = nil, 0
-			q.cond.Broadcast()
-			q.mu.Unlock()
-			q.wake()
+			q.finishLocked()
 			return
 		}
 		head := q.chunks[0]
@@ -122,13 +134,10 @@ func (q *writeQueue) routineFlush() {
 		q.mu.Lock()
 		if e != ESUCCESS {
 			q.err = e
-			q.chunks, q.queued, q.running = nil, 0, false
-			q.cond.Broadcast()
-			q.mu.Unlock()
-			q.wake()
+			q.finishLocked()
 			return
 		}
-		q.queued -= n
+		below := q.setQueued(q.queued - n)
 		if n == len(head) {
 			q.chunks[0] = nil
 			q.chunks = q.chunks[1:]
@@ -137,7 +146,57 @@ func (q *writeQueue) routineFlush() {
 		}
 		q.cond.Broadcast()
 		q.mu.Unlock()
+		if below {
+			q.wake()
+		}
 	}
+}
+
+// finishLocked ends the flusher: the queue is empty (or dropped), a
+// pending shutdown(WR) is done, a pending close runs. It unlocks q.mu.
+func (q *writeQueue) finishLocked() {
+	if q.shutWR && !q.aborted && q.queued == 0 {
+		_ = q.s.rc.Control(func(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_WR) })
+	}
+	q.running = false
+	q.chunks = nil
+	q.setQueued(0)
+	then := q.then
+	q.then = nil
+	q.cond.Broadcast()
+	q.mu.Unlock()
+	if then != nil {
+		then()
+	}
+	q.wake()
+}
+
+// shutdownWhenDrained makes the flusher shut down the socket's write side
+// after the last queued byte; it reports false if the queue is empty (the
+// caller shuts down now).
+func (q *writeQueue) shutdownWhenDrained() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	if !q.running {
+		return false
+	}
+	q.shutWR = true
+	return true
+}
+
+// closeWhenDrained runs closeFn once the queue is written, or dropped after
+// the grace period; it reports false if the queue is empty (the caller
+// closes now). The instance waits for the flusher before it is released.
+func (q *writeQueue) closeWhenDrained(closeFn func()) bool {
+	q.mu.Lock()
+	if !q.running {
+		q.mu.Unlock()
+		return false
+	}
+	t := time.AfterFunc(q.grace, q.abort)
+	q.then = func() { t.Stop(); closeFn() }
+	q.mu.Unlock()
+	return true
 }
 
 // drain waits up to the grace period for the queue to be written. It
@@ -157,6 +216,32 @@ func (q *writeQueue) drain() bool {
 	}
 	q.wg.Wait()
 	return ok
+}
+
+// setQueued changes the count and keeps the instance's count of full
+// queues; it reports whether the queue fell below the bound.
+func (q *writeQueue) setQueued(n int) bool {
+	was := q.queued >= writeQueueBound
+	q.queued = n
+	switch now := n >= writeQueueBound; {
+	case now && !was:
+		q.full.Add(1)
+	case was && !now:
+		q.full.Add(-1)
+		return true
+	}
+	return false
+}
+
+// timedWait is cond.Wait that returns after d at the latest.
+func (q *writeQueue) timedWait(d time.Duration) {
+	t := time.AfterFunc(d, func() {
+		q.mu.Lock()
+		q.cond.Broadcast()
+		q.mu.Unlock()
+	})
+	q.cond.Wait()
+	t.Stop()
 }
 
 // waitEmpty waits until no flusher runs (the queue was written, failed or
@@ -214,6 +299,9 @@ func (in *instance) writeWhole(s *sockFile, bufs [][]byte) (int, Errno) {
 		if e := q.takeErr(); e != ESUCCESS {
 			return 0, e
 		}
+		if q.shutPending() {
+			return 0, EPIPE
+		}
 		if !q.empty() {
 			return in.queueWrite(s, bufs, total)
 		}
@@ -239,7 +327,8 @@ func (in *instance) queueWrite(s *sockFile, bufs [][]byte, total int) (int, Errn
 		if in.queueEvent() < 0 {
 			return 0, EIO
 		}
-		s.wq = newWriteQueue(s, in.m.rt.cfg.grace, in.wakePoll)
+		s.wq = newWriteQueue(s, in.m.rt.cfg.grace, in.wakePoll, &in.fullQueues)
+		in.queues = append(in.queues, s.wq)
 	}
 	n := 0
 	for _, b := range bufs {
@@ -248,7 +337,9 @@ func (in *instance) queueWrite(s *sockFile, bufs [][]byte, total int) (int, Errn
 	in.behaviour.shortWrites.Add(1)
 	if n < total || !in.pollsWrite {
 		// Part was written (it cannot be taken back) or the module never
-		// waits for writability: take the rest, waiting for room.
+		// waits for writability: take the rest. What it reads next is held
+		// back while the queue is full (throttled), so this grows past the
+		// bound by at most what it had already read.
 		if e := s.wq.appendBlocking(bufs); e != ESUCCESS {
 			return 0, e
 		}
@@ -315,4 +406,29 @@ func (in *instance) queueEvent() int {
 		in.qevent = fd
 	}
 	return in.qevent
+}
+
+// throttled reports whether reads from s are held back: another socket of
+// the instance has a full write queue, so the module gets no more input to
+// put there until it drains (a full queue's own socket still reads: its
+// peer may wait for that before it reads again).
+func (in *instance) throttled(s *sockFile) bool {
+	if in.fullQueues.Load() == 0 {
+		return false
+	}
+	return s.wq == nil || s.wq.below()
+}
+
+// shutPending reports whether a shutdown(WR) waits for the queue.
+func (q *writeQueue) shutPending() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.shutWR && q.running
+}
+
+// below reports whether the queue holds less than its bound.
+func (q *writeQueue) below() bool {
+	q.mu.Lock()
+	defer q.mu.Unlock()
+	return q.queued < writeQueueBound
 }

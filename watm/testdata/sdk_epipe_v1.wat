@@ -44,9 +44,10 @@
   (func $dst (param $d i32) (result i32) (select (global.get $plain) (global.get $net) (local.get $d)))
   (func $buf (param $d i32) (result i32) (i32.add (i32.const 65536) (i32.mul (local.get $d) (i32.const 1024))))
   (func $state (param $d i32) (result i32) (i32.add (i32.const 256) (i32.shl (local.get $d) (i32.const 4))))
-  ;; $pump moves direction d until it would block: 0, or -errno to end.
+  ;; $pump moves one read's worth of direction d (or what was pending):
+  ;; 0, or -errno to end.
   (func $pump (param $d i32) (result i32)
-    (local $st i32) (local $n i32)
+    (local $st i32) (local $n i32) (local $did i32)
     (local.set $st (call $state (local.get $d)))
     (loop $again
       (if (i32.load offset=4 (local.get $st))
@@ -60,6 +61,8 @@
           (i32.store (local.get $st) (i32.add (i32.load (local.get $st)) (local.get $n)))
           (i32.store offset=4 (local.get $st) (i32.sub (i32.load offset=4 (local.get $st)) (local.get $n)))
           (br $again)))
+      ;; fair: one read per direction per turn, as the SDK's fairWorker
+      (if (local.get $did) (then (return (i32.const 0))))
       (if (i32.load offset=8 (local.get $st))
         (then
           (if (i32.eqz (i32.load offset=12 (local.get $st)))
@@ -72,6 +75,7 @@
       (if (i32.lt_s (local.get $n) (i32.const 0)) (then (return (local.get $n))))
       (if (i32.eqz (local.get $n))
         (then (i32.store offset=8 (local.get $st) (i32.const 1)) (br $again)))
+      (local.set $did (i32.const 1))
       (i32.store (local.get $st) (i32.const 0))
       (i32.store offset=4 (local.get $st) (local.get $n))
       (br $again))
