@@ -45,6 +45,16 @@
 // A net.Conn without a descriptor (a TLS conn, net.Pipe) is bridged through
 // a socketpair.
 //
+// A non-blocking fd_write never returns a short count: what the kernel does
+// not take goes into a bounded queue of that socket, written out in order by
+// a goroutine that runs only while the queue has bytes; while it is full,
+// the instance's other sockets give no input (EAGAIN), and a module that
+// waits for writability gets EAGAIN instead (writequeue.go). poll_oneoff
+// leaves out the write subscription of a socket already reported writable
+// and not written to since when the wait also has a read or clock
+// subscription, so modules that always ask "writable?" sleep when idle.
+// Session.Behaviour counts what a module needed of these.
+//
 // # Lifecycle and limits
 //
 // Session.Close writes the cancel channel, waits the grace period, then
