@@ -97,6 +97,7 @@ func TestStandaloneHelp(t *testing.T) {
 	for mode, flags := range map[string][]string{
 		"client": append([]string{"bridge", "args"}, common...),
 		"server": append([]string{"forward", "options"}, common...),
+		"relay":  append([]string{"to", "args"}, common...),
 	} {
 		t.Run(mode, func(t *testing.T) {
 			cmd := exec.Command(bin, mode, "-h")

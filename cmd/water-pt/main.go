@@ -9,6 +9,8 @@
 //	water-pt [flags]                 managed mode, as tor runs it
 //	water-pt client -listen ADDR ... standalone SOCKS5 client, no tor
 //	water-pt server -listen ADDR ... standalone server, no tor
+//	water-pt relay -listen ADDR -to ADDR ... the relay role: plain TCP in, wrapped out
+//	water-pt check FILE.wasm         conformance and speed test for module authors
 //	water-pt demo                    a server and client on loopback, checked
 //	water-pt -version
 //
@@ -116,8 +118,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 			}
 		}
 	}
-	if len(args) > 0 && (args[0] == "client" || args[0] == "server") {
+	if len(args) > 0 && (args[0] == "client" || args[0] == "server" || args[0] == "relay") {
 		return runStandalone(args[0], args[1:], stdout, stderr)
+	}
+	if len(args) > 0 && args[0] == "check" {
+		return runCheck(args[1:], stdout, stderr)
 	}
 	if len(args) > 0 && args[0] == "demo" {
 		return runDemo(args[1:], stdout, stderr)
@@ -130,7 +135,8 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	opts.registerServerLimits(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: water-pt [flags]            (managed mode: run by tor)\n"+
-			"       water-pt client -h | server -h  (standalone modes)\n"+
+			"       water-pt client -h | server -h | relay -h  (standalone modes)\n"+
+			"       water-pt check FILE.wasm        (conformance and speed test of a module; check -h)\n"+
 			"       water-pt demo [-mib N]          (a pair on loopback through the default module)\n\nFlags:\n")
 		fs.PrintDefaults()
 	}

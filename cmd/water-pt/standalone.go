@@ -19,7 +19,25 @@ import (
 	"github.com/water-pt/water-pt/watm"
 )
 
-// runStandalone runs the client or server without tor, on the same code
+// standaloneUsage is the head of a standalone mode's -h text.
+func standaloneUsage(mode string) string {
+	switch mode {
+	case "client":
+		return "Usage: water-pt client -listen 127.0.0.1:1080 [-bridge host:port] [-args k=v;...]\n\n" +
+			"A SOCKS5 server: each connection runs through its own WATM instance, which dials\n" +
+			"the bridge. Per-connection args may also come as SOCKS5 username/password, as tor sends them.\n\nFlags:\n"
+	case "server":
+		return "Usage: water-pt server -listen :443 -forward 127.0.0.1:9001 [-options k=v;...]\n\n" +
+			"Each inbound connection runs through its own WATM instance; the unwrapped stream\n" +
+			"goes to -forward. It prints the bridge args clients need.\n\nFlags:\n"
+	}
+	return "Usage: water-pt relay -listen 127.0.0.1:8080 -to host:port [-args k=v;...]\n\n" +
+		"Accepts plain TCP; each connection runs through its own WATM instance in the relay\n" +
+		"role (_water_associate / watm_associate_v1): the module accepts the plain connection\n" +
+		"and dials -to, wrapping what it carries (e.g. towards a water-pt server).\n\nFlags:\n"
+}
+
+// runStandalone runs the client, server or relay without tor, on the same code
 // paths as managed mode: for apps that speak SOCKS5 themselves, and for
 // trying a module out.
 func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
@@ -29,27 +47,23 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 	opts.register(fs, "the -state directory")
 	opts.logLevel = "INFO"
 	fs.Lookup("logLevel").DefValue = "INFO"
-	listen := fs.String("listen", "", "address to listen on (client: the SOCKS5 port, e.g. 127.0.0.1:1080; server: e.g. :443)")
+	listen := fs.String("listen", "", "address to listen on (client: the SOCKS5 port, e.g. 127.0.0.1:1080; server: e.g. :443; relay: the plain TCP port)")
 	stateDir := fs.String("state", "", "directory for the compiled-module cache and the default WATM directory (optional)")
-	var bridge, clientArgs, forward, serverOpts *string
-	if mode == "client" {
+	var bridge, clientArgs, forward, serverOpts, to, relayArgs *string
+	switch mode {
+	case "client":
 		bridge = fs.String("bridge", "", "host:port of the bridge to dial for every SOCKS request (default: the address in the request)")
 		clientArgs = fs.String("args", "", `bridge args used when a SOCKS request carries none, as "k=v;k=v" (e.g. "watm=plain")`)
-	} else {
+	case "server":
 		opts.registerServerLimits(fs)
 		forward = fs.String("forward", "", "host:port to forward unwrapped connections to (plain TCP, no ExtORPort)")
 		serverOpts = fs.String("options", "", `server options as "k=v;k=v" (watm=, watm-sha256=, watm-config=, watm-client-config=)`)
+	case "relay":
+		to = fs.String("to", "", "host:port to dial for every connection, through the module (e.g. a water-pt server)")
+		relayArgs = fs.String("args", "", `the module, as "k=v;k=v" (watm=, watm-sha256=, watm-config=; e.g. "watm=reverse")`)
 	}
 	fs.Usage = func() {
-		if mode == "client" {
-			fmt.Fprint(stderr, "Usage: water-pt client -listen 127.0.0.1:1080 [-bridge host:port] [-args k=v;...]\n\n"+
-				"A SOCKS5 server: each connection runs through its own WATM instance, which dials\n"+
-				"the bridge. Per-connection args may also come as SOCKS5 username/password, as tor sends them.\n\nFlags:\n")
-		} else {
-			fmt.Fprint(stderr, "Usage: water-pt server -listen :443 -forward 127.0.0.1:9001 [-options k=v;...]\n\n"+
-				"Each inbound connection runs through its own WATM instance; the unwrapped stream\n"+
-				"goes to -forward. It prints the bridge args clients need.\n\nFlags:\n")
-		}
+		fmt.Fprint(stderr, standaloneUsage(mode))
 		fs.PrintDefaults()
 	}
 	if code, done := parseFlags(fs, args, nil); done {
@@ -96,8 +110,14 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 		return 1
 	}
 	defer rt.Close(context.Background())
-	if mode == "client" {
+	switch mode {
+	case "client":
 		return standaloneClient(ctx, cat, logger, opts.dialPolicy(), *listen, *bridge, *clientArgs, stdout, stderr)
+	case "relay":
+		if *to == "" {
+			return usage("-to is required")
+		}
+		return standaloneRelay(ctx, cat, logger, opts.dialPolicy(), *listen, *to, *relayArgs, stdout, stderr)
 	}
 	if *forward == "" {
 		return usage("-forward is required")
@@ -196,4 +216,62 @@ func sortedArgKeys(a pt.Args) []string {
 	}
 	sort.Strings(keys)
 	return keys
+}
+
+func standaloneRelay(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, policy watm.DialPolicy, listen, to, argStr string, stdout, stderr io.Writer) int {
+	r, res, err := loadRelay(ctx, cat, logger, policy, to, argStr)
+	if err != nil {
+		fmt.Fprintln(stderr, "water-pt relay:", err)
+		return 2
+	}
+	ln, err := net.Listen("tcp", listen)
+	if err != nil {
+		fmt.Fprintln(stderr, "water-pt relay:", err)
+		return 1
+	}
+	fmt.Fprintf(stdout, "water-pt relay: listening on %s, relaying to %s\nwater-pt relay: module %s (%s, v%d, sha256 %s)\n",
+		ln.Addr(), to, res.Name, res.Source, r.Module.Version(), r.Module.SHA256())
+	if err := r.Serve(ctx, ln); err != nil {
+		fmt.Fprintln(stderr, "water-pt relay:", err)
+		return 1
+	}
+	return 0
+}
+
+// loadRelay reads -args, loads the module they name and checks that it has
+// a relay entry. Keys other than the module's are refused: the relay has
+// nothing else to pass them to.
+func loadRelay(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, policy watm.DialPolicy, to, argStr string) (*watm.Relay, watm.Resolved, error) {
+	var res watm.Resolved
+	args, err := ptclient.ParseArgs(argStr)
+	if err != nil {
+		return nil, res, fmt.Errorf("-args: %w", err)
+	}
+	for _, k := range sortedArgKeys(pt.Args(args)) {
+		if k != watm.ArgModule && k != watm.ArgSHA256 && k != watm.ArgConfig {
+			return nil, res, fmt.Errorf("-args: unknown key %q: the relay takes %s=, %s= and %s=", k, watm.ArgModule, watm.ArgSHA256, watm.ArgConfig)
+		}
+	}
+	spec, err := watm.ParseSpec(args.Get)
+	if err != nil {
+		return nil, res, fmt.Errorf("-args: %w", err)
+	}
+	if res, err = cat.Load(ctx, spec); err != nil {
+		return nil, res, err
+	}
+	if !res.Module.Can(watm.RoleRelay) {
+		return nil, res, fmt.Errorf("module %s (%s) has no relay entry: it must export _water_associate (v0) or watm_associate_v1 (v1)", res.Name, res.Source)
+	}
+	return &watm.Relay{Module: res.Module, Config: watm.ConnConfig{
+		Config:      spec.Config,
+		Destination: to,
+		Logger:      logger,
+		Policy:      policy,
+		Dial: func(ctx context.Context) (net.Conn, error) {
+			ctx, cancel := context.WithTimeout(ctx, ptclient.DefaultDialTimeout)
+			defer cancel()
+			var d net.Dialer
+			return d.DialContext(ctx, "tcp", to)
+		},
+	}}, res, nil
 }
