@@ -204,13 +204,13 @@ func TestModuleABI(t *testing.T) {
 	v1 := abi{
 		imports: map[string]string{"water_dial_fixed": getFD, "water_accept": getFD},
 		exports: map[string]string{
-			"_initialize":        sig(none, none),
-			"watm_init_v1":       getFD,
-			"watm_ctrlpipe_v1":   fdToFD,
-			"watm_dial_fixed_v1": fdToFD,
-			"watm_accept_v1":     fdToFD,
-			"watm_associate_v1":  getFD,
-			"watm_start_v1":      getFD,
+			"_initialize":       sig(none, none),
+			"watm_init_v1":      getFD,
+			"watm_ctrlpipe_v1":  fdToFD,
+			"watm_dial_v1":      fdToFD,
+			"watm_accept_v1":    fdToFD,
+			"watm_associate_v1": getFD,
+			"watm_start_v1":     getFD,
 		},
 	}
 
