@@ -60,10 +60,10 @@ type instance struct {
 	// call began: a failed export's error quotes a line written since.
 	stderr   *logFile
 	callMark uint64
-	ctx    context.Context
-	cancel context.CancelFunc
-	mod    api.Module
-	fds    fdTable
+	ctx      context.Context
+	cancel   context.CancelFunc
+	mod      api.Module
+	fds      fdTable
 	// interrupt is an eventfd in every poll_oneoff wait: a forced stop
 	// writes it so that a module blocked in the host wakes at once.
 	interrupt int
