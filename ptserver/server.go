@@ -8,9 +8,11 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
+	"github.com/water-pt/water-pt/internal/accept"
 	"github.com/water-pt/water-pt/watm"
 )
 
@@ -44,7 +46,18 @@ type Server struct {
 	// DialPolicy decides what a v1 module may dial with water_dial (nil:
 	// nothing, as a server connection has no destination of its own).
 	DialPolicy watm.DialPolicy
+	// IdleTimeout is how long an inbound connection may stay silent: no
+	// module instance and no ExtORPort connection is taken for it until its
+	// first byte arrives, and it is closed if none comes in time. 0 takes
+	// them at once and waits for ever (for a module whose server speaks
+	// first).
+	IdleTimeout time.Duration
+	// MaxConns caps the open inbound connections (0: no cap); past it a new
+	// connection is closed at once.
+	MaxConns int
 
+	full    accept.Burst // connections refused at MaxConns, for the log
+	silent  accept.Burst // connections closed at IdleTimeout, for the log
 	methods []*Method
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -160,20 +173,14 @@ func (s *Server) CloseConns() {
 
 func (s *Server) routineAccept(ctx, connCtx context.Context, m *Method) {
 	defer s.wg.Done()
-	stop := context.AfterFunc(ctx, func() { m.ln.Close() })
-	defer stop()
-	for {
-		c, err := m.ln.Accept()
-		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				s.Logger.Error("accept failed", "method", m.Bindaddr.MethodName, "err", err)
-			}
+	// A transient error (out of descriptors) is retried: see package accept.
+	_ = accept.Loop(ctx, m.ln, s.Logger, "method "+m.Bindaddr.MethodName, func(c net.Conn) {
+		if !s.admit(c) {
 			return
 		}
-		s.track(c, true)
 		s.wg.Add(1)
 		go s.routineConn(connCtx, m, c)
-	}
+	})
 }
 
 func (s *Server) track(c net.Conn, add bool) {
@@ -195,6 +202,10 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	if !s.waitFirstByte(ctx, c) {
+		c.Close()
+		return
+	}
 	dialer := s.Dialer
 	if dialer == nil {
 		dialer = &net.Dialer{}
@@ -208,12 +219,19 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 	l := &watm.Listener{Module: m.Module.Module, Config: watm.ConnConfig{Config: m.Config, Logger: s.Logger, Policy: s.DialPolicy}}
 	_, sess, err := l.AcceptConn(ctx, c, or)
 	if err != nil {
+		if te, ok := errors.AsType[*watm.SetupTimeoutError](err); ok {
+			s.Logger.Warn("module set-up timed out: instance stopped, connection closed; raise -watm-setup-timeout if the module needs longer",
+				"timeout", te.Timeout, "func", te.Func, "err", err, NotifyTor, true)
+		}
 		s.Logger.Warn("module rejected connection", "client", remote, "err", err)
 		or.Close()
 		return
 	}
-	if err := sess.Wait(); err != nil {
+	if err := sess.Wait(); err != nil && !watm.IsNormalClose(err) {
 		s.Logger.Info("connection ended with an error", "client", remote, "err", err)
+		return
+	} else if err != nil {
+		s.Logger.Debug("connection ended", "client", remote, "module", err)
 		return
 	}
 	s.Logger.Debug("connection ended", "client", remote)
