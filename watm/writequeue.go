@@ -408,15 +408,20 @@ func (in *instance) queueEvent() int {
 	return in.qevent
 }
 
-// throttled reports whether reads from s are held back: another socket of
-// the instance has a full write queue, so the module gets no more input to
-// put there until it drains (a full queue's own socket still reads: its
-// peer may wait for that before it reads again).
+// throttled reports whether reads from s are held back: a socket of the
+// instance other than s has a full write queue, so the module gets no more
+// input to put there until it drains. A full queue's own socket still
+// reads (its peer may wait for that before it reads again), unless another
+// queue is full too: what it reads would go there.
 func (in *instance) throttled(s *sockFile) bool {
-	if in.fullQueues.Load() == 0 {
+	full := in.fullQueues.Load()
+	if full == 0 {
 		return false
 	}
-	return s.wq == nil || s.wq.below()
+	if s.wq != nil && !s.wq.below() {
+		full--
+	}
+	return full > 0
 }
 
 // shutPending reports whether a shutdown(WR) waits for the queue.
