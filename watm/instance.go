@@ -57,10 +57,14 @@ type instance struct {
 	m      *Module
 	conn   ConnConfig
 	logger *slog.Logger
-	ctx    context.Context
-	cancel context.CancelFunc
-	mod    api.Module
-	fds    fdTable
+	// stderr is fd 2; callMark counts its lines when the current export
+	// call began: a failed export's error quotes a line written since.
+	stderr   *logFile
+	callMark uint64
+	ctx      context.Context
+	cancel   context.CancelFunc
+	mod      api.Module
+	fds      fdTable
 	// interrupt is an eventfd in every poll_oneoff wait: a forced stop
 	// writes it so that a module blocked in the host wakes at once.
 	interrupt int
@@ -115,7 +119,8 @@ func newInstance(ctx context.Context, m *Module) (*instance, error) {
 	in.fds.max = m.rt.cfg.maxFDs
 	in.fds.setStdio(0, stdinFile{})
 	in.fds.setStdio(1, newLogFile(in, "stdout"))
-	in.fds.setStdio(2, newLogFile(in, "stderr"))
+	in.stderr = newLogFile(in, "stderr")
+	in.fds.setStdio(2, in.stderr)
 	if m.abi.version == 1 {
 		// Go's wasip1 runtime looks for preopens while it starts, so /conf
 		// is there from the start; configure fills it.
@@ -166,10 +171,20 @@ func (in *instance) init() error {
 		return err
 	}
 	if r != 0 {
-		return fmt.Errorf("watm: %s returned %s", name, resultString(r))
+		return in.failed(name, r)
 	}
 	in.inited = true
 	return nil
+}
+
+// failed is the error of the export that just returned the failure r; it
+// quotes the module's last stderr line if the call wrote one (the guest SDK
+// writes its error's text there).
+func (in *instance) failed(name string, r int32) error {
+	if said := in.stderr.since(in.callMark); said != "" {
+		return fmt.Errorf("watm: %s returned %s: module stderr: %s", name, resultString(r), said)
+	}
+	return fmt.Errorf("watm: %s returned %s", name, resultString(r))
 }
 
 // call invokes an export and returns its i32 result. Traps, host panics,
@@ -179,6 +194,7 @@ func (in *instance) call(name string, args ...uint64) (int32, error) {
 	if f == nil {
 		return 0, fmt.Errorf("watm: %s not exported", name)
 	}
+	in.callMark = in.stderr.mark()
 	res, err := f.Call(in.ctx, args...)
 	if err != nil {
 		return 0, in.failure(name, err)

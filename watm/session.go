@@ -163,7 +163,7 @@ func (s *Session) enterRole(role Role, plain *sockFile) error {
 		if in.dialErr != nil {
 			return &DialError{Func: entry, Err: in.dialErr}
 		}
-		return fmt.Errorf("watm: %s returned %s", entry, resultString(r))
+		return in.failed(entry, r)
 	}
 	return nil
 }
