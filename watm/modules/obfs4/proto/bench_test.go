@@ -40,8 +40,12 @@ func framedPair(tb testing.TB) (send, recv *conn) {
 	m := &memConn{}
 	send = newConn(m, false, iatNone, newCoins(rand.Reader), &seed)
 	recv = newConn(m, true, iatNone, newCoins(rand.Reader), &seed)
-	send.enc.frameCrypto = *newFrameCrypto(&keys)
-	recv.dec.frameCrypto = *newFrameCrypto(&keys)
+	if err := send.setKeys(&keys, &keys, nil); err != nil {
+		tb.Fatal(err)
+	}
+	if err := recv.setKeys(&keys, &keys, nil); err != nil {
+		tb.Fatal(err)
+	}
 	return send, recv
 }
 

@@ -48,7 +48,8 @@ type conn struct {
 	rbuf  []byte // raw bytes received: rbuf[roff:rend] not yet decoded
 	roff  int
 	rend  int
-	plain []byte // decoded payload not yet returned: plain[poff:]
+	pkts  [][]byte // openFrames' result, kept for its capacity
+	plain []byte   // decoded payload not yet returned: plain[poff:]
 	poff  int
 	rerr  error
 }
@@ -152,22 +153,18 @@ func (c *conn) fill() error {
 }
 
 // decodeBuffered opens every whole frame buffered, appending payloads to
-// plain and acting on PRNG seed packets.
+// plain and acting on PRNG seed packets. The packets of the frames before
+// a failed one are handled first.
 func (c *conn) decodeBuffered() error {
-	for c.roff < c.rend {
-		pkt, used, err := c.dec.decodeFrame(c.rbuf[c.roff:c.rend], c.fakeFrameLength)
-		if err != nil {
-			return err
-		}
-		c.roff += used
-		if pkt == nil {
-			return nil
-		}
+	pkts, used, ferr := c.dec.openFrames(c.rbuf[c.roff:c.rend], c.fakeFrameLength, c.pkts[:0])
+	c.roff += used
+	defer func() { clear(pkts); c.pkts = pkts[:0] }()
+	for _, pkt := range pkts {
 		if err := c.handlePacket(pkt); err != nil {
 			return err
 		}
 	}
-	return nil
+	return ferr
 }
 
 func (c *conn) fakeFrameLength() int {
@@ -242,6 +239,9 @@ func (c *conn) writeBurst(p []byte) error {
 		}
 	}
 	defer func() { c.wbuf = buf[:0] }()
+	if err := c.enc.seal(buf); err != nil {
+		return err
+	}
 	switch c.iatMode {
 	case iatNone:
 		_, err = c.Conn.Write(buf)
@@ -254,7 +254,7 @@ func (c *conn) writeBurst(p []byte) error {
 	}
 }
 
-// padBurst appends padding frames so that the unsent part of the burst
+// padBurst appends padding frames (staged: seal them before sending) so that the unsent part of the burst
 // (pending bytes at the end of buf) ends toPadTo bytes into a segment,
 // exactly as lyrebird's padBurst.
 func (c *conn) padBurst(buf []byte, pending, toPadTo int) ([]byte, error) {
@@ -300,6 +300,9 @@ func (c *conn) writeParanoid(buf []byte) ([]byte, error) {
 		}
 		if pending := len(buf) - off; pending < target {
 			if buf, err = c.padBurst(buf, pending, target); err != nil {
+				return buf, err
+			}
+			if err := c.enc.seal(buf); err != nil {
 				return buf, err
 			}
 			if len(buf)-off != target {
