@@ -64,6 +64,8 @@ type config struct {
 	grace       time.Duration
 	poolSize    int
 	logger      *slog.Logger
+	// noHostCrypto: no /water preopen (WithoutHostCrypto).
+	noHostCrypto bool
 }
 
 // Option configures a Runtime.
@@ -84,6 +86,13 @@ func WithMaxDials(n int) Option { return func(c *config) { c.maxDials = n } }
 
 // WithGrace sets how long Close waits for a module to stop by itself.
 func WithGrace(d time.Duration) Option { return func(c *config) { c.grace = d } }
+
+// WithoutHostCrypto leaves out the host's crypto services (the preopened
+// /water directory and its secretbox): modules then do their crypto in
+// WebAssembly, as on a WATER host that has no such services. For tests of
+// that fallback, and for an operator who wants no module to reach host
+// code beyond WASI and the WATER imports.
+func WithoutHostCrypto() Option { return func(c *config) { c.noHostCrypto = true } }
 
 // WithLogger sets where the runtime logs, module stdout/stderr included.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
