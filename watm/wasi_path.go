@@ -98,12 +98,13 @@ var pathOpen = &hostFunc{name: "path_open", params: params(i32, i32, i32, i32, i
 		var f file
 		if open, ok := d.service(path); ok {
 			f = open()
-		} else if uint16(s[7])&1 != 0 || (s[5]&rightFdWrite != 0 && s[5] != allRights) {
-			return EROFS
 		} else {
 			data, e := d.lookup(path)
 			if e != ESUCCESS {
 				return e
+			}
+			if uint16(s[7])&1 != 0 || (s[5]&rightFdWrite != 0 && s[5] != allRights) {
+				return EROFS
 			}
 			f = &memFile{data: data}
 		}
