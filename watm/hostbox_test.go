@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/water-pt/water-pt/watm/modules"
 	"golang.org/x/crypto/nacl/secretbox"
 )
 
@@ -380,6 +381,49 @@ func TestHostSecretboxHostileInput(t *testing.T) {
 		}
 		if len(bf.req) > boxHeaderLength+boxMaxCount*boxRecordLength+boxMaxBytes {
 			t.Fatalf("the host holds a %d-byte request", len(bf.req))
+		}
+	}
+}
+
+// TestServicesPreopenedForModulesThatCanOpenThem: /water is preopened for
+// a module that imports path_open and fd_prestat_get (the shipped obfs4),
+// not for one that cannot open it (ok_plain keeps its fd numbers), and for
+// none on a runtime made WithoutHostCrypto.
+func TestServicesPreopenedForModulesThatCanOpenThem(t *testing.T) {
+	ctx := context.Background()
+	obfs4, _ := modules.Lookup("obfs4")
+	okPlain, err := os.ReadFile("testdata/ok_plain.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	for _, tc := range []struct {
+		name string
+		opts []Option
+		wasm []byte
+		want bool
+	}{
+		{"obfs4", nil, obfs4, true},
+		{"ok_plain", nil, okPlain, false},
+		{"obfs4 WithoutHostCrypto", []Option{WithoutHostCrypto()}, obfs4, false},
+	} {
+		r, err := NewRuntime(ctx, append(tc.opts, WithPoolSize(0))...)
+		if err != nil {
+			t.Fatal(err)
+		}
+		defer r.Close(ctx)
+		m, err := r.Load(ctx, tc.wasm)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		in, err := newInstance(m)
+		if err != nil {
+			t.Fatalf("%s: %v", tc.name, err)
+		}
+		d, e := in.preopen(3)
+		got := e == ESUCCESS && d.name == servicesDir
+		in.release()
+		if got != tc.want {
+			t.Errorf("%s: fd 3 is /water: %v, want %v", tc.name, got, tc.want)
 		}
 	}
 }

@@ -355,3 +355,48 @@ func BenchmarkObfs4Throughput(b *testing.B) {
 		})
 	}
 }
+
+// TestObfs4WithoutHostCrypto: the obfs4 module on a host without the
+// secretbox service (a runtime made WithoutHostCrypto: no /water preopen)
+// falls back to secretbox in WebAssembly and interoperates with one that
+// uses the service, both ways: client with the service to server without,
+// and the reverse; 1 MiB and a bit each way, byte for byte.
+func TestObfs4WithoutHostCrypto(t *testing.T) {
+	with := newRuntime(t)
+	without, err := watm.NewRuntime(context.Background(), watm.WithoutHostCrypto())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { without.Close(context.Background()) })
+	for _, tc := range []struct {
+		name               string
+		clientRT, serverRT *watm.Runtime
+	}{
+		{"client with, server without", with, without},
+		{"client without, server with", without, with},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			server := newObfs4(t, tc.serverRT, 0)
+			client := *newObfs4(t, tc.clientRT, 0)
+			client.id, client.serverArgs, client.clientArgs = server.id, server.serverArgs, server.clientArgs
+			ln := listen(t)
+			acc := server.serve(t, ln)
+			c, err := client.dial(ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
+			defer c.Close()
+			a := <-acc
+			if a.err != nil {
+				t.Fatal(a.err)
+			}
+			defer a.c.Close()
+			for _, conn := range []*watm.Conn{c, a.c} {
+				conn.SetDeadline(time.Now().Add(2 * time.Minute))
+			}
+			if err := exchange(c, a.c, randomData(1<<20+77, 5), randomData(1<<20+33, 6)); err != nil {
+				t.Fatal(err)
+			}
+		})
+	}
+}
