@@ -329,30 +329,46 @@ func TestObfs4ReplayAcrossInstances(t *testing.T) {
 // BenchmarkObfs4Throughput moves 1 MiB per iteration through an obfs4
 // client instance and an obfs4 server instance in this process, one way
 // (client to server) or both at once; MB/s counts the bytes of one
-// direction.
+// direction. crypto=host seals and opens frames with the host's secretbox
+// service (the default), crypto=wasm on a runtime WithoutHostCrypto, in
+// WebAssembly.
 //
 //	go test -run '^$' -bench Obfs4Throughput -benchtime 64x ./watm/modules
 func BenchmarkObfs4Throughput(b *testing.B) {
-	for _, mode := range []string{"up", "both"} {
-		b.Run(mode, func(b *testing.B) {
-			rt := newRuntime(b)
-			o := newObfs4(b, rt, 0)
-			c, s := o.pair(b)
-			defer c.Close()
-			defer s.Close()
-			chunk := randomData(1<<20, 3)
-			b.SetBytes(int64(len(chunk)))
-			b.ResetTimer()
-			for range b.N {
-				down := []byte(nil)
-				if mode == "both" {
-					down = chunk
+	for _, crypto := range []string{"host", "wasm"} {
+		for _, mode := range []string{"up", "both"} {
+			b.Run("crypto="+crypto+"/"+mode, func(b *testing.B) {
+				var opts []watm.Option
+				if crypto == "wasm" {
+					opts = append(opts, watm.WithoutHostCrypto())
 				}
-				if err := exchange(c, s, chunk, down); err != nil {
+				rt, err := watm.NewRuntime(context.Background(), opts...)
+				if err != nil {
 					b.Fatal(err)
 				}
-			}
-		})
+				defer rt.Close(context.Background())
+				benchmarkObfs4(b, rt, mode)
+			})
+		}
+	}
+}
+
+func benchmarkObfs4(b *testing.B, rt *watm.Runtime, mode string) {
+	o := newObfs4(b, rt, 0)
+	c, s := o.pair(b)
+	defer c.Close()
+	defer s.Close()
+	chunk := randomData(1<<20, 3)
+	b.SetBytes(int64(len(chunk)))
+	b.ResetTimer()
+	for range b.N {
+		down := []byte(nil)
+		if mode == "both" {
+			down = chunk
+		}
+		if err := exchange(c, s, chunk, down); err != nil {
+			b.Fatal(err)
+		}
 	}
 }
 
