@@ -56,10 +56,14 @@ type instance struct {
 	m      *Module
 	conn   ConnConfig
 	logger *slog.Logger
-	ctx    context.Context
-	cancel context.CancelFunc
-	mod    api.Module
-	fds    fdTable
+	// stderr is fd 2; callMark counts its lines when the current export
+	// call began: a failed export's error quotes a line written since.
+	stderr   *logFile
+	callMark uint64
+	ctx      context.Context
+	cancel   context.CancelFunc
+	mod      api.Module
+	fds      fdTable
 	// interrupt is an eventfd in every poll_oneoff wait: a forced stop
 	// writes it so that a module blocked in the host wakes at once.
 	interrupt int
@@ -75,8 +79,6 @@ type instance struct {
 	conf *dirFile
 	// pollScratch is poll_oneoff's reusable space.
 	pollScratch pollState
-	// stderr is fd 2: a failed export's error quotes its last line.
-	stderr *logFile
 }
 
 // exitCodeStopped is the exit code of an instance stopped by the host.
@@ -139,23 +141,22 @@ func (in *instance) configure(cc ConnConfig) {
 // init runs the module's init export.
 func (in *instance) init() error {
 	name := in.m.abi.init
-	mark := in.stderr.mark()
 	r, err := in.call(name)
 	if err != nil {
 		return err
 	}
 	if r != 0 {
-		return in.failed(name, r, mark)
+		return in.failed(name, r)
 	}
 	in.inited = true
 	return nil
 }
 
-// failed is the error of an export that returned the failure r; it quotes
-// the module's last stderr line if the call wrote one (the guest SDK writes
-// its error's text there).
-func (in *instance) failed(name string, r int32, mark uint64) error {
-	if said := in.stderr.since(mark); said != "" {
+// failed is the error of the export that just returned the failure r; it
+// quotes the module's last stderr line if the call wrote one (the guest SDK
+// writes its error's text there).
+func (in *instance) failed(name string, r int32) error {
+	if said := in.stderr.since(in.callMark); said != "" {
 		return fmt.Errorf("watm: %s returned %s: module stderr: %s", name, resultString(r), said)
 	}
 	return fmt.Errorf("watm: %s returned %s", name, resultString(r))
@@ -168,6 +169,7 @@ func (in *instance) call(name string, args ...uint64) (int32, error) {
 	if f == nil {
 		return 0, fmt.Errorf("watm: %s not exported", name)
 	}
+	in.callMark = in.stderr.mark()
 	res, err := f.Call(in.ctx, args...)
 	if err != nil {
 		return 0, in.failure(name, err)

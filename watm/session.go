@@ -138,7 +138,6 @@ func (s *Session) enterRole(role Role, plain *sockFile) error {
 	if role == RoleDialer && !in.m.hasExport(entry) {
 		entry = a.dialAny
 	}
-	mark := in.stderr.mark()
 	r, err := in.call(entry, args...)
 	if err != nil {
 		return err
@@ -147,7 +146,7 @@ func (s *Session) enterRole(role Role, plain *sockFile) error {
 		if in.dialErr != nil {
 			return &DialError{Func: entry, Err: in.dialErr}
 		}
-		return in.failed(entry, r, mark)
+		return in.failed(entry, r)
 	}
 	return nil
 }
@@ -213,10 +212,9 @@ func (s *Session) Start() {
 // connection, then releases the instance.
 func (s *Session) routineWorker() {
 	name := s.in.m.abi.worker
-	mark := s.in.stderr.mark()
 	r, err := s.in.call(name)
 	if err == nil && r != 0 {
-		err = s.in.failed(name, r, mark)
+		err = fmt.Errorf("watm: %s returned %s", name, resultString(r))
 	}
 	s.end(err)
 }
