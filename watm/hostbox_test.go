@@ -9,7 +9,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 	"github.com/water-pt/water-pt/watm/modules"
 	"golang.org/x/crypto/nacl/secretbox"
@@ -36,26 +35,13 @@ const (
 
 func newBoxHarness(t *testing.T) *boxHarness {
 	t.Helper()
-	ctx := context.Background()
-	r := wazero.NewRuntime(ctx)
-	t.Cleanup(func() { r.Close(ctx) })
-	if err := instantiateHostModules(ctx, r); err != nil {
-		t.Fatal(err)
-	}
-	b, err := os.ReadFile("testdata/hostbox.wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	mod, err := r.InstantiateWithConfig(ctx, b, wazero.NewModuleConfig().WithName(""))
-	if err != nil {
-		t.Fatal(err)
-	}
 	in := &instance{m: &Module{}}
 	in.fds.max = DefaultMaxFDs
 	if fd, _ := in.fds.insert(newServicesDir()); fd != 3 {
 		t.Fatalf("/water is fd %d, want 3", fd)
 	}
-	return &boxHarness{t: t, mod: mod, ctx: context.WithValue(ctx, instanceKey{}, in)}
+	mod, ctx := harness(t, "testdata/hostbox.wasm", in)
+	return &boxHarness{t: t, mod: mod, ctx: ctx}
 }
 
 func (h *boxHarness) call(name string, args ...uint64) Errno {
@@ -386,13 +372,17 @@ func TestHostSecretboxHostileInput(t *testing.T) {
 }
 
 // TestServicesPreopenedForModulesThatCanOpenThem: /water is preopened for
-// a module that imports path_open and fd_prestat_get (the shipped obfs4),
-// not for one that cannot open it (ok_plain keeps its fd numbers), and for
-// none on a runtime made WithoutHostCrypto.
+// a module that imports path_open and fd_prestat_get (the shipped obfs4,
+// the bad_pointers fixture), not for one that cannot open it (ok_plain
+// keeps its fd numbers), and for none on a runtime made WithoutHostCrypto.
 func TestServicesPreopenedForModulesThatCanOpenThem(t *testing.T) {
 	ctx := context.Background()
 	obfs4, _ := modules.Lookup("obfs4")
 	okPlain, err := os.ReadFile("testdata/ok_plain.wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	badPointers, err := os.ReadFile("testdata/bad_pointers.wasm") // imports both
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -403,8 +393,9 @@ func TestServicesPreopenedForModulesThatCanOpenThem(t *testing.T) {
 		want bool
 	}{
 		{"obfs4", nil, obfs4, true},
+		{"bad_pointers", nil, badPointers, true},
 		{"ok_plain", nil, okPlain, false},
-		{"obfs4 WithoutHostCrypto", []Option{WithoutHostCrypto()}, obfs4, false},
+		{"bad_pointers WithoutHostCrypto", []Option{WithoutHostCrypto()}, badPointers, false},
 	} {
 		r, err := NewRuntime(ctx, append(tc.opts, WithPoolSize(0))...)
 		if err != nil {

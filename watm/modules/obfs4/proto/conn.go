@@ -25,6 +25,10 @@ const (
 	writeChunk = 32 * 1024
 	// readBufferSize is the raw receive buffer (16 segments, as lyrebird).
 	readBufferSize = 16 * maxSegmentLength
+	// batchFrames is room for the frames of one burst (a write chunk in
+	// full frames and padding) or of a read buffer of full frames; smaller
+	// frames grow the batch.
+	batchFrames = writeChunk/maxPacketPayload + 8
 )
 
 var errClosedWrite = errors.New("obfs4: connection broken by an earlier write error")
@@ -66,7 +70,9 @@ func newConn(c net.Conn, isServer bool, iatMode int, co *coins, seed *[drbgSeedL
 		rbuf:     make([]byte, readBufferSize),
 		plain:    make([]byte, 0, readBufferSize),
 		wbuf:     make([]byte, 0, writeChunk+writeChunk/maxPacketPayload*frameOverhead+4*maxSegmentLength),
+		pkts:     make([][]byte, 0, batchFrames),
 	}
+	oc.enc.staged, oc.dec.staged = newBatch(batchFrames), newBatch(batchFrames)
 	if seed != nil {
 		oc.setDists(seed)
 	}
@@ -156,15 +162,17 @@ func (c *conn) fill() error {
 // plain and acting on PRNG seed packets. The packets of the frames before
 // a failed one are handled first.
 func (c *conn) decodeBuffered() error {
-	pkts, used, ferr := c.dec.openFrames(c.rbuf[c.roff:c.rend], c.fakeFrameLength, c.pkts[:0])
+	pkts, used, err := c.dec.openFrames(c.rbuf[c.roff:c.rend], c.fakeFrameLength, c.pkts[:0])
 	c.roff += used
-	defer func() { clear(pkts); c.pkts = pkts[:0] }()
 	for _, pkt := range pkts {
-		if err := c.handlePacket(pkt); err != nil {
-			return err
+		if perr := c.handlePacket(pkt); perr != nil {
+			err = perr
+			break
 		}
 	}
-	return ferr
+	clear(pkts)
+	c.pkts = pkts[:0]
+	return err
 }
 
 func (c *conn) fakeFrameLength() int {

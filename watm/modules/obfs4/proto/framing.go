@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 	"errors"
 	"fmt"
+	"slices"
 
 	"golang.org/x/crypto/nacl/secretbox"
 )
@@ -83,6 +84,11 @@ type batch struct {
 	boxes  [][]byte // the call's argument, rebuilt from offs and ends
 }
 
+// newBatch returns a batch with room for n frames.
+func newBatch(n int) batch {
+	return batch{nonces: make([][24]byte, 0, n), offs: make([]int, 0, n), ends: make([]int, 0, n), boxes: make([][]byte, 0, n)}
+}
+
 func (b *batch) add(nonce *[24]byte, off, end int) {
 	b.nonces = append(b.nonces, *nonce)
 	b.offs = append(b.offs, off)
@@ -123,13 +129,22 @@ func (e *encoder) appendPacket(dst []byte, typ byte, payload []byte, padLen int)
 	length := uint16(n+secretbox.Overhead) ^ e.drbg.lengthMask()
 	dst = binary.BigEndian.AppendUint16(dst, length)
 	off := len(dst)
-	dst = append(dst, make([]byte, secretbox.Overhead)...)
+	dst = appendZeros(dst, secretbox.Overhead)
 	dst = append(dst, typ)
 	dst = binary.BigEndian.AppendUint16(dst, uint16(len(payload)))
 	dst = append(dst, payload...)
-	dst = append(dst, make([]byte, padLen)...)
+	dst = appendZeros(dst, padLen)
 	e.staged.add(&e.nonce, off, len(dst))
 	return dst, nil
+}
+
+// appendZeros appends n zero bytes to dst, allocating only if dst has no
+// room.
+func appendZeros(dst []byte, n int) []byte {
+	dst = slices.Grow(dst, n)
+	dst = dst[:len(dst)+n]
+	clear(dst[len(dst)-n:])
+	return dst
 }
 
 // seal seals the frames staged in buf since the last seal.
