@@ -39,7 +39,9 @@ import (
 // key, seal or open before the key): the request is discarded; EBUSY when
 // the previous reply is not read yet; EFAULT and EBADF as every fd_write.
 // fd_read returns the pending reply (several calls may read it); with no
-// reply pending it returns 0 bytes.
+// reply pending it returns 0 bytes. A descriptor holds at most one request
+// and one reply (about 72 KiB each), and an instance at most WithMaxFDs
+// descriptors.
 const (
 	servicesDir     = "/water"
 	secretboxName   = "secretbox"
@@ -53,8 +55,10 @@ const (
 	boxOpKey          = 1
 	boxOpSeal         = 2
 	boxOpOpen         = 3
-	EBUSY       Errno = 10
 )
+
+// EBUSY is fd_write's answer on /water/secretbox while a reply is unread.
+const EBUSY Errno = 10
 
 // importsServices reports whether a module can find and open the host's
 // services: only then is servicesDir preopened for it (a module that cannot
