@@ -50,11 +50,11 @@ const (
 	// boxMaxCount and boxMaxBytes bound one request: a 32 KiB write of
 	// obfs4 is about 25 frames, a full read buffer about 16, but a hostile
 	// peer's 16-byte frames make a guest batch many small boxes.
-	boxMaxCount       = 256
-	boxMaxBytes       = 64 << 10
-	boxOpKey          = 1
-	boxOpSeal         = 2
-	boxOpOpen         = 3
+	boxMaxCount = 256
+	boxMaxBytes = 64 << 10
+	boxOpKey    = 1
+	boxOpSeal   = 2
+	boxOpOpen   = 3
 )
 
 // EBUSY is fd_write's answer on /water/secretbox while a reply is unread.
