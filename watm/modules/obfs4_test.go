@@ -331,30 +331,39 @@ func TestObfs4ReplayAcrossInstances(t *testing.T) {
 // (client to server) or both at once; MB/s counts the bytes of one
 // direction. crypto=host seals and opens frames with the host's secretbox
 // service (the default), crypto=wasm on a runtime WithoutHostCrypto, in
-// WebAssembly.
+// WebAssembly. plain-up is the same through the plain module, for scale on
+// a machine whose load varies.
 //
 //	go test -run '^$' -bench Obfs4Throughput -benchtime 64x ./watm/modules
 func BenchmarkObfs4Throughput(b *testing.B) {
-	for _, crypto := range []string{"host", "wasm"} {
-		for _, mode := range []string{"up", "both"} {
-			b.Run("crypto="+crypto+"/"+mode, func(b *testing.B) {
-				var opts []watm.Option
-				if crypto == "wasm" {
-					opts = append(opts, watm.WithoutHostCrypto())
-				}
-				rt, err := watm.NewRuntime(context.Background(), opts...)
+	for _, name := range []string{"crypto=host/up", "crypto=host/both", "crypto=wasm/up", "crypto=wasm/both", "plain-up"} {
+		b.Run(name, func(b *testing.B) {
+			var opts []watm.Option
+			if strings.HasPrefix(name, "crypto=wasm/") {
+				opts = append(opts, watm.WithoutHostCrypto())
+			}
+			rt, err := watm.NewRuntime(context.Background(), opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rt.Close(context.Background())
+			o := newObfs4(b, rt, 0)
+			if name == "plain-up" {
+				plain, _ := modules.Lookup("plain")
+				m, err := rt.LoadTrusted(context.Background(), plain)
 				if err != nil {
 					b.Fatal(err)
 				}
-				defer rt.Close(context.Background())
-				benchmarkObfs4(b, rt, mode)
-			})
-		}
+				o = &obfs4Setup{m: m}
+			}
+			benchmarkPair(b, o, strings.HasSuffix(name, "/both"))
+		})
 	}
 }
 
-func benchmarkObfs4(b *testing.B, rt *watm.Runtime, mode string) {
-	o := newObfs4(b, rt, 0)
+// benchmarkPair moves 1 MiB per iteration from a client instance to a
+// server instance of o's module, and back at the same time if both.
+func benchmarkPair(b *testing.B, o *obfs4Setup, both bool) {
 	c, s := o.pair(b)
 	defer c.Close()
 	defer s.Close()
@@ -363,7 +372,7 @@ func benchmarkObfs4(b *testing.B, rt *watm.Runtime, mode string) {
 	b.ResetTimer()
 	for range b.N {
 		down := []byte(nil)
-		if mode == "both" {
+		if both {
 			down = chunk
 		}
 		if err := exchange(c, s, chunk, down); err != nil {
