@@ -58,11 +58,14 @@ func (f *memFile) seek(off int64, whence uint8) (uint64, Errno) {
 	return uint64(f.off), ESUCCESS
 }
 
-// dirFile is a preopened read-only directory holding named in-memory files:
-// v1's /conf with watm.cfg. It is the only directory a module ever sees.
+// dirFile is a preopened read-only directory holding named in-memory files
+// (v1's /conf with watm.cfg) or services, each open of which is a new file
+// (/water with secretbox, see hostbox.go). These are the only directories a
+// module ever sees.
 type dirFile struct {
-	name    string
-	entries map[string][]byte
+	name     string
+	entries  map[string][]byte
+	services map[string]func() file
 }
 
 func (d *dirFile) filetype() uint8                 { return filetypeDirectory }
@@ -71,6 +74,12 @@ func (d *dirFile) read([]byte, bool) (int, Errno)  { return 0, EISDIR }
 func (d *dirFile) write([]byte, bool) (int, Errno) { return 0, EISDIR }
 func (d *dirFile) shutdown(uint8) Errno            { return ENOTSOCK }
 func (d *dirFile) close() error                    { return nil }
+
+// service returns the constructor of the service at path, if there is one.
+func (d *dirFile) service(path string) (func() file, bool) {
+	open, ok := d.services[strings.TrimPrefix(path, "./")]
+	return open, ok
+}
 
 func (d *dirFile) lookup(path string) ([]byte, Errno) {
 	path = strings.TrimPrefix(path, "./")

@@ -127,6 +127,9 @@ func newInstance(ctx context.Context, m *Module) (*instance, error) {
 		in.conf = &dirFile{name: "/conf", entries: map[string][]byte{}}
 		_, _ = in.fds.insert(in.conf)
 	}
+	if m.services {
+		_, _ = in.fds.insert(newServicesDir())
+	}
 	in.ctx, in.cancel = context.WithCancel(context.WithValue(context.Background(), instanceKey{}, in))
 
 	mctx := experimental.WithMemoryAllocator(in.ctx, mmapAllocator{limit: uint64(m.rt.cfg.memoryPages) << 16, image: m.image})

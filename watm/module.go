@@ -48,6 +48,9 @@ type Module struct {
 	pool     *pool     // ready instances; nil when pooling is off
 	image    *memImage // initial memory, mapped by each instance; nil: data segments are applied
 	seen     *seenSet  // water_seen's set, shared with the same bytes loaded trusted or not
+	// services: its instances get the preopened /water of host services
+	// (it can open them, and the Runtime offers them).
+	services bool
 }
 
 // Trusted reports whether the module was loaded with LoadTrusted.
@@ -125,6 +128,7 @@ func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, was
 	}
 	m.rt, m.wrt, m.compiled, m.sum = r, wrt, compiled, sum
 	m.seen = r.seenFor(sum)
+	m.services = !r.cfg.noHostCrypto && importsServices(compiled)
 	if image != nil {
 		if m.image, err = newMemImage(image); err != nil {
 			_ = compiled.Close(ctx)

@@ -74,6 +74,8 @@ type config struct {
 	setup       time.Duration
 	poolSize    int
 	logger      *slog.Logger
+	// noHostCrypto: no /water preopen (WithoutHostCrypto).
+	noHostCrypto bool
 }
 
 // Option configures a Runtime.
@@ -100,6 +102,13 @@ func WithGrace(d time.Duration) Option { return func(c *config) { c.grace = d } 
 // with a *SetupTimeoutError. Instances the pool starts ahead are bounded
 // the same way.
 func WithSetupTimeout(d time.Duration) Option { return func(c *config) { c.setup = d } }
+
+// WithoutHostCrypto leaves out the host's crypto services (the preopened
+// /water directory and its secretbox): modules then do their crypto in
+// WebAssembly, as on a WATER host that has no such services. For tests of
+// that fallback, and for an operator who wants no module to reach host
+// code beyond WASI and the WATER imports.
+func WithoutHostCrypto() Option { return func(c *config) { c.noHostCrypto = true } }
 
 // WithLogger sets where the runtime logs, module stdout/stderr included.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }

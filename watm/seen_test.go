@@ -14,13 +14,20 @@ import (
 // module, as an instance of a module whose water_seen set is set.
 func seenHarness(t *testing.T, set *seenSet) (api.Module, context.Context) {
 	t.Helper()
+	return harness(t, "testdata/seen.wasm", &instance{m: &Module{seen: set}})
+}
+
+// harness instantiates a testdata module against the real host modules;
+// its calls run as instance in's.
+func harness(t *testing.T, file string, in *instance) (api.Module, context.Context) {
+	t.Helper()
 	ctx := context.Background()
 	r := wazero.NewRuntime(ctx)
 	t.Cleanup(func() { r.Close(ctx) })
 	if err := instantiateHostModules(ctx, r); err != nil {
 		t.Fatal(err)
 	}
-	b, err := os.ReadFile("testdata/seen.wasm")
+	b, err := os.ReadFile(file)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -28,7 +35,6 @@ func seenHarness(t *testing.T, set *seenSet) (api.Module, context.Context) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	in := &instance{m: &Module{seen: set}}
 	return mod, context.WithValue(ctx, instanceKey{}, in)
 }
 

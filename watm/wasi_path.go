@@ -77,7 +77,8 @@ func (in *instance) dirAt(mem api.Memory, fd int32, path, pathLen uint32) (*dirF
 
 // path_open(fd, dirflags, path, path_len, oflags, rights_base,
 // rights_inheriting, fdflags, result.opened_fd) opens a file of /conf
-// read-only. Creating, truncating or opening for write is EROFS.
+// read-only, or a service of /water (read and write). Creating, truncating
+// or opening a file for write is EROFS; ENOENT when nothing has the name.
 var pathOpen = &hostFunc{name: "path_open", params: params(i32, i32, i32, i32, i32, i64, i64, i32, i32),
 	names: []string{"fd", "dirflags", "path", "path_len", "oflags", "fs_rights_base", "fs_rights_inheriting", "fdflags", "result.opened_fd"},
 	body: func(in *instance, mem api.Memory, s []uint64) Errno {
@@ -91,14 +92,23 @@ var pathOpen = &hostFunc{name: "path_open", params: params(i32, i32, i32, i32, i
 		}
 		const oflagsCreatTruncExcl = 1 | 4 | 8
 		const rightFdWrite = 1 << 6
-		if uint16(s[4])&oflagsCreatTruncExcl != 0 || uint16(s[7])&1 != 0 || (s[5]&rightFdWrite != 0 && s[5] != allRights) {
+		if uint16(s[4])&oflagsCreatTruncExcl != 0 {
 			return EROFS
 		}
-		data, e := d.lookup(path)
-		if e != ESUCCESS {
-			return e
+		var f file
+		if open, ok := d.service(path); ok {
+			f = open()
+		} else {
+			data, e := d.lookup(path)
+			if e != ESUCCESS {
+				return e
+			}
+			if uint16(s[7])&1 != 0 || (s[5]&rightFdWrite != 0 && s[5] != allRights) {
+				return EROFS
+			}
+			f = &memFile{data: data}
 		}
-		fd, e := in.fds.insert(&memFile{data: data})
+		fd, e := in.fds.insert(f)
 		if e != ESUCCESS {
 			return e
 		}
@@ -124,6 +134,10 @@ var pathFilestatGet = &hostFunc{name: "path_filestat_get", params: params(i32, i
 		clear(buf)
 		if path == "." || path == "" {
 			buf[16] = filetypeDirectory
+			return ESUCCESS
+		}
+		if _, ok := d.service(path); ok {
+			buf[16] = filetypeCharDevice
 			return ESUCCESS
 		}
 		data, e := d.lookup(path)

@@ -18,7 +18,9 @@
 //   - plain_v1: the identity transform behind the WATER v1 ABI.
 //   - obfs4: the obfs4 protocol of lyrebird and obfs4proxy (./obfs4/proto)
 //     on the connection-level SDK (watm/guest/stream). WATER v0; imports
-//     water_seen for its replay filter. Its args are in ./obfs4/main.go.
+//     water_seen for its replay filter, and seals frames with the host's
+//     secretbox service (/water) when the host has one. Its args are in
+//     ./obfs4/main.go.
 //
 // The ABIs are described in watm/guest/v0 and watm/guest/v1.
 package modules

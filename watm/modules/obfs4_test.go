@@ -329,16 +329,26 @@ func TestObfs4ReplayAcrossInstances(t *testing.T) {
 // BenchmarkObfs4Throughput moves 1 MiB per iteration through an obfs4
 // client instance and an obfs4 server instance in this process, one way
 // (client to server) or both at once; MB/s counts the bytes of one
-// direction. plain-up is the same through the plain module, for scale on a
-// machine whose load varies.
+// direction. crypto=host seals and opens frames with the host's secretbox
+// service (the default), crypto=wasm on a runtime WithoutHostCrypto, in
+// WebAssembly. plain-up is the same through the plain module, for scale on
+// a machine whose load varies.
 //
 //	go test -run '^$' -bench Obfs4Throughput -benchtime 64x ./watm/modules
 func BenchmarkObfs4Throughput(b *testing.B) {
-	for _, mode := range []string{"up", "both", "plain-up"} {
-		b.Run(mode, func(b *testing.B) {
-			rt := newRuntime(b)
+	for _, name := range []string{"crypto=host/up", "crypto=host/both", "crypto=wasm/up", "crypto=wasm/both", "plain-up"} {
+		b.Run(name, func(b *testing.B) {
+			var opts []watm.Option
+			if strings.HasPrefix(name, "crypto=wasm/") {
+				opts = append(opts, watm.WithoutHostCrypto())
+			}
+			rt, err := watm.NewRuntime(context.Background(), opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rt.Close(context.Background())
 			o := newObfs4(b, rt, 0)
-			if mode == "plain-up" {
+			if name == "plain-up" {
 				plain, _ := modules.Lookup("plain")
 				m, err := rt.LoadTrusted(context.Background(), plain)
 				if err != nil {
@@ -346,20 +356,71 @@ func BenchmarkObfs4Throughput(b *testing.B) {
 				}
 				o = &obfs4Setup{m: m}
 			}
-			c, s := o.pair(b)
+			benchmarkPair(b, o, strings.HasSuffix(name, "/both"))
+		})
+	}
+}
+
+// benchmarkPair moves 1 MiB per iteration from a client instance to a
+// server instance of o's module, and back at the same time if both.
+func benchmarkPair(b *testing.B, o *obfs4Setup, both bool) {
+	c, s := o.pair(b)
+	defer c.Close()
+	defer s.Close()
+	chunk := randomData(1<<20, 3)
+	b.SetBytes(int64(len(chunk)))
+	b.ResetTimer()
+	for range b.N {
+		down := []byte(nil)
+		if both {
+			down = chunk
+		}
+		if err := exchange(c, s, chunk, down); err != nil {
+			b.Fatal(err)
+		}
+	}
+}
+
+// TestObfs4WithoutHostCrypto: the obfs4 module on a host without the
+// secretbox service (a runtime made WithoutHostCrypto: no /water preopen)
+// falls back to secretbox in WebAssembly and interoperates with one that
+// uses the service, both ways: client with the service to server without,
+// and the reverse; 1 MiB and a bit each way, byte for byte.
+func TestObfs4WithoutHostCrypto(t *testing.T) {
+	with := newRuntime(t)
+	without, err := watm.NewRuntime(context.Background(), watm.WithoutHostCrypto())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { without.Close(context.Background()) })
+	for _, tc := range []struct {
+		name               string
+		clientRT, serverRT *watm.Runtime
+	}{
+		{"client with, server without", with, without},
+		{"client without, server with", without, with},
+	} {
+		t.Run(tc.name, func(t *testing.T) {
+			server := newObfs4(t, tc.serverRT, 0)
+			client := *newObfs4(t, tc.clientRT, 0)
+			client.id, client.serverArgs, client.clientArgs = server.id, server.serverArgs, server.clientArgs
+			ln := listen(t)
+			acc := server.serve(t, ln)
+			c, err := client.dial(ln.Addr().String())
+			if err != nil {
+				t.Fatal(err)
+			}
 			defer c.Close()
-			defer s.Close()
-			chunk := randomData(1<<20, 3)
-			b.SetBytes(int64(len(chunk)))
-			b.ResetTimer()
-			for range b.N {
-				down := []byte(nil)
-				if mode == "both" {
-					down = chunk
-				}
-				if err := exchange(c, s, chunk, down); err != nil {
-					b.Fatal(err)
-				}
+			a := <-acc
+			if a.err != nil {
+				t.Fatal(a.err)
+			}
+			defer a.c.Close()
+			for _, conn := range []*watm.Conn{c, a.c} {
+				conn.SetDeadline(time.Now().Add(2 * time.Minute))
+			}
+			if err := exchange(c, a.c, randomData(1<<20+77, 5), randomData(1<<20+33, 6)); err != nil {
+				t.Fatal(err)
 			}
 		})
 	}

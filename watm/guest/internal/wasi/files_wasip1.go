@@ -70,3 +70,22 @@ func OpenRead(dirfd int32, path string) (int32, Errno) {
 	}
 	return fd, ESUCCESS
 }
+
+// rightFDWrite is rights.fd_write.
+const rightFDWrite = 1 << 6
+
+// OpenReadWrite opens path, relative to the directory dirfd, for reading
+// and writing: a host service such as /water/secretbox.
+func OpenReadWrite(dirfd int32, path string) (int32, Errno) {
+	if path == "" {
+		return -1, EINVAL
+	}
+	p := []byte(path)
+	var fd int32
+	e := pathOpen(dirfd, 0, unsafe.Pointer(&p[0]), uint32(len(p)), 0, rightFDRead|rightFDWrite, 0, 0, unsafe.Pointer(&fd))
+	runtime.KeepAlive(p)
+	if e != 0 {
+		return -1, Errno(e)
+	}
+	return fd, ESUCCESS
+}

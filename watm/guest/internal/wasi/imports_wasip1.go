@@ -122,3 +122,32 @@ func ReadAll(fd int32, limit int) ([]byte, Errno) {
 		}
 	}
 }
+
+// Iovec is one buffer of a Readv or Writev: make it with IovecOf and keep
+// the buffer alive (runtime.KeepAlive) until the call has returned.
+type Iovec = iovec
+
+// IovecOf is the iovec of p.
+func IovecOf(p []byte) Iovec { return iov(p) }
+
+// Readv reads into the buffers of iovs, in order, with one fd_read.
+func Readv(fd int32, iovs []Iovec) (int, Errno) {
+	if len(iovs) == 0 {
+		return 0, ESUCCESS
+	}
+	var n uint32
+	e := fdRead(fd, unsafe.Pointer(unsafe.SliceData(iovs)), uint32(len(iovs)), unsafe.Pointer(&n))
+	runtime.KeepAlive(iovs)
+	return int(n), Errno(e)
+}
+
+// Writev writes the buffers of iovs, in order, with one fd_write.
+func Writev(fd int32, iovs []Iovec) (int, Errno) {
+	if len(iovs) == 0 {
+		return 0, ESUCCESS
+	}
+	var n uint32
+	e := fdWrite(fd, unsafe.Pointer(unsafe.SliceData(iovs)), uint32(len(iovs)), unsafe.Pointer(&n))
+	runtime.KeepAlive(iovs)
+	return int(n), Errno(e)
+}

@@ -75,3 +75,26 @@ func ClientHandshake(conn net.Conn, args ClientArgs, rand io.Reader) (net.Conn, 
 func ServerHandshake(conn net.Conn, id *ServerIdentity, replay ReplayFilter, rand io.Reader) (net.Conn, error) {
 	return serverHandshake(conn, id, replay, rand, defaultTiming())
 }
+
+// Options change how the handshakes set up a connection; the zero value
+// is what ClientHandshake and ServerHandshake use.
+type Options struct {
+	// NewSecretBox makes each direction's frame cipher (called twice per
+	// connection, once per key); nil is NativeSecretBox. The obfs4 WATM
+	// passes the host's secretbox service here when the host offers one.
+	NewSecretBox NewSecretBox
+}
+
+// ClientHandshake is the package's ClientHandshake with these options.
+func (o Options) ClientHandshake(conn net.Conn, args ClientArgs, rand io.Reader) (net.Conn, error) {
+	tm := defaultTiming()
+	tm.newBox = o.NewSecretBox
+	return clientHandshake(conn, args, rand, tm)
+}
+
+// ServerHandshake is the package's ServerHandshake with these options.
+func (o Options) ServerHandshake(conn net.Conn, id *ServerIdentity, replay ReplayFilter, rand io.Reader) (net.Conn, error) {
+	tm := defaultTiming()
+	tm.newBox = o.NewSecretBox
+	return serverHandshake(conn, id, replay, rand, tm)
+}

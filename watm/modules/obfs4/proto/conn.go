@@ -25,6 +25,10 @@ const (
 	writeChunk = 32 * 1024
 	// readBufferSize is the raw receive buffer (16 segments, as lyrebird).
 	readBufferSize = 16 * maxSegmentLength
+	// batchFrames is room for the frames of one burst (a write chunk in
+	// full frames and padding) or of a read buffer of full frames; smaller
+	// frames grow the batch.
+	batchFrames = writeChunk/maxPacketPayload + 8
 )
 
 var errClosedWrite = errors.New("obfs4: connection broken by an earlier write error")
@@ -48,7 +52,8 @@ type conn struct {
 	rbuf  []byte // raw bytes received: rbuf[roff:rend] not yet decoded
 	roff  int
 	rend  int
-	plain []byte // decoded payload not yet returned: plain[poff:]
+	pkts  [][]byte // openFrames' result, kept for its capacity
+	plain []byte   // decoded payload not yet returned: plain[poff:]
 	poff  int
 	rerr  error
 }
@@ -65,7 +70,9 @@ func newConn(c net.Conn, isServer bool, iatMode int, co *coins, seed *[drbgSeedL
 		rbuf:     make([]byte, readBufferSize),
 		plain:    make([]byte, 0, readBufferSize),
 		wbuf:     make([]byte, 0, writeChunk+writeChunk/maxPacketPayload*frameOverhead+4*maxSegmentLength),
+		pkts:     make([][]byte, 0, batchFrames),
 	}
+	oc.enc.staged, oc.dec.staged = newBatch(batchFrames), newBatch(batchFrames)
 	if seed != nil {
 		oc.setDists(seed)
 	}
@@ -152,22 +159,20 @@ func (c *conn) fill() error {
 }
 
 // decodeBuffered opens every whole frame buffered, appending payloads to
-// plain and acting on PRNG seed packets.
+// plain and acting on PRNG seed packets. The packets of the frames before
+// a failed one are handled first.
 func (c *conn) decodeBuffered() error {
-	for c.roff < c.rend {
-		pkt, used, err := c.dec.decodeFrame(c.rbuf[c.roff:c.rend], c.fakeFrameLength)
-		if err != nil {
-			return err
-		}
-		c.roff += used
-		if pkt == nil {
-			return nil
-		}
-		if err := c.handlePacket(pkt); err != nil {
-			return err
+	pkts, used, err := c.dec.openFrames(c.rbuf[c.roff:c.rend], c.fakeFrameLength, c.pkts[:0])
+	c.roff += used
+	for _, pkt := range pkts {
+		if perr := c.handlePacket(pkt); perr != nil {
+			err = perr
+			break
 		}
 	}
-	return nil
+	clear(pkts)
+	c.pkts = pkts[:0]
+	return err
 }
 
 func (c *conn) fakeFrameLength() int {
@@ -242,6 +247,9 @@ func (c *conn) writeBurst(p []byte) error {
 		}
 	}
 	defer func() { c.wbuf = buf[:0] }()
+	if err := c.enc.seal(buf); err != nil {
+		return err
+	}
 	switch c.iatMode {
 	case iatNone:
 		_, err = c.Conn.Write(buf)
@@ -254,7 +262,7 @@ func (c *conn) writeBurst(p []byte) error {
 	}
 }
 
-// padBurst appends padding frames so that the unsent part of the burst
+// padBurst appends padding frames (staged: seal them before sending) so that the unsent part of the burst
 // (pending bytes at the end of buf) ends toPadTo bytes into a segment,
 // exactly as lyrebird's padBurst.
 func (c *conn) padBurst(buf []byte, pending, toPadTo int) ([]byte, error) {
@@ -300,6 +308,9 @@ func (c *conn) writeParanoid(buf []byte) ([]byte, error) {
 		}
 		if pending := len(buf) - off; pending < target {
 			if buf, err = c.padBurst(buf, pending, target); err != nil {
+				return buf, err
+			}
+			if err := c.enc.seal(buf); err != nil {
 				return buf, err
 			}
 			if len(buf)-off != target {

@@ -13,15 +13,31 @@ import (
 
 // timing holds the protocol clock (the epoch hour and the replay filter's
 // time) and lyrebird's handshake limits; tests skew the one and shorten the
-// others. Deadlines always use the real clock.
+// others. Deadlines always use the real clock. It also carries the
+// Options' frame cipher maker (nil: NativeSecretBox).
 type timing struct {
 	now         func() time.Time
 	clientLimit time.Duration
 	serverLimit time.Duration
+	newBox      NewSecretBox
 }
 
 func defaultTiming() timing {
 	return timing{now: time.Now, clientLimit: clientHandshakeLimit, serverLimit: serverHandshakeLimit}
+}
+
+// setKeys keys the encoder with enc and the decoder with dec.
+func (c *conn) setKeys(enc, dec *[frameKeyLength]byte, newBox NewSecretBox) error {
+	e, err := newFrameCrypto(enc, newBox)
+	if err != nil {
+		return err
+	}
+	d, err := newFrameCrypto(dec, newBox)
+	if err != nil {
+		return err
+	}
+	c.enc.frameCrypto, c.dec.frameCrypto = *e, *d
+	return nil
 }
 
 func clientHandshake(nc net.Conn, args ClientArgs, rnd io.Reader, tm timing) (net.Conn, error) {
@@ -67,8 +83,9 @@ func clientHandshake(nc net.Conn, args ClientArgs, rnd io.Reader, tm timing) (ne
 	}
 	c.roff = hsLen
 	c2s, s2c := sessionKeys(&res.keySeed)
-	c.enc.frameCrypto = *newFrameCrypto(&c2s)
-	c.dec.frameCrypto = *newFrameCrypto(&s2c)
+	if err := c.setKeys(&c2s, &s2c, tm.newBox); err != nil {
+		return nil, err
+	}
 	// The server's PRNG seed frame comes with its handshake: use it now,
 	// and draw our own distribution only if it is not there.
 	if err := c.decodeBuffered(); err != nil {
@@ -180,8 +197,9 @@ func acceptClient(nc net.Conn, id *ServerIdentity, replay ReplayFilter, rnd io.R
 	}
 	c2s, s2c := sessionKeys(&res.keySeed)
 	c := newConn(nc, true, id.IATMode, co, &id.DRBGSeed)
-	c.enc.frameCrypto = *newFrameCrypto(&s2c)
-	c.dec.frameCrypto = *newFrameCrypto(&c2s)
+	if err := c.setKeys(&s2c, &c2s, tm.newBox); err != nil {
+		return nil, err
+	}
 
 	pad, err := randomPad(co, rnd, 0, serverMaxPadLength)
 	if err != nil {
@@ -190,6 +208,9 @@ func acceptClient(nc net.Conn, id *ServerIdentity, replay ReplayFilter, rnd io.R
 	msg := serverHello(h, key, &res.auth, pad, e)
 	// The PRNG seed frame goes with the handshake, unpadded.
 	if msg, err = c.enc.appendPacket(msg, packetTypePRNGSeed, id.DRBGSeed[:], 0); err != nil {
+		return nil, err
+	}
+	if err := c.enc.seal(msg); err != nil {
 		return nil, err
 	}
 	if _, err := nc.Write(msg); err != nil {

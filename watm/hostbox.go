@@ -1,0 +1,232 @@
+package watm
+
+import (
+	"encoding/binary"
+	"sync"
+
+	"github.com/tetratelabs/wazero"
+	"golang.org/x/crypto/nacl/secretbox"
+)
+
+// Host-provided crypto, optional for modules and found through WASI alone.
+//
+// A module that imports path_open and fd_prestat_get gets a preopened
+// directory named servicesDir ("/water"). path_open(dirfd, "secretbox",
+// rights fd_read|fd_write) gives a descriptor of its own: a secretbox
+// context (golang.org/x/crypto/nacl/secretbox on the host, with its native
+// code), spoken to with fd_write (a request) and fd_read (its reply). A
+// host without the service has no such preopen, or answers path_open with
+// ENOENT: the module then seals and opens in WebAssembly. Nothing is
+// imported from env, so a module that uses the service still instantiates
+// on any WASI host.
+//
+// Requests: a 12-byte header of little-endian u32s op, count, body_len,
+// then body_len bytes. A request may span several fd_write calls; a call
+// takes bytes only up to the end of the current request (a short write).
+//
+//	op 1 key:  count 0, body the 32-byte key. No reply. Once per descriptor.
+//	op 2 seal: count n in 1..boxMaxCount, body n records nonce(24) |
+//	           len(u32), then the n messages back to back (len bytes each,
+//	           at most boxMaxBytes in all). Reply: u32 n, then the n boxes
+//	           (secretbox.Seal, len+16 bytes each).
+//	op 3 open: as seal, the records giving each box's length (at least 16),
+//	           then the boxes. Reply: u32 k, the number of boxes, from the
+//	           first, that opened, then their k messages; k < n means box k
+//	           failed authentication.
+//
+// fd_write errnos: EINVAL for a malformed request (unknown op, count or
+// length out of bounds, body_len not what the records add up to, a second
+// key, seal or open before the key): the request is discarded; EBUSY when
+// the previous reply is not read yet; EFAULT and EBADF as every fd_write.
+// fd_read returns the pending reply (several calls may read it); with no
+// reply pending it returns 0 bytes. A descriptor holds at most one request
+// and one reply (about 72 KiB each), and an instance at most WithMaxFDs
+// descriptors.
+const (
+	servicesDir     = "/water"
+	secretboxName   = "secretbox"
+	boxHeaderLength = 12
+	boxRecordLength = 24 + 4
+	// boxMaxCount and boxMaxBytes bound one request: a 32 KiB write of
+	// obfs4 is about 25 frames, a full read buffer about 16, but a hostile
+	// peer's 16-byte frames make a guest batch many small boxes.
+	boxMaxCount = 256
+	boxMaxBytes = 64 << 10
+	boxOpKey    = 1
+	boxOpSeal   = 2
+	boxOpOpen   = 3
+)
+
+// EBUSY is fd_write's answer on /water/secretbox while a reply is unread.
+const EBUSY Errno = 10
+
+// importsServices reports whether a module can find and open the host's
+// services: only then is servicesDir preopened for it (a module that cannot
+// use it keeps its fd numbers as before).
+func importsServices(c wazero.CompiledModule) bool {
+	var open, prestat bool
+	for _, def := range c.ImportedFunctions() {
+		mod, name, _ := def.Import()
+		if mod == wasiModuleName {
+			open = open || name == "path_open"
+			prestat = prestat || name == "fd_prestat_get"
+		}
+	}
+	return open && prestat
+}
+
+// newServicesDir is the preopened directory of the host's services.
+func newServicesDir() *dirFile {
+	return &dirFile{name: servicesDir, services: map[string]func() file{
+		secretboxName: func() file { return &boxFile{} },
+	}}
+}
+
+// boxFile is one secretbox context: a key, the request being received and
+// the reply not yet read. Its buffers are bounded by boxMaxRequest.
+type boxFile struct {
+	mu    sync.Mutex
+	key   *[32]byte
+	req   []byte
+	reply []byte
+	roff  int
+}
+
+func (f *boxFile) filetype() uint8      { return filetypeCharDevice }
+func (f *boxFile) pollfd() int          { return -1 }
+func (f *boxFile) shutdown(uint8) Errno { return ENOTSOCK }
+func (f *boxFile) close() error         { return nil }
+
+func (f *boxFile) read(p []byte, _ bool) (int, Errno) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	n := copy(p, f.reply[f.roff:])
+	f.roff += n
+	if f.roff == len(f.reply) {
+		f.reply, f.roff = f.reply[:0], 0
+	}
+	return n, ESUCCESS
+}
+
+// write takes bytes up to the end of the current request and runs the
+// request once it is whole.
+func (f *boxFile) write(p []byte, _ bool) (int, Errno) {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.roff < len(f.reply) {
+		return 0, EBUSY
+	}
+	taken := 0
+	for {
+		if body, ok := f.bodyLength(); ok && len(f.req) == boxHeaderLength+body {
+			e := f.run()
+			f.req = f.req[:0]
+			if e != ESUCCESS {
+				return 0, e
+			}
+			return taken, ESUCCESS
+		}
+		if taken == len(p) {
+			return taken, ESUCCESS
+		}
+		k := min(f.missing(), len(p)-taken)
+		f.req = append(f.req, p[taken:taken+k]...)
+		taken += k
+		if len(f.req) == boxHeaderLength {
+			if e := f.checkHeader(); e != ESUCCESS {
+				f.req = f.req[:0]
+				return 0, e
+			}
+		}
+	}
+}
+
+// bodyLength is the current request's body_len, once its header is in.
+func (f *boxFile) bodyLength() (int, bool) {
+	if len(f.req) < boxHeaderLength {
+		return 0, false
+	}
+	return boxU32(f.req, 8), true
+}
+
+// missing is how many bytes the current request still lacks: of its
+// header first, then of its body.
+func (f *boxFile) missing() int {
+	if body, ok := f.bodyLength(); ok {
+		return boxHeaderLength + body - len(f.req)
+	}
+	return boxHeaderLength - len(f.req)
+}
+
+func boxU32(b []byte, off int) int { return int(binary.LittleEndian.Uint32(b[off:])) }
+
+// checkHeader refuses a request before its body is taken.
+func (f *boxFile) checkHeader() Errno {
+	op, n, body := boxU32(f.req, 0), boxU32(f.req, 4), boxU32(f.req, 8)
+	switch op {
+	case boxOpKey:
+		if n != 0 || body != 32 || f.key != nil {
+			return EINVAL
+		}
+	case boxOpSeal, boxOpOpen:
+		if n < 1 || n > boxMaxCount || f.key == nil ||
+			body < n*boxRecordLength || body > n*boxRecordLength+boxMaxBytes {
+			return EINVAL
+		}
+	default:
+		return EINVAL
+	}
+	return ESUCCESS
+}
+
+// run carries out the whole request in f.req.
+func (f *boxFile) run() Errno {
+	op, n, body := boxU32(f.req, 0), boxU32(f.req, 4), f.req[boxHeaderLength:]
+	if op == boxOpKey {
+		f.key = (*[32]byte)(append([]byte(nil), body...))
+		return ESUCCESS
+	}
+	recs, data := body[:n*boxRecordLength], body[n*boxRecordLength:]
+	total := 0
+	for i := range n {
+		l := boxU32(recs, i*boxRecordLength+24)
+		if op == boxOpOpen && l < secretbox.Overhead {
+			return EINVAL
+		}
+		total += l
+	}
+	if total != len(data) {
+		return EINVAL
+	}
+	if op == boxOpSeal {
+		f.seal(n, recs, data)
+	} else {
+		f.open(n, recs, data)
+	}
+	return ESUCCESS
+}
+
+func (f *boxFile) seal(n int, recs, data []byte) {
+	f.reply = binary.LittleEndian.AppendUint32(f.reply[:0], uint32(n))
+	for i := range n {
+		rec := recs[i*boxRecordLength:]
+		l := boxU32(rec, 24)
+		f.reply = secretbox.Seal(f.reply, data[:l], (*[24]byte)(rec[:24]), f.key)
+		data = data[l:]
+	}
+}
+
+func (f *boxFile) open(n int, recs, data []byte) {
+	f.reply = binary.LittleEndian.AppendUint32(f.reply[:0], 0)
+	for i := range n {
+		rec := recs[i*boxRecordLength:]
+		l := boxU32(rec, 24)
+		out, ok := secretbox.Open(f.reply, data[:l], (*[24]byte)(rec[:24]), f.key)
+		if !ok {
+			break
+		}
+		f.reply = out
+		binary.LittleEndian.PutUint32(f.reply, uint32(i+1))
+		data = data[l:]
+	}
+}
