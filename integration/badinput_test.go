@@ -122,7 +122,7 @@ func TestUnknownMethod(t *testing.T) {
 			"TOR_PT_SERVER_BINDADDR=water-127.0.0.1:0,bogus-127.0.0.1:0",
 		},
 	})
-	const why = `no such transport: water-pt provides only "water"`
+	const why = `no such transport: water-pt provides water`
 	wantExactly(t, p.Client, []string{
 		"VERSION 1",
 		"CMETHOD water socks5 " + p.ClientMethod.Addr,
@@ -189,6 +189,16 @@ func TestServerModuleErrors(t *testing.T) {
 		opts: []tortest.KV{{Key: "watm", Value: "nosuch"}},
 		want: `watm: no module named "nosuch": looked in {STATE}/watm and the embedded modules (plain, plain_v1, reverse); ` +
 			"put nosuch.wasm in a WATM directory (-watm-dir) or give an absolute path",
+	}, {
+		name: "unknown-option",
+		opts: []tortest.KV{{Key: "watm", Value: "reverse"}, {Key: "bogus", Value: "1"}},
+		want: `ServerTransportOptions: unknown argument "bogus": water-pt takes watm, watm-sha256, watm-config, watm-client-config; ` +
+			`module "reverse" takes no arguments`,
+	}, {
+		name: "config-and-module-options",
+		opts: []tortest.KV{{Key: "watm-config", Value: "aGk"}, {Key: "key", Value: "v"}},
+		want: "ServerTransportOptions: both watm-config= and module arguments (key) are given: a module gets one config, " +
+			"either watm-config= or its own k=v arguments; drop one",
 	}, {
 		name: "bad-client-config",
 		opts: []tortest.KV{{Key: "watm-client-config", Value: "!!!"}},
@@ -267,6 +277,18 @@ func TestBadSOCKSRequests(t *testing.T) {
 		args:  kv("watm", "../plain"),
 		reply: tortest.ReplyNotAllowed,
 		log:   `module rejected err=watm: watm="../plain": a name may use letters, digits, '-' and '_', or be an absolute path to a .wasm file`,
+	}, {
+		name:  "unknown-key",
+		args:  kv("wtam", "reverse"),
+		reply: tortest.ReplyGeneralFailure,
+		log: `bridge args refused err=bridge args: unknown argument "wtam": water-pt takes watm, watm-sha256, watm-config; ` +
+			`module "plain" takes no arguments`,
+	}, {
+		name:  "config-and-module-args",
+		args:  []tortest.KV{{Key: "watm-config", Value: "aGk"}, {Key: "key", Value: "v"}},
+		reply: tortest.ReplyGeneralFailure,
+		log: "bridge args refused err=bridge args: both watm-config= and module arguments (key) are given: a module gets one config, " +
+			"either watm-config= or its own k=v arguments; drop one",
 	}, {
 		name:  "sha256-not-hex",
 		args:  kv("watm-sha256", "xyz"),

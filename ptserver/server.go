@@ -14,8 +14,12 @@ import (
 	"github.com/water-pt/water-pt/watm"
 )
 
-// MethodName is the transport water-pt provides.
+// MethodName is the transport water-pt provides for any module.
 const MethodName = "water"
+
+// Obfs4Method is the transport that runs the embedded obfs4 module,
+// wire-compatible with obfs4proxy and lyrebird.
+const Obfs4Method = "obfs4"
 
 // NotifyTor is the slog attribute key that marks a record as notable: the
 // managed proxy also sends it to tor as a LOG line.
@@ -44,6 +48,10 @@ type Server struct {
 	// DialPolicy decides what a v1 module may dial with water_dial (nil:
 	// nothing, as a server connection has no destination of its own).
 	DialPolicy watm.DialPolicy
+	// Transports are the methods served (nil: water only).
+	Transports []watm.Transport
+	// StateDir keeps the obfs4 identity (Obfs4StateFile).
+	StateDir string
 
 	methods []*Method
 	wg      sync.WaitGroup
@@ -77,10 +85,11 @@ func (s *Server) Setup(ctx context.Context) ([]*Method, []*MethodError) {
 }
 
 func (s *Server) setupMethod(ctx context.Context, b pt.Bindaddr) (*Method, error) {
-	if b.MethodName != MethodName {
-		return nil, fmt.Errorf("no such transport: water-pt provides only %q", MethodName)
+	t, err := s.transport(b.MethodName)
+	if err != nil {
+		return nil, err
 	}
-	spec, err := watm.ParseSpec(b.Options.Get)
+	spec, err := t.Spec(b.Options)
 	if err != nil {
 		return nil, fmt.Errorf("ServerTransportOptions: %w", err)
 	}
@@ -91,9 +100,14 @@ func (s *Server) setupMethod(ctx context.Context, b pt.Bindaddr) (*Method, error
 	if !r.Module.Can(watm.RoleListener) {
 		return nil, fmt.Errorf("module %q cannot serve: it does not export the listener entry point", r.Name)
 	}
-	m := &Method{Bindaddr: b, Module: r, Config: spec.Config, Args: pt.Args{}}
-	m.Args.Add(watm.ArgModule, r.Name)
-	m.Args.Add(watm.ArgSHA256, r.Module.SHA256())
+	if err := s.Catalog.CheckArgs(t, true, r, spec.Args); err != nil {
+		return nil, fmt.Errorf("ServerTransportOptions: %w", err)
+	}
+	m := &Method{Bindaddr: b, Module: r, Args: pt.Args{}}
+	if t.Module == "" {
+		m.Args.Add(watm.ArgModule, r.Name)
+		m.Args.Add(watm.ArgSHA256, r.Module.SHA256())
+	}
 	if v, ok := b.Options.Get(watm.ArgClientConfig); ok {
 		cfg, err := watm.DecodeConfig(v)
 		if err != nil {
@@ -101,6 +115,12 @@ func (s *Server) setupMethod(ctx context.Context, b pt.Bindaddr) (*Method, error
 		}
 		m.Args.Add(watm.ArgConfig, watm.EncodeConfig(cfg))
 	}
+	if r.Name == Obfs4Module && spec.Config == nil {
+		if err := s.withObfs4Identity(&spec, m); err != nil {
+			return nil, err
+		}
+	}
+	m.Config = spec.ModuleConfig()
 	if m.ln, err = listen(b.Addr); err != nil {
 		return nil, err
 	}
@@ -108,6 +128,33 @@ func (s *Server) setupMethod(ctx context.Context, b pt.Bindaddr) (*Method, error
 		"module", r.Name, "source", r.Source, "sha256", r.Module.SHA256(), "abi", r.Module.Version(),
 		"trusted", r.Module.Trusted(), NotifyTor, true)
 	return m, nil
+}
+
+// withObfs4Identity hands the obfs4 module its identity as arguments and
+// advertises what clients need: cert= and iat-mode=.
+func (s *Server) withObfs4Identity(spec *watm.Spec, m *Method) error {
+	id, err := obfs4Identity(s.StateDir, spec.Args)
+	if err != nil {
+		return err
+	}
+	if spec.Args == nil {
+		spec.Args = map[string]string{}
+	}
+	for k, v := range id.Args() {
+		spec.Args[k] = v
+	}
+	m.Args.Add("cert", id.Cert())
+	m.Args.Add(optIATMode, strconv.Itoa(id.IATMode))
+	return nil
+}
+
+// transport finds the method a bind address names.
+func (s *Server) transport(name string) (watm.Transport, error) {
+	ts := s.Transports
+	if ts == nil {
+		ts = []watm.Transport{{Name: MethodName}}
+	}
+	return watm.FindTransport(ts, name)
 }
 
 // listen binds addr; an unspecified address (0.0.0.0 or [::]) listens on
@@ -199,7 +246,7 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 	if dialer == nil {
 		dialer = &net.Dialer{}
 	}
-	or, err := pt.DialOrWithDialer(dialer, &s.Info, remote, MethodName)
+	or, err := pt.DialOrWithDialer(dialer, &s.Info, remote, m.Bindaddr.MethodName)
 	if err != nil {
 		s.Logger.Warn("cannot reach tor's ExtORPort/ORPort", "client", remote, "err", err)
 		c.Close()

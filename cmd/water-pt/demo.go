@@ -10,6 +10,7 @@ import (
 	"io"
 	"log/slog"
 	"net"
+	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -79,7 +80,14 @@ func demo(opts *options, mib, conns int, optStr string, stdout, stderr io.Writer
 			}
 		}
 	}
-	srv := &ptserver.Server{Catalog: cat, Logger: logger, Info: pt.ServerInfo{
+	// A server identity (obfs4) is kept in a state directory: the demo's
+	// lives and dies with it.
+	stateDir, err := os.MkdirTemp("", "water-pt-demo-")
+	if err != nil {
+		return err
+	}
+	defer os.RemoveAll(stateDir)
+	srv := &ptserver.Server{Catalog: cat, Logger: logger, StateDir: stateDir, Info: pt.ServerInfo{
 		Bindaddrs: []pt.Bindaddr{{MethodName: ptserver.MethodName, Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, Options: sopts}},
 		OrAddr:    echo.Addr().(*net.TCPAddr),
 	}}

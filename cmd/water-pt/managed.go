@@ -96,7 +96,18 @@ func newCatalog(ctx context.Context, opts *options, stateDir string, logger *slo
 	}
 	cat := watm.NewCatalog(rt, dirs, modules.Lookup, modules.Names(), modules.Default)
 	cat.TrustFiles = opts.trustFiles
+	cat.ModuleArgs = modules.Args
 	return rt, cat, nil
+}
+
+// transports are the methods water-pt serves: water (any module) always,
+// obfs4 when the embedded obfs4 module is there.
+func transports() []watm.Transport {
+	ts := []watm.Transport{{Name: ptserver.MethodName}}
+	if _, ok := modules.Lookup(ptserver.Obfs4Module); ok {
+		ts = append(ts, watm.Transport{Name: ptserver.Obfs4Method, Module: ptserver.Obfs4Module})
+	}
+	return ts
 }
 
 // bridgeDialer is how the client reaches bridges: from the outbound bind
@@ -143,10 +154,12 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 	if !ok {
 		return 1
 	}
+	var clients []*ptclient.Client
 	var listeners []net.Listener
 	for _, name := range info.MethodNames {
-		if name != ptserver.MethodName {
-			_ = pt.CmethodError(name, fmt.Sprintf("no such transport: water-pt provides only %q", ptserver.MethodName))
+		t, err := watm.FindTransport(transports(), name)
+		if err != nil {
+			_ = pt.CmethodError(name, err.Error())
 			continue
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -156,12 +169,12 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 		}
 		pt.Cmethod(name, "socks5", ln.Addr())
 		listeners = append(listeners, ln)
+		clients = append(clients, &ptclient.Client{Catalog: cat, Dialer: dialer, Logger: logger, DialPolicy: policy, Transport: t})
 	}
 	pt.CmethodsDone()
 	if len(listeners) == 0 {
 		return 1
 	}
-	c := &ptclient.Client{Catalog: cat, Dialer: dialer, Logger: logger, DialPolicy: policy}
 	return serveUntilStopped(ctx, logger, stdin, func(acceptCtx, connCtx context.Context) {
 		// Compile the default module now rather than on the first
 		// connection (which would otherwise wait a second for it).
@@ -174,8 +187,8 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 		}()
 		defer func() { <-warmed }()
 		done := make(chan struct{}, len(listeners))
-		for _, ln := range listeners {
-			go func() { c.Serve(acceptCtx, connCtx, ln); done <- struct{}{} }()
+		for i, ln := range listeners {
+			go func() { clients[i].Serve(acceptCtx, connCtx, ln); done <- struct{}{} }()
 		}
 		for range listeners {
 			<-done
@@ -188,7 +201,7 @@ func managedServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 	if err != nil {
 		return 1
 	}
-	srv := &ptserver.Server{Info: info, Catalog: cat, Logger: logger, DialPolicy: policy}
+	srv := &ptserver.Server{Info: info, Catalog: cat, Logger: logger, DialPolicy: policy, Transports: transports(), StateDir: stateDir}
 	methods, errs := srv.Setup(ctx)
 	for _, e := range errs {
 		_ = pt.SmethodError(e.Name, printable(e.Err.Error()))
