@@ -53,7 +53,7 @@ func TestTorBridgeAndClient(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := startTorBridge(t, torBin, bin, tc.options)
+			b := startTorBridge(t, torBin, "water", bin, tc.options)
 
 			// The line water-pt wrote for the operator to give out, with
 			// its placeholders (if any) filled in as an operator would.
@@ -131,21 +131,22 @@ func findTor(t *testing.T) string {
 
 type torBridge struct {
 	*torProc
+	transport     string
 	transportPort int
 	fingerprint   string
 	infoLog       string // tor's info-level log file
 }
 
-// startTorBridge starts a bridge tor with water-pt as its server transport
-// and waits for tor to register the transport. The transport's port is
+// startTorBridge starts a bridge tor with bin (water-pt or obfs4proxy) as
+// its server transport and waits for tor to register the transport. The transport's port is
 // picked free beforehand (tor has no "auto" there); if another process
 // takes it in between, it starts again on another port.
-func startTorBridge(t *testing.T, torBin, bin, options string) *torBridge {
+func startTorBridge(t *testing.T, torBin, transport, bin, options string) *torBridge {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		port := freeLoopbackPort(t)
 		dir := t.TempDir()
-		b := &torBridge{transportPort: port, infoLog: filepath.Join(dir, "info.log")}
+		b := &torBridge{transport: transport, transportPort: port, infoLog: filepath.Join(dir, "info.log")}
 		conf := []string{
 			"ORPort 127.0.0.1:auto",
 			"ExtORPort auto",
@@ -154,15 +155,15 @@ func startTorBridge(t *testing.T, torBin, bin, options string) *torBridge {
 			"AssumeReachable 1",
 			"ExitPolicy reject *:*",
 			"SocksPort 0",
-			"ServerTransportPlugin water exec " + bin,
-			fmt.Sprintf("ServerTransportListenAddr water 127.0.0.1:%d", port),
+			"ServerTransportPlugin " + transport + " exec " + bin,
+			fmt.Sprintf("ServerTransportListenAddr %s 127.0.0.1:%d", transport, port),
 			"Log info file " + b.infoLog, // has the SMETHOD line as tor read it
 		}
 		if options != "" {
-			conf = append(conf, "ServerTransportOptions water "+options)
+			conf = append(conf, "ServerTransportOptions "+transport+" "+options)
 		}
 		b.torProc = startTorIn(t, torBin, "bridge", dir, conf)
-		got, err := b.waitLine("Registered server transport 'water'", "Server managed proxy encountered a method error", ptDied)
+		got, err := b.waitLine("Registered server transport '"+transport+"'", "Server managed proxy encountered a method error", ptDied)
 		if err != nil {
 			t.Fatalf("bridge: %v", err)
 		}
@@ -171,7 +172,7 @@ func startTorBridge(t *testing.T, torBin, bin, options string) *torBridge {
 			b.stop()
 			continue
 		}
-		if want := fmt.Sprintf("Registered server transport 'water' at '127.0.0.1:%d'", port); !strings.Contains(got, want) {
+		if want := fmt.Sprintf("Registered server transport '%s' at '127.0.0.1:%d'", transport, port); !strings.Contains(got, want) {
 			t.Fatalf("bridge: %q, want %q", got, want)
 		}
 		fp, err := os.ReadFile(filepath.Join(b.dataDir, "fingerprint"))
@@ -191,7 +192,11 @@ func startTorBridge(t *testing.T, torBin, bin, options string) *torBridge {
 // writes right after SMETHODS DONE, and returns its one Bridge line.
 func readBridgeLine(t *testing.T, b *torBridge) string {
 	t.Helper()
-	path := filepath.Join(b.dataDir, "pt_state", ptserver.BridgeLineFile)
+	file := ptserver.BridgeLineFile
+	if b.transport == ptserver.Obfs4Method {
+		file = ptserver.Obfs4BridgeLineFile
+	}
+	path := filepath.Join(b.dataDir, "pt_state", file)
 	var data []byte
 	err := pollFileUntil(torWait, func() bool {
 		var err error
@@ -228,7 +233,7 @@ func (b *torBridge) smethodArgs(t *testing.T) []tortest.KV {
 			continue
 		}
 		_, text, ok := strings.Cut(strings.TrimSpace(rest), "': (")
-		if !ok || !strings.HasPrefix(text, "SMETHOD water ") {
+		if !ok || !strings.HasPrefix(text, "SMETHOD "+b.transport+" ") {
 			continue
 		}
 		m, err := tortest.ParseMethod(tortest.ParseLine(strings.TrimSuffix(text, ")")))
