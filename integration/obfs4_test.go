@@ -475,3 +475,100 @@ func TestTorObfs4(t *testing.T) {
 		})
 	}
 }
+
+// TestObfs4TransportArgs: one PT serves water and obfs4; on obfs4 the
+// module is fixed (watm= refused) and its keys are known (a typo refused
+// up front, with the known keys); a copy of the obfs4 module loaded from a
+// file under water checks its own keys, and its error text reaches tor.
+func TestObfs4TransportArgs(t *testing.T) {
+	bin := tortest.Build(t)
+	both := []string{"water", ptserver.Obfs4Method}
+
+	cpt := tortest.Start(t, bin, tortest.ClientEnv(filepath.Join(t.TempDir(), "pt_state"), both, ""), wazeroCacheArgs(t)...)
+	cms, err := cpt.WaitDone(ctxTimeout(t, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(cms) != 2 || cms[0].Name != "water" || cms[1].Name != ptserver.Obfs4Method {
+		t.Fatalf("CMETHOD lines %v, want water and obfs4", cms)
+	}
+	bridge := closedPort(t) // none of these may get as far as dialing
+	obfs4File := writeEmbeddedModule(t, "obfs4")
+	for _, tc := range []struct {
+		name   string
+		method tortest.Method
+		args   []tortest.KV
+		log    string // the LOG line's MESSAGE contains it
+	}{{
+		name:   "watm-on-obfs4",
+		method: cms[1],
+		args:   []tortest.KV{{Key: "watm", Value: "plain"}},
+		log: "argument watm= is not taken by transport obfs4, which always runs the embedded obfs4 module; " +
+			"to choose a module, use transport water (e.g. Bridge water ... watm=obfs4)",
+	}, {
+		name:   "typo-on-obfs4",
+		method: cms[1],
+		args:   []tortest.KV{{Key: "crt", Value: "x"}, {Key: "iat-mode", Value: "0"}},
+		log:    `unknown argument "crt": transport obfs4 runs module "obfs4", which takes: cert, iat-mode, node-id, public-key`,
+	}, {
+		name:   "typo-on-water-obfs4",
+		method: cms[0],
+		args:   []tortest.KV{{Key: "watm", Value: "obfs4"}, {Key: "iat-mod", Value: "0"}},
+		log: `unknown argument "iat-mod": water-pt takes watm, watm-sha256, watm-config; ` +
+			`module "obfs4" takes: cert, iat-mode, node-id, public-key`,
+	}, {
+		name:   "module-checks-its-own",
+		method: cms[0],
+		args:   []tortest.KV{{Key: "watm", Value: obfs4File}, {Key: "bogus", Value: "1"}},
+		log:    `unknown argument "bogus"; this module takes: cert, iat-mode, node-id, public-key`,
+	}} {
+		t.Run(tc.name, func(t *testing.T) {
+			ctx := ctxTimeout(t, time.Minute)
+			from := len(cpt.Lines())
+			c, rep, _ := tortest.DialSOCKS(ctx, tc.method.Addr, bridge, tc.args)
+			if c != nil {
+				c.Close()
+			}
+			if rep != tortest.ReplyGeneralFailure {
+				t.Errorf("SOCKS reply 0x%02x, want 0x%02x (general failure)", rep, tortest.ReplyGeneralFailure)
+			}
+			if err := waitLogContaining(ctx, cpt, from, "warning", tc.log); err != nil {
+				t.Error(err)
+			}
+		})
+	}
+
+	ext := extortest.Start(t, extortest.Echo())
+	opts := tortest.ServerTransportOptions(ptserver.Obfs4Method, []tortest.KV{{Key: "bogus", Value: "1"}})
+	env := tortest.ServerEnv(filepath.Join(t.TempDir(), "pt_state"), both, nil, opts, "", ext.Addr(), ext.CookiePath())
+	spt := tortest.Start(t, bin, env, wazeroCacheArgs(t)...)
+	sms, err := spt.WaitDone(ctxTimeout(t, time.Minute))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if len(sms) != 1 || sms[0].Name != "water" {
+		t.Fatalf("SMETHOD lines %v, want water only", sms)
+	}
+	const why = `SMETHOD-ERROR obfs4 ServerTransportOptions: unknown argument "bogus": transport obfs4 runs module "obfs4", ` +
+		"which takes: drbg-seed, iat-mode, node-id, private-key"
+	if !slices.ContainsFunc(spt.Lines(), func(l tortest.Line) bool { return l.Text == why }) {
+		t.Errorf("no %q among the server's lines", why)
+	}
+}
+
+// waitLogContaining waits for a LOG line, from line index from on, of the
+// given severity whose MESSAGE contains sub.
+func waitLogContaining(ctx context.Context, pt *tortest.PT, from int, severity, sub string) error {
+	for {
+		l, err := pt.WaitLineFrom(ctx, from, "LOG ")
+		if err != nil {
+			return fmt.Errorf("no LOG SEVERITY=%s with MESSAGE containing %q: %w", severity, sub, err)
+		}
+		sev, _ := l.Get("SEVERITY")
+		m, _ := l.Get("MESSAGE")
+		if sev == severity && strings.Contains(m, sub) {
+			return nil
+		}
+		from = l.Index + 1
+	}
+}
