@@ -458,20 +458,7 @@ func TestTorObfs4(t *testing.T) {
 					t.Fatalf("%s has %q, want %q (SMETHOD ARGS as tor read them)", ptserver.Obfs4BridgeLineFile, raw, line)
 				}
 			}
-			c := startTor(t, torBin, "client", []string{
-				"UseBridges 1",
-				"ClientTransportPlugin obfs4 exec " + water,
-				"SocksPort auto",
-				line,
-			})
-			got, err := c.waitLine("new bridge descriptor", ptDied)
-			if err != nil {
-				t.Fatalf("client: %v", err)
-			}
-			if !strings.Contains(got, "$"+b.fingerprint) {
-				t.Fatalf("client: %q is not the descriptor of %s", got, b.fingerprint)
-			}
-			t.Logf("client: %s", got)
+			torClientFetches(t, torBin, ptserver.Obfs4Method, water, line, b.fingerprint)
 		})
 	}
 }

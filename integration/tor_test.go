@@ -91,22 +91,31 @@ func TestTorBridgeAndClient(t *testing.T) {
 				t.Logf("bridge line as written: %s", raw)
 			}
 
-			c := startTor(t, torBin, "client", []string{
-				"UseBridges 1",
-				"ClientTransportPlugin water exec " + bin,
-				"SocksPort auto",
-				line,
-			})
-			got, err := c.waitLine("new bridge descriptor", ptDied)
-			if err != nil {
-				t.Fatalf("client: %v", err)
-			}
-			if !strings.Contains(got, "new bridge descriptor") || !strings.Contains(got, "$"+b.fingerprint) {
-				t.Fatalf("client: %q is not the descriptor of %s", got, b.fingerprint)
-			}
-			t.Logf("client: %s", got)
+			torClientFetches(t, torBin, "water", bin, line, b.fingerprint)
 		})
 	}
+}
+
+// torClientFetches starts a client tor whose transport is cmd and whose
+// bridge is line, and waits for its notice that it has the descriptor of
+// the bridge with fingerprint fp: tor's TLS handshake, its cells and a
+// directory fetch crossed the transport both ways.
+func torClientFetches(t *testing.T, torBin, transport, cmd, line, fp string) {
+	t.Helper()
+	c := startTor(t, torBin, "client", []string{
+		"UseBridges 1",
+		"ClientTransportPlugin " + transport + " exec " + cmd,
+		"SocksPort auto",
+		line,
+	})
+	got, err := c.waitLine("new bridge descriptor", ptDied)
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	if !strings.Contains(got, "new bridge descriptor") || !strings.Contains(got, "$"+fp) {
+		t.Fatalf("client: %q is not the descriptor of %s", got, fp)
+	}
+	t.Logf("client: %s", got)
 }
 
 // findTor returns tor's path. tor is a declared test dependency (.ci/run
