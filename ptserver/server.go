@@ -8,6 +8,7 @@ import (
 	"net"
 	"strconv"
 	"sync"
+	"time"
 
 	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
@@ -121,6 +122,11 @@ func (s *Server) setupMethod(ctx context.Context, b pt.Bindaddr) (*Method, error
 		}
 	}
 	m.Config = spec.ModuleConfig()
+	if m.Config != nil {
+		if err := checkConfig(ctx, r, m.Config); err != nil {
+			return nil, err
+		}
+	}
 	if m.ln, err = listen(b.Addr); err != nil {
 		return nil, err
 	}
@@ -145,6 +151,21 @@ func (s *Server) withObfs4Identity(spec *watm.Spec, m *Method) error {
 	}
 	m.Args.Add("cert", id.Cert())
 	m.Args.Add(optIATMode, strconv.Itoa(id.IATMode))
+	return nil
+}
+
+// configCheckTimeout bounds the module's init when its config is checked
+// at start-up.
+const configCheckTimeout = 30 * time.Second
+
+// checkConfig runs the module's init with the method's config once, so
+// that a config it refuses (an unknown key, say) stops the method now.
+func checkConfig(ctx context.Context, r watm.Resolved, cfg []byte) error {
+	ctx, cancel := context.WithTimeout(ctx, configCheckTimeout)
+	defer cancel()
+	if err := r.Module.CheckConfig(ctx, cfg); err != nil {
+		return fmt.Errorf("ServerTransportOptions: module %q refused its config: %w", r.Name, err)
+	}
 	return nil
 }
 
