@@ -461,11 +461,17 @@ var (
 )
 
 // startWaterPair is tortest.StartPair for transport "water" with the shared
-// compilation cache; cfg's other fields are passed on.
+// compilation cache; cfg's other fields are passed on. Without
+// ServerOptions the server runs watm=plain, the identity module: these
+// tests are about water-pt's plumbing (the default module, obfs4, has its
+// own tests), and a prober's bytes pass through plain unchanged.
 func startWaterPair(t *testing.T, cfg tortest.PairConfig) *tortest.Pair {
 	t.Helper()
 	cfg.Binary = tortest.Build(t)
 	cfg.Transport = "water"
+	if cfg.ServerOptions == nil {
+		cfg.ServerOptions = []tortest.KV{{Key: "watm", Value: "plain"}}
+	}
 	cache := wazeroCacheArgs(t)
 	cfg.ServerArgs = append(append([]string{}, cache...), cfg.ServerArgs...)
 	cfg.ClientArgs = append(append([]string{}, cache...), cfg.ClientArgs...)
