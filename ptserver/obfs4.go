@@ -83,11 +83,11 @@ func presentKeys(opts map[string]string) string {
 }
 
 // loadOrCreateObfs4State reads stateDir/obfs4_state.json, or creates it
-// with a new identity when there is none.
+// with a new identity when there is none. Without a state directory the
+// identity is new on every start (the caller says so).
 func loadOrCreateObfs4State(stateDir string) (*proto.ServerIdentity, error) {
-	if stateDir == "" {
-		return nil, fmt.Errorf("the obfs4 module needs a state directory to keep its identity in %s (standalone: give -state DIR), "+
-			"or the ServerTransportOptions node-id=, private-key= and drbg-seed=", Obfs4StateFile)
+	if stateDir == "" { // standalone without -state, the demo
+		return proto.NewServerIdentity(rand.Reader)
 	}
 	if err := os.MkdirAll(stateDir, 0o700); err != nil {
 		return nil, fmt.Errorf("cannot create the state directory for the obfs4 identity: %w", err)

@@ -91,3 +91,17 @@ func TestObfs4IdentityBadFile(t *testing.T) {
 		t.Error("the corrupt state file was overwritten")
 	}
 }
+
+func TestObfs4IdentityNoStateDir(t *testing.T) {
+	a, err := obfs4Identity("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	b, err := obfs4Identity("", nil)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if a.Cert() == b.Cert() {
+		t.Error("without a state directory two starts gave the same identity, want a new one each")
+	}
+}

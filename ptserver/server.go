@@ -143,6 +143,10 @@ func (s *Server) withObfs4Identity(spec *watm.Spec, m *Method) error {
 	if err != nil {
 		return err
 	}
+	if s.StateDir == "" {
+		s.Logger.Warn("no state directory: this obfs4 identity (cert=) is new and lasts until exit; give a state directory to keep it",
+			"method", m.Bindaddr.MethodName)
+	}
 	if spec.Args == nil {
 		spec.Args = map[string]string{}
 	}

@@ -10,7 +10,6 @@ import (
 	"io"
 	"log/slog"
 	"net"
-	"os"
 	"strconv"
 	"sync"
 	"time"
@@ -80,14 +79,7 @@ func demo(opts *options, mib, conns int, optStr string, stdout, stderr io.Writer
 			}
 		}
 	}
-	// A server identity (obfs4) is kept in a state directory: the demo's
-	// lives and dies with it.
-	stateDir, err := os.MkdirTemp("", "water-pt-demo-")
-	if err != nil {
-		return err
-	}
-	defer os.RemoveAll(stateDir)
-	srv := &ptserver.Server{Catalog: cat, Logger: logger, StateDir: stateDir, Info: pt.ServerInfo{
+	srv := &ptserver.Server{Catalog: cat, Logger: logger, Info: pt.ServerInfo{
 		Bindaddrs: []pt.Bindaddr{{MethodName: ptserver.MethodName, Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, Options: sopts}},
 		OrAddr:    echo.Addr().(*net.TCPAddr),
 	}}
