@@ -103,6 +103,10 @@ type logFile struct {
 	tokens  float64
 	last    time.Time
 	dropped int
+	// lines counts the complete lines written, lastLine is the latest
+	// (rate limited or not): a failed call's error quotes it.
+	lines    uint64
+	lastLine string
 }
 
 const (
@@ -131,6 +135,8 @@ func (f *logFile) write(p []byte, _ bool) (int, Errno) {
 			break
 		}
 		f.appendLine(rest[:i])
+		f.lines++
+		f.lastLine = string(f.line)
 		f.emitLocked()
 		rest = rest[i+1:]
 	}
@@ -169,4 +175,21 @@ func (f *logFile) close() error {
 		f.emitLocked()
 	}
 	return nil
+}
+
+// mark returns how many complete lines were written so far.
+func (f *logFile) mark() uint64 {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	return f.lines
+}
+
+// since returns the latest complete line if one was written after mark.
+func (f *logFile) since(mark uint64) string {
+	f.mu.Lock()
+	defer f.mu.Unlock()
+	if f.lines == mark {
+		return ""
+	}
+	return f.lastLine
 }

@@ -3,6 +3,7 @@ package watm
 import (
 	"context"
 	"net"
+	"time"
 
 	"github.com/tetratelabs/wazero/api"
 )
@@ -11,7 +12,7 @@ import (
 // pull_config (v0) and water_dial_fixed, water_accept and water_dial (v1)
 // return a descriptor or a negative errno. A module may import any subset;
 // Load checks that it imports only these, with these types.
-var envFunctions = []*hostFunc{hostDial, hostAccept, pullConfig, hostDefer, waterDialFixed, waterAccept, waterDial}
+var envFunctions = []*hostFunc{hostDial, hostAccept, pullConfig, hostDefer, waterDialFixed, waterAccept, waterDial, waterSeen}
 
 func returnFD(stack []uint64, fd int32, e Errno) Errno {
 	if e != ESUCCESS {
@@ -74,6 +75,30 @@ var waterDial = &hostFunc{name: "water_dial", params: params(i32, i32, i32, i32)
 		}
 		fd, e := in.dialAddress(network, address)
 		return returnFD(s, fd, e)
+	}}
+
+// water_seen(key_ptr, key_len, ttl_seconds) -> i32: a replay filter that
+// outlives the instance. 0: key was not seen within its ttl, and is now
+// recorded for ttl_seconds; 1: it was. Negative errno: -EFAULT when the key
+// is not in memory, -EINVAL when key_len is not in 1..64 or ttl_seconds is
+// not positive. Every instance of the same module bytes in a Runtime shares
+// one set, bounded (the oldest entry is evicted).
+var waterSeen = &hostFunc{name: "water_seen", params: params(i32, i32, i32),
+	names: []string{"key_ptr", "key_len", "ttl_seconds"}, rawResult: true,
+	body: func(in *instance, mem api.Memory, s []uint64) Errno {
+		ptr, n, ttl := p32(s, 0), p32(s, 1), int32(p32(s, 2))
+		if n == 0 || n > seenMaxKey || ttl <= 0 {
+			return returnFD(s, 0, EINVAL)
+		}
+		key, ok := mem.Read(ptr, n)
+		if !ok {
+			return returnFD(s, 0, EFAULT)
+		}
+		seen := in.m.seen.testAndSet(time.Now(), string(key), time.Duration(ttl)*time.Second)
+		if seen {
+			return returnFD(s, 1, ESUCCESS)
+		}
+		return returnFD(s, 0, ESUCCESS)
 	}}
 
 // iovString gathers an iovec array into a string of at most 256 bytes.

@@ -75,6 +75,8 @@ type instance struct {
 	conf *dirFile
 	// pollScratch is poll_oneoff's reusable space.
 	pollScratch pollState
+	// stderr is fd 2: a failed export's error quotes its last line.
+	stderr *logFile
 }
 
 // exitCodeStopped is the exit code of an instance stopped by the host.
@@ -93,7 +95,8 @@ func newInstance(m *Module) (*instance, error) {
 	in.fds.max = m.rt.cfg.maxFDs
 	in.fds.setStdio(0, stdinFile{})
 	in.fds.setStdio(1, newLogFile(in, "stdout"))
-	in.fds.setStdio(2, newLogFile(in, "stderr"))
+	in.stderr = newLogFile(in, "stderr")
+	in.fds.setStdio(2, in.stderr)
 	if m.abi.version == 1 {
 		// Go's wasip1 runtime looks for preopens while it starts, so /conf
 		// is there from the start; configure fills it.
@@ -133,15 +136,26 @@ func (in *instance) configure(cc ConnConfig) {
 // init runs the module's init export.
 func (in *instance) init() error {
 	name := in.m.abi.init
+	mark := in.stderr.mark()
 	r, err := in.call(name)
 	if err != nil {
 		return err
 	}
 	if r != 0 {
-		return fmt.Errorf("watm: %s returned %s", name, resultString(r))
+		return in.failed(name, r, mark)
 	}
 	in.inited = true
 	return nil
+}
+
+// failed is the error of an export that returned the failure r; it quotes
+// the module's last stderr line if the call wrote one (the guest SDK writes
+// its error's text there).
+func (in *instance) failed(name string, r int32, mark uint64) error {
+	if said := in.stderr.since(mark); said != "" {
+		return fmt.Errorf("watm: %s returned %s: module stderr: %s", name, resultString(r), said)
+	}
+	return fmt.Errorf("watm: %s returned %s", name, resultString(r))
 }
 
 // call invokes an export and returns its i32 result. Traps, host panics,

@@ -47,6 +47,7 @@ type Module struct {
 	roles    Role
 	pool     *pool     // ready instances; nil when pooling is off
 	image    *memImage // initial memory, mapped by each instance; nil: data segments are applied
+	seen     *seenSet  // water_seen's set, shared with the same bytes loaded trusted or not
 }
 
 // Trusted reports whether the module was loaded with LoadTrusted.
@@ -123,6 +124,7 @@ func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, was
 		return nil, err
 	}
 	m.rt, m.wrt, m.compiled, m.sum = r, wrt, compiled, sum
+	m.seen = r.seenFor(sum)
 	if image != nil {
 		if m.image, err = newMemImage(image); err != nil {
 			_ = compiled.Close(ctx)

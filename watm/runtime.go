@@ -48,6 +48,7 @@ type Runtime struct {
 	loaded         map[loadKey]*Module
 	loading        map[loadKey]*loading
 	live           map[*Session]struct{}
+	seen           map[[32]byte]*seenSet // water_seen's sets, by module bytes
 	closed         bool
 
 	poolCtx    context.Context // ends the pools' refill goroutines
@@ -104,7 +105,7 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		return nil, fmt.Errorf("watm: memory limit %d pages out of range 1-65536", cfg.memoryPages)
 	}
 	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(cfg.memoryPages)
-	r := &Runtime{cfg: cfg, epoch: time.Now(), loaded: map[loadKey]*Module{}, loading: map[loadKey]*loading{}, live: map[*Session]struct{}{},
+	r := &Runtime{cfg: cfg, epoch: time.Now(), loaded: map[loadKey]*Module{}, loading: map[loadKey]*loading{}, live: map[*Session]struct{}{}, seen: map[[32]byte]*seenSet{},
 		instanceConfig: wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader)}
 	if cfg.cacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)

@@ -138,6 +138,7 @@ func (s *Session) enterRole(role Role, plain *sockFile) error {
 	if role == RoleDialer && !in.m.hasExport(entry) {
 		entry = a.dialAny
 	}
+	mark := in.stderr.mark()
 	r, err := in.call(entry, args...)
 	if err != nil {
 		return err
@@ -146,7 +147,7 @@ func (s *Session) enterRole(role Role, plain *sockFile) error {
 		if in.dialErr != nil {
 			return &DialError{Func: entry, Err: in.dialErr}
 		}
-		return fmt.Errorf("watm: %s returned %s", entry, resultString(r))
+		return in.failed(entry, r, mark)
 	}
 	return nil
 }
@@ -212,9 +213,10 @@ func (s *Session) Start() {
 // connection, then releases the instance.
 func (s *Session) routineWorker() {
 	name := s.in.m.abi.worker
+	mark := s.in.stderr.mark()
 	r, err := s.in.call(name)
 	if err == nil && r != 0 {
-		err = fmt.Errorf("watm: %s returned %s", name, resultString(r))
+		err = s.in.failed(name, r, mark)
 	}
 	s.end(err)
 }

@@ -16,6 +16,9 @@
 //   - plain: the identity transform; the default. WATER v0.
 //   - reverse: reverses the bit order of every byte, both ways. WATER v0.
 //   - plain_v1: the identity transform behind the WATER v1 ABI.
+//   - obfs4: the obfs4 protocol of lyrebird and obfs4proxy (./obfs4/proto)
+//     on the connection-level SDK (watm/guest/stream). WATER v0; imports
+//     water_seen for its replay filter. Its args are in ./obfs4/main.go.
 //
 // The ABIs are described in watm/guest/v0 and watm/guest/v1.
 package modules

@@ -22,8 +22,8 @@ import (
 
 func TestNamesAndLookup(t *testing.T) {
 	names := modules.Names()
-	if !slices.Equal(names, []string{"plain", "plain_v1", "reverse"}) {
-		t.Errorf("Names() = %q, want [plain plain_v1 reverse]", names)
+	if !slices.Equal(names, []string{"obfs4", "plain", "plain_v1", "reverse"}) {
+		t.Errorf("Names() = %q, want [obfs4 plain plain_v1 reverse]", names)
 	}
 	if !slices.Contains(names, modules.Default) {
 		t.Errorf("Default %q is not among %q", modules.Default, names)
@@ -164,7 +164,7 @@ var wasiPreview1 = []string{
 
 // TestModuleABI checks that every module has exactly the imports and
 // exports of its WATER version (v1 for names ending in _v1, else v0), with
-// their types.
+// their types, plus water_seen for the modules that keep a replay filter.
 func TestModuleABI(t *testing.T) {
 	i32 := api.ValueTypeI32
 	none := []api.ValueType{}
@@ -204,13 +204,13 @@ func TestModuleABI(t *testing.T) {
 	v1 := abi{
 		imports: map[string]string{"water_dial_fixed": getFD, "water_accept": getFD},
 		exports: map[string]string{
-			"_initialize":        sig(none, none),
-			"watm_init_v1":       getFD,
-			"watm_ctrlpipe_v1":   fdToFD,
-			"watm_dial_fixed_v1": fdToFD,
-			"watm_accept_v1":     fdToFD,
-			"watm_associate_v1":  getFD,
-			"watm_start_v1":      getFD,
+			"_initialize":       sig(none, none),
+			"watm_init_v1":      getFD,
+			"watm_ctrlpipe_v1":  fdToFD,
+			"watm_dial_v1":      fdToFD,
+			"watm_accept_v1":    fdToFD,
+			"watm_associate_v1": getFD,
+			"watm_start_v1":     getFD,
 		},
 	}
 
@@ -222,6 +222,10 @@ func TestModuleABI(t *testing.T) {
 			want := v0
 			if strings.HasSuffix(name, "_v1") {
 				want = v1
+			}
+			if name == "obfs4" {
+				want.imports = maps.Clone(want.imports)
+				want.imports["water_seen"] = sig([]api.ValueType{i32, i32, i32}, []api.ValueType{i32})
 			}
 			bin, _ := modules.Lookup(name)
 			cm, err := r.CompileModule(ctx, bin)

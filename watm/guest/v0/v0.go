@@ -1,7 +1,7 @@
 //go:build wasip1
 
-// Package v0 provides the WATER v0 ABI for a WATM built on package guest.
-// Import it for its side effects:
+// Package v0 provides the WATER v0 ABI for a WATM built on package guest
+// (or guest/stream). Import it for its side effects:
 //
 //	import _ "github.com/water-pt/water-pt/watm/guest/v0"
 //
@@ -12,17 +12,20 @@
 //	_water_v0()                          version marker
 //	_water_init() -> i32                 reads the config (pull_config), calls guest.Initer
 //	_water_cancel_with(fd i32) -> i32    records the cancel fd
-//	_water_dial(caller_fd i32) -> i32    dialer: host_dial; returns the network fd
-//	_water_accept(caller_fd i32) -> i32  listener: host_accept; returns the network fd
+//	_water_dial(caller_fd i32) -> i32    dialer: host_dial, the handshake; returns the network fd
+//	_water_accept(caller_fd i32) -> i32  listener: host_accept, the handshake; returns the network fd
 //	_water_associate() -> i32            relay: host_accept (plaintext), host_dial (network)
-//	_water_worker() -> i32               the data loop (see internal/pump)
+//	_water_worker() -> i32               the data loop
 //
 // Every i32 result is 0 (or an fd) on success, a negated WASI errno on
-// failure. _water_worker returns 0 when both directions ended cleanly,
-// -ECANCELED (-11) when the cancel fd turned readable (a byte or a
-// hang-up), and the negated errno of the failed read or write otherwise; it
-// closes the plaintext and network fds before returning, and leaves the
-// cancel fd open.
+// failure; a failure's text is written to stderr. _water_worker returns 0
+// when both directions ended cleanly, -ECANCELED (-11) when the cancel fd
+// turned readable (a byte or a hang-up), and the negated errno of the
+// failure otherwise; it closes the plaintext and network fds before
+// returning.
+//
+// The exports are the same code as v1's (internal/core); only the names
+// differ.
 package v0
 
 import (
@@ -39,68 +42,29 @@ func hostAccept() int32
 //go:wasmimport env pull_config
 func pullConfig() int32
 
+var abi = core.ABI{
+	Dial:   hostDial,
+	Accept: hostAccept,
+	Config: func() ([]byte, wasi.Errno) { return core.ConfigFD(pullConfig()) },
+}
+
 //go:wasmexport _water_v0
 func waterV0() {}
 
 //go:wasmexport _water_init
-func waterInit() int32 {
-	var cfg []byte
-	if fd := pullConfig(); fd >= 0 {
-		b, e := wasi.ReadAll(fd, core.MaxConfig)
-		wasi.Close(fd)
-		switch e {
-		case wasi.ESUCCESS:
-			cfg = b
-		case wasi.EBADF:
-			// An invalid fd also means "no config".
-		default:
-			return e.Result()
-		}
-	}
-	return core.Init(cfg)
-}
+func waterInit() int32 { return abi.Init() }
 
 //go:wasmexport _water_cancel_with
 func waterCancelWith(fd int32) int32 { return core.SetCancel(fd) }
 
 //go:wasmexport _water_dial
-func waterDial(callerFD int32) int32 {
-	if callerFD < 0 {
-		return wasi.EBADF.Result()
-	}
-	fd := hostDial()
-	if fd >= 0 {
-		core.Connect(callerFD, fd)
-	}
-	return fd
-}
+func waterDial(callerFD int32) int32 { return abi.DialEntry(callerFD) }
 
 //go:wasmexport _water_accept
-func waterAccept(callerFD int32) int32 {
-	if callerFD < 0 {
-		return wasi.EBADF.Result()
-	}
-	fd := hostAccept()
-	if fd >= 0 {
-		core.Connect(callerFD, fd)
-	}
-	return fd
-}
+func waterAccept(callerFD int32) int32 { return abi.AcceptEntry(callerFD) }
 
 //go:wasmexport _water_associate
-func waterAssociate() int32 {
-	src := hostAccept()
-	if src < 0 {
-		return src
-	}
-	dst := hostDial()
-	if dst < 0 {
-		wasi.Close(src)
-		return dst
-	}
-	core.Connect(src, dst)
-	return 0
-}
+func waterAssociate() int32 { return abi.AssociateEntry() }
 
 //go:wasmexport _water_worker
 func waterWorker() int32 { return core.Worker() }

@@ -104,8 +104,10 @@ func startObfs4proxy(t *testing.T, env ...string) ptProcess {
 	}
 }
 
-// echoServer echoes every connection back until the test ends.
-func echoServer(t *testing.T) string {
+// serveLoopback runs handle on every connection to a loopback listener
+// until the test ends; then it closes the listener and the connections and
+// waits for the handlers.
+func serveLoopback(t *testing.T, handle func(net.Conn)) string {
 	t.Helper()
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
@@ -128,8 +130,8 @@ func echoServer(t *testing.T) string {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				io.Copy(c, c)
-				c.Close()
+				defer c.Close()
+				handle(c)
 			}()
 		}
 	}()
@@ -143,6 +145,11 @@ func echoServer(t *testing.T) string {
 		wg.Wait()
 	})
 	return ln.Addr().String()
+}
+
+// echoServer echoes every connection back until the test ends.
+func echoServer(t *testing.T) string {
+	return serveLoopback(t, func(c net.Conn) { io.Copy(c, c) })
 }
 
 // startObfs4proxyServer runs obfs4proxy as a bridge in front of an echo
@@ -258,49 +265,15 @@ func TestParseStateJSONFromObfs4proxy(t *testing.T) {
 
 // serveEcho accepts obfs4 connections with our server and echoes them.
 func serveEcho(t *testing.T, id *ServerIdentity) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
 	replay := NewMemReplayFilter(time.Hour)
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			raw, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, raw)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer raw.Close()
-				c, err := ServerHandshake(raw, id, replay, rand.Reader)
-				if err != nil {
-					t.Errorf("server handshake with obfs4proxy: %v", err)
-					return
-				}
-				io.Copy(c, c)
-			}()
+	return serveLoopback(t, func(raw net.Conn) {
+		c, err := ServerHandshake(raw, id, replay, rand.Reader)
+		if err != nil {
+			t.Errorf("server handshake with obfs4proxy: %v", err)
+			return
 		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
+		io.Copy(c, c)
 	})
-	return ln.Addr().String()
 }
 
 // socks5Connect opens a tunnel through a PT's SOCKS5 port, passing the
