@@ -507,7 +507,7 @@ func TestObfs4TransportArgs(t *testing.T) {
 		name:   "module-checks-its-own",
 		method: cms[0],
 		args:   []tortest.KV{{Key: "watm", Value: obfs4File}, {Key: "bogus", Value: "1"}},
-		log:    `unknown argument "bogus"; this module takes: cert, iat-mode, node-id, public-key`,
+		log:    `unknown argument "bogus"; this module takes: cert, node-id, public-key, private-key, drbg-seed, iat-mode`,
 	}} {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx := ctxTimeout(t, time.Minute)
@@ -548,7 +548,7 @@ func TestObfs4TransportArgs(t *testing.T) {
 			t.Errorf("no %q among the server's lines", why)
 		}
 	}
-	const own = `unknown argument "bogus"; this module takes: drbg-seed, iat-mode, node-id, private-key`
+	const own = `unknown argument "bogus"; this module takes: cert, node-id, public-key, private-key, drbg-seed, iat-mode`
 	if !slices.ContainsFunc(spt.Lines(), func(l tortest.Line) bool {
 		return strings.HasPrefix(l.Text, "SMETHOD-ERROR water ") && strings.Contains(l.Text, own)
 	}) {
