@@ -122,7 +122,7 @@ func TestUnknownMethod(t *testing.T) {
 			"TOR_PT_SERVER_BINDADDR=water-127.0.0.1:0,bogus-127.0.0.1:0",
 		},
 	})
-	const why = `no such transport: water-pt provides water`
+	const why = `no such transport: water-pt provides water, obfs4`
 	wantExactly(t, p.Client, []string{
 		"VERSION 1",
 		"CMETHOD water socks5 " + p.ClientMethod.Addr,
@@ -151,7 +151,7 @@ func TestUnknownMethod(t *testing.T) {
 func TestServerModuleErrors(t *testing.T) {
 	bin := tortest.Build(t)
 	td := testdataDir(t)
-	embeddedPlain := embeddedSHA256(t, "plain")
+	embeddedDefault := embeddedSHA256(t, modules.Default)
 	zeros := strings.Repeat("0", 64)
 	okPlain := filepath.Join(td, "ok_plain.wasm")
 	okPlainSum := fileSHA256(t, okPlain)
@@ -175,7 +175,7 @@ func TestServerModuleErrors(t *testing.T) {
 	}, {
 		name: "sha256-mismatch-embedded",
 		opts: []tortest.KV{{Key: "watm-sha256", Value: zeros}},
-		want: `watm: module "plain" (embedded) has sha256 ` + embeddedPlain + ", but watm-sha256 pins " + zeros,
+		want: `watm: module "` + modules.Default + `" (embedded) has sha256 ` + embeddedDefault + ", but watm-sha256 pins " + zeros,
 	}, {
 		name: "sha256-mismatch-file",
 		opts: []tortest.KV{{Key: "watm", Value: okPlain}, {Key: "watm-sha256", Value: zeros}},
@@ -187,7 +187,7 @@ func TestServerModuleErrors(t *testing.T) {
 	}, {
 		name: "no-such-name",
 		opts: []tortest.KV{{Key: "watm", Value: "nosuch"}},
-		want: `watm: no module named "nosuch": looked in {STATE}/watm and the embedded modules (plain, plain_v1, reverse); ` +
+		want: `watm: no module named "nosuch": looked in {STATE}/watm and the embedded modules (obfs4, plain, plain_v1, reverse); ` +
 			"put nosuch.wasm in a WATM directory (-watm-dir) or give an absolute path",
 	}, {
 		name: "unknown-option",
@@ -282,7 +282,7 @@ func TestBadSOCKSRequests(t *testing.T) {
 		args:  kv("wtam", "reverse"),
 		reply: tortest.ReplyGeneralFailure,
 		log: `bridge args refused err=bridge args: unknown argument "wtam": water-pt takes watm, watm-sha256, watm-config; ` +
-			`module "plain" takes no arguments`,
+			`module "obfs4" takes: cert, iat-mode, node-id, public-key`,
 	}, {
 		name:  "config-and-module-args",
 		args:  []tortest.KV{{Key: "watm-config", Value: "aGk"}, {Key: "key", Value: "v"}},

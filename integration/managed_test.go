@@ -70,17 +70,11 @@ func TestManagedPair(t *testing.T) {
 // checkArgs asserts that the SMETHOD ARGS name the module and pin it.
 func checkArgs(t *testing.T, p *tortest.Pair, opts []tortest.KV) {
 	t.Helper()
-	got := map[string]string{}
-	for _, kv := range p.ServerMethod.Args {
-		got[kv.Key] = kv.Value
-	}
-	want := "plain"
+	want := modules.Default
 	if len(opts) > 0 {
 		want = "reverse"
 	}
-	if got["watm"] != want || len(got["watm-sha256"]) != 64 {
-		t.Fatalf("SMETHOD ARGS %v: want watm=%s and a watm-sha256", p.ServerMethod.Args, want)
-	}
+	checkModuleArgs(t, p.ServerMethod.Args, want)
 }
 
 // TestManagedV1 runs the v1 module on both sides, and mixed: a client

@@ -112,6 +112,27 @@ func TestObfs4Interop(t *testing.T) {
 	}
 }
 
+// checkModuleArgs requires the ARGS a water method advertises for module:
+// watm= and its watm-sha256=, and for obfs4 (the default) also cert= and
+// iat-mode=0; nothing else.
+func checkModuleArgs(t *testing.T, args []tortest.KV, module string) {
+	t.Helper()
+	got := map[string]string{}
+	for _, kv := range args {
+		got[kv.Key] = kv.Value
+	}
+	n := 2
+	if module == ptserver.Obfs4Module {
+		n = 4
+		if len(got["cert"]) != 70 || got["iat-mode"] != "0" {
+			t.Fatalf("ARGS %v: want cert= (70 characters) and iat-mode=0 for module obfs4", args)
+		}
+	}
+	if len(got) != n || got["watm"] != module || got["watm-sha256"] != moduleSHA256(t, module) {
+		t.Fatalf("ARGS %v: want watm=%s and watm-sha256=%s", args, module, moduleSHA256(t, module))
+	}
+}
+
 // checkObfs4Args requires SMETHOD ARGS of exactly cert= (a node ID and a
 // public key: 52 bytes, 70 base64 characters) and iat-mode=.
 func checkObfs4Args(t *testing.T, args []tortest.KV, iat int) {
