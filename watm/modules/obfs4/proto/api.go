@@ -51,7 +51,13 @@ type ReplayFilter interface {
 // ClientHandshake runs the client side of the obfs4 handshake over conn
 // and returns the framed connection. Like lyrebird it bounds the handshake
 // with a 60 s deadline on conn, cleared on success (a deadline the caller
-// set before is replaced). Close on the result closes conn.
+// set before is replaced); conn must support deadlines.
+//
+// The returned net.Conn is safe for one reader and one writer at a time.
+// Close closes conn; deadlines set on it apply to conn. A passed read
+// deadline only interrupts that Read; a failed or interrupted Write breaks
+// the connection for writing (frames are numbered, a lost one cannot be
+// skipped), as does any read error other than a deadline.
 func ClientHandshake(conn net.Conn, args ClientArgs, rand io.Reader) (net.Conn, error) {
 	return clientHandshake(conn, args, rand, defaultTiming())
 }

@@ -53,22 +53,44 @@ type conn struct {
 	rerr  error
 }
 
+// newConn returns a connection whose padding follows seed; a nil seed
+// leaves the distributions to setDists (the client learns the server's
+// seed from the first frame).
 func newConn(c net.Conn, isServer bool, iatMode int, co *coins, seed *[drbgSeedLength]byte) *conn {
 	oc := &conn{
 		Conn:     c,
 		isServer: isServer,
 		iatMode:  iatMode,
 		coins:    co,
-		lenDist:  newWeightedDist(seed, 0, maxSegmentLength, co),
 		rbuf:     make([]byte, readBufferSize),
 		plain:    make([]byte, 0, readBufferSize),
 		wbuf:     make([]byte, 0, writeChunk+writeChunk/maxPacketPayload*frameOverhead+4*maxSegmentLength),
 	}
-	if iatMode != iatNone {
-		iatSeed := iatSeedOf(seed)
-		oc.iatDist = newWeightedDist(&iatSeed, 0, maxIATDelay, co)
+	if seed != nil {
+		oc.setDists(seed)
 	}
 	return oc
+}
+
+// setDists builds (or rebuilds) the length distribution from seed, and the
+// inter-arrival one from its hash when iat-mode is not 0. Building one
+// draws thousands of DRBG blocks, so the client builds its own only when
+// the server's seed is not already there.
+func (c *conn) setDists(seed *[drbgSeedLength]byte) {
+	if c.lenDist == nil {
+		c.lenDist = newWeightedDist(seed, 0, maxSegmentLength, c.coins)
+	} else {
+		c.lenDist.reset(seed)
+	}
+	if c.iatMode == iatNone {
+		return
+	}
+	iatSeed := iatSeedOf(seed)
+	if c.iatDist == nil {
+		c.iatDist = newWeightedDist(&iatSeed, 0, maxIATDelay, c.coins)
+	} else {
+		c.iatDist.reset(&iatSeed)
+	}
 }
 
 // iatSeedOf derives the inter-arrival-time distribution's seed from the
@@ -82,6 +104,9 @@ func iatSeedOf(seed *[drbgSeedLength]byte) [drbgSeedLength]byte {
 
 // Read returns payload bytes, decoding frames as they arrive.
 func (c *conn) Read(b []byte) (int, error) {
+	if len(b) == 0 {
+		return 0, nil
+	}
 	c.rmu.Lock()
 	defer c.rmu.Unlock()
 	for c.poff == len(c.plain) {
@@ -169,11 +194,7 @@ func (c *conn) handlePacket(pkt []byte) error {
 		// Only the client follows the server's distribution.
 		if len(payload) == drbgSeedLength && !c.isServer {
 			seed := [drbgSeedLength]byte(payload)
-			c.lenDist.reset(&seed)
-			if c.iatDist != nil {
-				iatSeed := iatSeedOf(&seed)
-				c.iatDist.reset(&iatSeed)
-			}
+			c.setDists(&seed)
 		}
 	}
 	return nil // unknown packet types are ignored, as the spec asks

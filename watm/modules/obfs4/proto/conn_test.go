@@ -8,6 +8,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"slices"
 	"sync"
 	"testing"
 	"time"
@@ -157,5 +158,24 @@ func TestRoundTripAllIATModes(t *testing.T) {
 				}
 			})
 		}
+	}
+}
+
+// TestClientTakesTheServersDistributions: the server's PRNG seed frame
+// arrives with its handshake, so the client pads with the server's length
+// and delay tables from its first Write.
+func TestClientTakesTheServersDistributions(t *testing.T) {
+	id := testIdentity(t, 1)
+	c, s := tcpPair(t)
+	client, _ := handshakePair(t, c, s, id)
+	cc := client.(*conn)
+	want := newWeightedDist(&id.DRBGSeed, 0, maxSegmentLength, cc.coins)
+	iatSeed := iatSeedOf(&id.DRBGSeed)
+	wantIAT := newWeightedDist(&iatSeed, 0, maxIATDelay, cc.coins)
+	if !slices.Equal(cc.lenDist.values, want.values) || !slices.Equal(cc.lenDist.prob, want.prob) {
+		t.Fatalf("client length table %v, server's %v", cc.lenDist.values, want.values)
+	}
+	if !slices.Equal(cc.iatDist.values, wantIAT.values) {
+		t.Fatalf("client delay table %v, server's %v", cc.iatDist.values, wantIAT.values)
 	}
 }

@@ -187,17 +187,16 @@ func echoCheck(t *testing.T, c net.Conn, data []byte) {
 	_, err := io.ReadFull(c, got)
 	wg.Wait()
 	if err != nil {
-		t.Fatalf("reading the echo: %v", err)
-	}
-	if !bytes.Equal(got, data) {
-		t.Fatalf("the echo of %d bytes differs", len(data))
+		t.Errorf("reading the echo: %v", err)
+	} else if !bytes.Equal(got, data) {
+		t.Errorf("the echo of %d bytes differs", len(data))
 	}
 }
 
-var interopSizes = map[int]int{0: 4 << 20, 1: 192 << 10}
+var interopSizes = map[int]int{0: 4 << 20, 1: 192 << 10, 2: 48 << 10}
 
 func TestInteropOurClientObfs4proxyServer(t *testing.T) {
-	for _, iat := range []int{0, 1} {
+	for _, iat := range []int{0, 1, 2} {
 		t.Run(fmt.Sprintf("iat%d", iat), func(t *testing.T) {
 			p, _ := startObfs4proxyServer(t, iat)
 			args, err := ParseClientArgs(ptArgsGetter(p.args, ","))
@@ -222,6 +221,37 @@ func TestInteropOurClientObfs4proxyServer(t *testing.T) {
 			}
 		})
 	}
+}
+
+// TestInteropConcurrentConnections: 20 connections at once to one
+// obfs4proxy bridge, each echoed byte for byte.
+func TestInteropConcurrentConnections(t *testing.T) {
+	p, _ := startObfs4proxyServer(t, 0)
+	args, err := ParseClientArgs(ptArgsGetter(p.args, ","))
+	if err != nil {
+		t.Fatalf("SMETHOD ARGS %q: %v", p.args, err)
+	}
+	var wg sync.WaitGroup
+	for i := 0; i < 20; i++ {
+		data := randomBytes(t, 256<<10)
+		wg.Add(1)
+		go func() {
+			defer wg.Done()
+			raw, err := net.Dial("tcp", p.addr)
+			if err != nil {
+				t.Error(err)
+				return
+			}
+			defer raw.Close()
+			c, err := ClientHandshake(raw, args, rand.Reader)
+			if err != nil {
+				t.Errorf("handshake with obfs4proxy: %v", err)
+				return
+			}
+			echoCheck(t, c, data)
+		}()
+	}
+	wg.Wait()
 }
 
 // ptArgsGetter parses k=v pairs separated by sep (no escapes needed for
@@ -328,7 +358,7 @@ func TestInteropObfs4proxyClientOurServer(t *testing.T) {
 		"TOR_PT_STATE_LOCATION="+t.TempDir(),
 		"TOR_PT_CLIENT_TRANSPORTS=obfs4",
 	)
-	for _, iat := range []int{0, 1} {
+	for _, iat := range []int{0, 1, 2} {
 		t.Run(fmt.Sprintf("iat%d", iat), func(t *testing.T) {
 			id := testIdentity(t, iat)
 			addr := serveEcho(t, id)

@@ -50,7 +50,7 @@ func clientHandshake(nc net.Conn, args ClientArgs, rnd io.Reader, tm timing) (ne
 		return nil, fmt.Errorf("obfs4: sending the client handshake: %w", err)
 	}
 
-	c := newConn(nc, false, args.IATMode, co, &seed)
+	c := newConn(nc, false, args.IATMode, co, nil)
 	hsLen, err := c.readServerHello(h, e)
 	if err != nil {
 		return nil, err
@@ -69,6 +69,14 @@ func clientHandshake(nc net.Conn, args ClientArgs, rnd io.Reader, tm timing) (ne
 	c2s, s2c := sessionKeys(&res.keySeed)
 	c.enc.frameCrypto = *newFrameCrypto(&c2s)
 	c.dec.frameCrypto = *newFrameCrypto(&s2c)
+	// The server's PRNG seed frame comes with its handshake: use it now,
+	// and draw our own distribution only if it is not there.
+	if err := c.decodeBuffered(); err != nil {
+		return nil, err
+	}
+	if c.lenDist == nil {
+		c.setDists(&seed)
+	}
 	if err := nc.SetDeadline(time.Time{}); err != nil {
 		return nil, fmt.Errorf("obfs4: clearing the handshake deadline: %w", err)
 	}
@@ -107,6 +115,9 @@ func randomPad(co *coins, rnd io.Reader, lo, hi int) ([]byte, error) {
 }
 
 func serverHandshake(nc net.Conn, id *ServerIdentity, replay ReplayFilter, rnd io.Reader, tm timing) (net.Conn, error) {
+	if id == nil || replay == nil {
+		return nil, errors.New("obfs4: ServerHandshake needs a ServerIdentity and a ReplayFilter (NewMemReplayFilter, or the host's)")
+	}
 	if id.IATMode < iatNone || id.IATMode > iatParanoid {
 		return nil, fmt.Errorf("obfs4: iat-mode %d is not 0, 1 or 2", id.IATMode)
 	}
