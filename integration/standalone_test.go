@@ -38,7 +38,7 @@ func TestStandalone(t *testing.T) {
 			defer cancel()
 			echo := startPlainEcho(t)
 
-			sargs := []string{"server", "-listen", "127.0.0.1:0", "-forward", echo.addr()}
+			sargs := append([]string{"server", "-listen", "127.0.0.1:0", "-forward", echo.addr()}, wazeroCacheArgs(t)...)
 			if tc.options != "" {
 				sargs = append(sargs, "-options", tc.options)
 			}
@@ -61,7 +61,7 @@ func TestStandalone(t *testing.T) {
 			checkModuleArgs(t, got, tc.wantModule)
 
 			client := tortest.Start(t, bin, standaloneEnv(t),
-				"client", "-listen", "127.0.0.1:0", "-bridge", serverAddr, "-args", clientArgs)
+				append([]string{"client", "-listen", "127.0.0.1:0", "-bridge", serverAddr, "-args", clientArgs}, wazeroCacheArgs(t)...)...)
 			l, err = client.WaitLine(ctx, "water-pt client: SOCKS5 on ")
 			if err != nil {
 				t.Fatal(err)

@@ -25,8 +25,10 @@ import (
 // torWait bounds every wait on a tor process.
 const torWait = 90 * time.Second
 
-// ptDied is in tor's notice when a managed proxy exits: no need to wait on.
-const ptDied = "died in state"
+// ptDied is in tor's warning when a managed proxy exits ("Managed proxy at
+// '...' died in state ..."): no need to wait on. The quote keeps it from
+// matching tor's "9 connections died in state connect()ing".
+const ptDied = "' died in state"
 
 // bogusDirAuthority is the DirAuthority line TestingTorNetwork requires; it
 // is never reached (nothing listens on 127.0.0.1:1, and the client only
@@ -41,7 +43,9 @@ const bogusDirAuthority = "DirAuthority bogus orport=1 no-v2 v3ident=00000000000
 // cells and a directory fetch crossed water-pt both ways.
 func TestTorBridgeAndClient(t *testing.T) {
 	torBin := findTor(t)
-	bin := tortest.Build(t)
+	// The shared compilation cache: compiling the default module under
+	// -race takes tens of seconds.
+	bin := strings.Join(append([]string{tortest.Build(t)}, wazeroCacheArgs(t)...), " ")
 	reverse := writeEmbeddedModule(t, "reverse")
 	for _, tc := range []struct {
 		name       string

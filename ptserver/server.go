@@ -86,35 +86,13 @@ func (s *Server) Setup(ctx context.Context) ([]*Method, []*MethodError) {
 }
 
 func (s *Server) setupMethod(ctx context.Context, b pt.Bindaddr) (*Method, error) {
-	t, err := s.transport(b.MethodName)
+	t, spec, r, err := s.module(ctx, b)
 	if err != nil {
 		return nil, err
 	}
-	spec, err := t.Spec(b.Options)
-	if err != nil {
-		return nil, fmt.Errorf("ServerTransportOptions: %w", err)
-	}
-	r, err := s.Catalog.Load(ctx, spec)
-	if err != nil {
+	m := &Method{Bindaddr: b, Module: r}
+	if m.Args, err = clientArgs(t, r, b.Options); err != nil {
 		return nil, err
-	}
-	if !r.Module.Can(watm.RoleListener) {
-		return nil, fmt.Errorf("module %q cannot serve: it does not export the listener entry point", r.Name)
-	}
-	if err := s.Catalog.CheckArgs(t, true, r, spec.Args); err != nil {
-		return nil, fmt.Errorf("ServerTransportOptions: %w", err)
-	}
-	m := &Method{Bindaddr: b, Module: r, Args: pt.Args{}}
-	if t.Module == "" {
-		m.Args.Add(watm.ArgModule, r.Name)
-		m.Args.Add(watm.ArgSHA256, r.Module.SHA256())
-	}
-	if v, ok := b.Options.Get(watm.ArgClientConfig); ok {
-		cfg, err := watm.DecodeConfig(v)
-		if err != nil {
-			return nil, fmt.Errorf("ServerTransportOptions: %s: %w", watm.ArgClientConfig, err)
-		}
-		m.Args.Add(watm.ArgConfig, watm.EncodeConfig(cfg))
 	}
 	if r.Name == Obfs4Module && spec.Config == nil {
 		if err := s.withObfs4Identity(&spec, m); err != nil {
@@ -134,6 +112,49 @@ func (s *Server) setupMethod(ctx context.Context, b pt.Bindaddr) (*Method, error
 		"module", r.Name, "source", r.Source, "sha256", r.Module.SHA256(), "abi", r.Module.Version(),
 		"trusted", r.Module.Trusted(), NotifyTor, true)
 	return m, nil
+}
+
+// module finds the bind address's transport, reads its options and loads
+// and checks the module.
+func (s *Server) module(ctx context.Context, b pt.Bindaddr) (watm.Transport, watm.Spec, watm.Resolved, error) {
+	var r watm.Resolved
+	t, err := s.transport(b.MethodName)
+	if err != nil {
+		return t, watm.Spec{}, r, err
+	}
+	spec, err := t.Spec(b.Options)
+	if err != nil {
+		return t, spec, r, fmt.Errorf("ServerTransportOptions: %w", err)
+	}
+	if r, err = s.Catalog.Load(ctx, spec); err != nil {
+		return t, spec, r, err
+	}
+	if !r.Module.Can(watm.RoleListener) {
+		return t, spec, r, fmt.Errorf("module %q cannot serve: it does not export the listener entry point", r.Name)
+	}
+	if err := s.Catalog.CheckArgs(t, true, r, spec.Args); err != nil {
+		return t, spec, r, fmt.Errorf("ServerTransportOptions: %w", err)
+	}
+	return t, spec, r, nil
+}
+
+// clientArgs are the SMETHOD ARGS a client needs to reach the module:
+// watm= and watm-sha256= (on a transport whose args choose the module),
+// watm-config= from watm-client-config=.
+func clientArgs(t watm.Transport, r watm.Resolved, opts pt.Args) (pt.Args, error) {
+	args := pt.Args{}
+	if t.Module == "" {
+		args.Add(watm.ArgModule, r.Name)
+		args.Add(watm.ArgSHA256, r.Module.SHA256())
+	}
+	if v, ok := opts.Get(watm.ArgClientConfig); ok {
+		cfg, err := watm.DecodeConfig(v)
+		if err != nil {
+			return nil, fmt.Errorf("ServerTransportOptions: %s: %w", watm.ArgClientConfig, err)
+		}
+		args.Add(watm.ArgConfig, watm.EncodeConfig(cfg))
+	}
+	return args, nil
 }
 
 // withObfs4Identity hands the obfs4 module its identity as arguments and
