@@ -366,7 +366,9 @@ func TestBadSOCKSRequests(t *testing.T) {
 // TestGarbageOnServerPort connects to the bridge port the way a prober
 // would: send random bytes, or nothing, and close (or reset). The ExtORPort
 // sees at most the bytes sent (the plain module passes them through), with
-// the prober's address as USERADDR, and the next real client gets through.
+// the prober's address as USERADDR; a prober that sends nothing never
+// reaches it (the server waits for a first byte). The next real client gets
+// through.
 func TestGarbageOnServerPort(t *testing.T) {
 	p := startWaterPair(t, tortest.PairConfig{})
 	ctx := ctxTimeout(t, time.Minute)
@@ -406,6 +408,15 @@ func TestGarbageOnServerPort(t *testing.T) {
 			if err != nil && !errors.Is(err, net.ErrClosed) && !isReset(err) {
 				t.Errorf("%s: the PT did not close the connection: %v", pr.name, err)
 			}
+		}
+		if pr.n == 0 {
+			// Nothing sent: the probe never reaches the ExtORPort.
+			echoOnce(t, p, 64<<10)
+			sessions++
+			if n := len(p.ExtOR.Sessions()); n != sessions {
+				t.Errorf("%s: the ExtORPort saw %d sessions, want %d (none for the probe)", pr.name, n, sessions)
+			}
+			continue
 		}
 		sessions++
 		all, err := p.ExtOR.WaitClosed(ctx, sessions)

@@ -90,7 +90,7 @@ func TestStandalone(t *testing.T) {
 // description, and -h exits 0.
 func TestStandaloneHelp(t *testing.T) {
 	bin := tortest.Build(t)
-	common := []string{"listen", "state", "enableLogging", "logLevel", "unsafeLogging", "watm-dir", "watm-cache", "watm-pool"}
+	common := []string{"listen", "state", "enableLogging", "logLevel", "unsafeLogging", "watm-dir", "watm-cache", "watm-pool", "watm-setup-timeout"}
 	for mode, flags := range map[string][]string{
 		"client": append([]string{"bridge", "args"}, common...),
 		"server": append([]string{"forward", "options"}, common...),

@@ -9,6 +9,7 @@ import (
 	"sync"
 	"time"
 
+	"github.com/water-pt/water-pt/internal/accept"
 	"github.com/water-pt/water-pt/watm"
 )
 
@@ -58,19 +59,11 @@ type Client struct {
 // open connections.
 func (c *Client) Serve(acceptCtx, connCtx context.Context, ln net.Listener) {
 	defer c.wg.Wait()
-	stop := context.AfterFunc(acceptCtx, func() { ln.Close() })
-	defer stop()
-	for {
-		conn, err := ln.Accept()
-		if err != nil {
-			if acceptCtx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				c.Logger.Error("SOCKS accept failed", "err", err)
-			}
-			return
-		}
+	// A transient error (out of descriptors) is retried: see package accept.
+	_ = accept.Loop(acceptCtx, ln, c.Logger, "SOCKS", func(conn net.Conn) {
 		c.wg.Add(1)
 		go c.routineConn(connCtx, conn)
-	}
+	})
 }
 
 func (c *Client) routineConn(ctx context.Context, conn net.Conn) {
@@ -84,8 +77,11 @@ func (c *Client) routineConn(ctx context.Context, conn net.Conn) {
 		conn.Close()
 		return
 	}
-	if err := s.Wait(); err != nil {
+	if err := s.Wait(); err != nil && !watm.IsNormalClose(err) {
 		c.Logger.Info("connection ended with an error", "bridge", target, "err", err)
+		return
+	} else if err != nil {
+		c.Logger.Debug("connection ended", "bridge", target, "module", err)
 		return
 	}
 	c.Logger.Debug("connection ended", "bridge", target)
@@ -133,7 +129,10 @@ func (c *Client) open(ctx context.Context, conn net.Conn) (*watm.Session, string
 	s, err := r.Module.Prepare(ctx, watm.RoleDialer, req.Conn, cc)
 	if err != nil {
 		_ = req.Reject(ReplyForError(err))
-		if !isDialError(err) { // e.g. the module refused its args: tor should see why
+		if te, ok := errors.AsType[*watm.SetupTimeoutError](err); ok {
+			c.Logger.Warn("module set-up timed out: instance stopped, SOCKS request refused with TTL expired; raise -watm-setup-timeout if the module needs longer",
+				"timeout", te.Timeout, "func", te.Func, "err", err, NotifyTor, true)
+		} else if !isDialError(err) { // e.g. the module refused its args: tor should see why
 			c.Logger.Warn("module failed to start", "module", r.Name, "err", err, NotifyTor, true)
 		}
 		return nil, target, err

@@ -12,6 +12,7 @@ import (
 
 	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
+	"github.com/water-pt/water-pt/internal/accept"
 	"github.com/water-pt/water-pt/watm"
 )
 
@@ -53,7 +54,18 @@ type Server struct {
 	Transports []watm.Transport
 	// StateDir keeps the obfs4 identity (Obfs4StateFile).
 	StateDir string
+	// IdleTimeout is how long an inbound connection may stay silent: no
+	// module instance and no ExtORPort connection is taken for it until its
+	// first byte arrives, and it is closed if none comes in time. 0 takes
+	// them at once and waits for ever (for a module whose server speaks
+	// first).
+	IdleTimeout time.Duration
+	// MaxConns caps the open inbound connections (0: no cap); past it a new
+	// connection is closed at once.
+	MaxConns int
 
+	full    accept.Burst // connections refused at MaxConns, for the log
+	silent  accept.Burst // connections closed at IdleTimeout, for the log
 	methods []*Method
 	wg      sync.WaitGroup
 	mu      sync.Mutex
@@ -179,15 +191,9 @@ func (s *Server) withObfs4Identity(spec *watm.Spec, m *Method) error {
 	return nil
 }
 
-// configCheckTimeout bounds the module's init when its config is checked
-// at start-up.
-const configCheckTimeout = 30 * time.Second
-
 // checkConfig runs the module's init with the method's config once, so
 // that a config it refuses (an unknown key, say) stops the method now.
 func checkConfig(ctx context.Context, r watm.Resolved, cfg []byte) error {
-	ctx, cancel := context.WithTimeout(ctx, configCheckTimeout)
-	defer cancel()
 	if err := r.Module.CheckConfig(ctx, cfg); err != nil {
 		return fmt.Errorf("ServerTransportOptions: module %q refused its config: %w", r.Name, err)
 	}
@@ -253,20 +259,14 @@ func (s *Server) CloseConns() {
 
 func (s *Server) routineAccept(ctx, connCtx context.Context, m *Method) {
 	defer s.wg.Done()
-	stop := context.AfterFunc(ctx, func() { m.ln.Close() })
-	defer stop()
-	for {
-		c, err := m.ln.Accept()
-		if err != nil {
-			if ctx.Err() == nil && !errors.Is(err, net.ErrClosed) {
-				s.Logger.Error("accept failed", "method", m.Bindaddr.MethodName, "err", err)
-			}
+	// A transient error (out of descriptors) is retried: see package accept.
+	_ = accept.Loop(ctx, m.ln, s.Logger, "method "+m.Bindaddr.MethodName, func(c net.Conn) {
+		if !s.admit(c) {
 			return
 		}
-		s.track(c, true)
 		s.wg.Add(1)
 		go s.routineConn(connCtx, m, c)
-	}
+	})
 }
 
 func (s *Server) track(c net.Conn, add bool) {
@@ -288,6 +288,10 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 	if tc, ok := c.(*net.TCPConn); ok {
 		_ = tc.SetNoDelay(true)
 	}
+	if !s.waitFirstByte(ctx, c) {
+		c.Close()
+		return
+	}
 	dialer := s.Dialer
 	if dialer == nil {
 		dialer = &net.Dialer{}
@@ -301,12 +305,19 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 	l := &watm.Listener{Module: m.Module.Module, Config: watm.ConnConfig{Config: m.Config, Logger: s.Logger, Policy: s.DialPolicy}}
 	_, sess, err := l.AcceptConn(ctx, c, or)
 	if err != nil {
+		if te, ok := errors.AsType[*watm.SetupTimeoutError](err); ok {
+			s.Logger.Warn("module set-up timed out: instance stopped, connection closed; raise -watm-setup-timeout if the module needs longer",
+				"timeout", te.Timeout, "func", te.Func, "err", err, NotifyTor, true)
+		}
 		s.Logger.Warn("module rejected connection", "client", remote, "err", err)
 		or.Close()
 		return
 	}
-	if err := sess.Wait(); err != nil {
+	if err := sess.Wait(); err != nil && !watm.IsNormalClose(err) {
 		s.Logger.Info("connection ended with an error", "client", remote, "err", err)
+		return
+	} else if err != nil {
+		s.Logger.Debug("connection ended", "client", remote, "module", err)
 		return
 	}
 	s.Logger.Debug("connection ended", "client", remote)

@@ -17,9 +17,10 @@ type abi struct {
 
 	init, cancelWith, worker string
 	dial, accept, associate  string
-	// dialAny is v1's watm_dial_v1: the module names the address itself
-	// (checked against the dial policy); dial is watm_dial_fixed_v1 there.
-	dialAny string
+	// dialOwn is v1's watm_dial_fixed_v1, called only for a module that
+	// does not export dial (watm_dial_v1): it dials an address of its own
+	// choosing through water_dial, which the dial policy checks.
+	dialOwn string
 	// cancelByte is what the host writes into the cancel channel.
 	cancelByte byte
 }
@@ -73,8 +74,8 @@ var abiV1 = &abi{
 		{"watm_init_v1", fn(none, i32), 0},
 		{"watm_ctrlpipe_v1", fn([]api.ValueType{i32}, i32), 0},
 		{"watm_start_v1", fn(none, i32), 0},
-		{"watm_dial_fixed_v1", fn([]api.ValueType{i32}, i32), RoleDialer},
 		{"watm_dial_v1", fn([]api.ValueType{i32}, i32), RoleDialer},
+		{"watm_dial_fixed_v1", fn([]api.ValueType{i32}, i32), RoleDialer},
 		{"watm_accept_v1", fn([]api.ValueType{i32}, i32), RoleListener},
 		{"watm_associate_v1", fn(none, i32), RoleRelay},
 	},
@@ -85,7 +86,7 @@ var abiV1 = &abi{
 		"water_seen":       fn([]api.ValueType{i32, i32, i32}, i32),
 	},
 	init: "watm_init_v1", cancelWith: "watm_ctrlpipe_v1", worker: "watm_start_v1",
-	dial: "watm_dial_fixed_v1", dialAny: "watm_dial_v1", accept: "watm_accept_v1", associate: "watm_associate_v1",
+	dial: "watm_dial_v1", dialOwn: "watm_dial_fixed_v1", accept: "watm_accept_v1", associate: "watm_associate_v1",
 	cancelByte: 0,
 }
 

@@ -11,7 +11,6 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
-	"time"
 )
 
 // The per-bridge (client) and ServerTransportOptions (server) arguments that
@@ -95,16 +94,12 @@ type Catalog struct {
 	// TrustFiles loads modules from files with LoadTrusted (no loop
 	// checks). Embedded modules are always loaded that way.
 	TrustFiles bool
+	// MaxFileSize is the largest module file read (0: DefaultMaxFileSize).
+	MaxFileSize int64
 
 	mu             sync.Mutex
 	files          map[string]fileEntry
 	embeddedLoaded map[string]*Module // embedded modules never change: loaded once
-}
-
-type fileEntry struct {
-	size    int64
-	modTime time.Time
-	m       *Module
 }
 
 // NewCatalog searches dirs, then embedded (whose names are listed in names);
@@ -203,36 +198,4 @@ func validName(name string) bool {
 		}
 	}
 	return true
-}
-
-func (c *Catalog) loadFile(ctx context.Context, path string) (*Module, error) {
-	st, err := os.Stat(path)
-	if err != nil {
-		return nil, fmt.Errorf("watm: module file: %w", err)
-	}
-	if !st.Mode().IsRegular() {
-		return nil, fmt.Errorf("watm: module file %s is not a regular file", path)
-	}
-	c.mu.Lock()
-	e, ok := c.files[path]
-	c.mu.Unlock()
-	if ok && e.size == st.Size() && e.modTime.Equal(st.ModTime()) {
-		return e.m, nil
-	}
-	b, err := os.ReadFile(path)
-	if err != nil {
-		return nil, fmt.Errorf("watm: module file: %w", err)
-	}
-	load := c.rt.Load
-	if c.TrustFiles {
-		load = c.rt.LoadTrusted
-	}
-	m, err := load(ctx, b)
-	if err != nil {
-		return nil, fmt.Errorf("%w (from %s)", err, path)
-	}
-	c.mu.Lock()
-	c.files[path] = fileEntry{size: st.Size(), modTime: st.ModTime(), m: m}
-	c.mu.Unlock()
-	return m, nil
 }

@@ -38,8 +38,9 @@ type segment struct {
 
 // splitData returns the image of a module's active data segments (its
 // length a multiple of the 64 KiB page) and the module without its data
-// section.
-func splitData(wasm []byte) (image, stripped []byte, err error) {
+// section. An image larger than maxImage bytes (the instances' memory
+// limit, which the module will fail anyway) is refused before it is built.
+func splitData(wasm []byte, maxImage uint64) (image, stripped []byte, err error) {
 	if len(wasm) < 8 {
 		return nil, nil, errors.New("short module")
 	}
@@ -50,7 +51,7 @@ func splitData(wasm []byte) (image, stripped []byte, err error) {
 	for p := 8; p < len(wasm); {
 		id := wasm[p]
 		size, n := uleb(wasm[p+1:])
-		if n == 0 || p+1+n+int(size) > len(wasm) {
+		if n == 0 || size > uint64(len(wasm)-p-1-n) {
 			return nil, nil, errors.New("truncated section")
 		}
 		body := wasm[p+1+n : p+1+n+int(size)]
@@ -77,8 +78,11 @@ func splitData(wasm []byte) (image, stripped []byte, err error) {
 	}
 	last := segs[len(segs)-1]
 	end := (uint64(last.off) + uint64(len(last.data)) + 0xffff) &^ 0xffff
-	if end > minPages<<16 {
+	if end>>16 > minPages {
 		return nil, nil, fmt.Errorf("data ends at %d, past the initial memory of %d pages", end, minPages)
+	}
+	if end > maxImage {
+		return nil, nil, fmt.Errorf("data ends at %d, past the memory limit of %d bytes", end, maxImage)
 	}
 	image = make([]byte, end)
 	for _, s := range segs {
@@ -110,7 +114,8 @@ func parseDataSection(body []byte) ([]segment, error) {
 		return nil, errors.New("bad count")
 	}
 	body = body[n:]
-	segs := make([]segment, 0, count)
+	// count comes from the file: each segment takes at least 5 bytes.
+	segs := make([]segment, 0, min(count, uint64(len(body)/5)))
 	for i := uint64(0); i < count; i++ {
 		flag, n := uleb(body)
 		if n == 0 || flag != 0 {
@@ -126,7 +131,7 @@ func parseDataSection(body []byte) ([]segment, error) {
 		}
 		body = body[1+n+1:]
 		l, n := uleb(body)
-		if n == 0 || n+int(l) > len(body) {
+		if n == 0 || l > uint64(len(body)-n) {
 			return nil, errors.New("truncated segment")
 		}
 		segs = append(segs, segment{off: uint32(off), data: body[n : n+int(l)]})

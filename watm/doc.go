@@ -9,8 +9,11 @@
 //	  -> _water_dial(plaintext fd) | _water_accept(plaintext fd) | _water_associate()
 //	  -> _water_cancel_with(cancel fd) -> _water_worker()   (on its own goroutine)
 //
-// (v1 modules: watm_init_v1, watm_dial_fixed_v1 / watm_accept_v1 /
-// watm_associate_v1, watm_ctrlpipe_v1, watm_start_v1.) Dialer, Listener and
+// (v1 modules: watm_init_v1, watm_dial_v1 / watm_accept_v1 /
+// watm_associate_v1, watm_ctrlpipe_v1, watm_start_v1; a v1 module that
+// exports no watm_dial_v1 is dialed through watm_dial_fixed_v1, and the
+// address it passes to water_dial is checked by the dial policy, as upstream
+// does.) Dialer, Listener and
 // Relay wrap sessions for the three roles.
 //
 // # Loading
@@ -42,14 +45,40 @@
 // A net.Conn without a descriptor (a TLS conn, net.Pipe) is bridged through
 // a socketpair.
 //
+// A non-blocking fd_write never returns a short count: what the kernel does
+// not take goes into a bounded queue of that socket, written out in order by
+// a goroutine that runs only while the queue has bytes; while it is full,
+// the instance's other sockets give no input (EAGAIN), and a module that
+// waits for writability gets EAGAIN instead (writequeue.go). poll_oneoff
+// leaves out the write subscription of a socket already reported writable
+// and not written to since when the wait also has a read or clock
+// subscription, so modules that always ask "writable?" sleep when idle.
+// Session.Behaviour counts what a module needed of these.
+//
 // # Lifecycle and limits
 //
 // Session.Close writes the cancel channel, waits the grace period, then
-// stops the instance by force: blocked host calls are woken and, for a
-// module loaded with Load, wazero's close-on-context-done ends a module
-// spinning in a loop. A trap, a
+// stops the instance by force: blocked host calls are woken, every later
+// host call unwinds the module and, for a module loaded with Load, wazero's
+// close-on-context-done ends a module spinning in a loop (one loaded with
+// LoadTrusted that spins without host calls cannot be stopped). A trap, a
 // proc_exit or a host panic ends only its own session, with a TrapError,
-// ExitError or StopError. Each instance is limited in memory pages, open
-// descriptors and host_dial / host_accept calls (see the Default* constants).
-// When a session ends, every socket it held is closed.
+// ExitError or StopError; Close and Wait report it, and only the module's
+// answer to the cancel channel (ECANCELED) counts as a clean end. Each
+// instance is limited in memory pages, open descriptors and host_dial /
+// host_accept calls (see the Default* constants). When a session ends,
+// every socket it held is closed.
+//
+// A session lives no longer than its connection. From Start, the
+// Runtime's one hang-up watch (a single epoll instance waited on in the Go
+// netpoller: no thread or descriptor per connection) follows the session's
+// plaintext and network sockets for hang-ups only. A reset ends the session
+// at once; a hang-up (the peer's FIN) ends it unless the module reads that
+// end of file, or at least keeps reading the socket, within half the grace
+// period. Ending is Close: cancel channel, grace, forced stop.
+//
+// Set-up (start function, init, role entry, cancel channel) runs under the
+// set-up timeout (WithSetupTimeout, DefaultSetupTimeout); past it the
+// instance is stopped by force and Prepare fails with a SetupTimeoutError.
+// The pool's instances are bounded the same way.
 package watm

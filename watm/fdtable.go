@@ -137,3 +137,17 @@ func (t *fdTable) removeFile(f file) {
 		}
 	}
 }
+
+// peers returns the connection's own sockets in the table (plaintext,
+// dialed, accepted).
+func (t *fdTable) peers() []*sockFile {
+	t.mu.Lock()
+	defer t.mu.Unlock()
+	var socks []*sockFile
+	for _, e := range t.files {
+		if f, ok := e.f.(*sockFile); ok && f.peer {
+			socks = append(socks, f)
+		}
+	}
+	return socks
+}

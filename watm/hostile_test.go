@@ -145,6 +145,9 @@ func TestHostileModules(t *testing.T) {
 				}
 			}
 			elapsed := time.Since(start)
+			if s != nil && s.Behaviour().CancelIgnored != c.close {
+				t.Errorf("Behaviour().CancelIgnored = %v, want %v", s.Behaviour().CancelIgnored, c.close)
+			}
 			if err == nil || !strings.Contains(err.Error(), c.want) {
 				t.Fatalf("error %v, want %q", err, c.want)
 			}
@@ -181,5 +184,48 @@ func TestDialLimit(t *testing.T) {
 	s.Close()
 	if n := dials.Load(); n != watm.DefaultMaxDials {
 		t.Errorf("host dialed %d times, want the limit %d", n, watm.DefaultMaxDials)
+	}
+}
+
+// startDialer prepares and starts a dialer session of m on one end of a
+// loopback TCP connection, reaching an echo server.
+func startDialer(t *testing.T, m *watm.Module) *watm.Session {
+	t.Helper()
+	srv := tcpEcho(t)
+	a, _, _ := netPipeTCP(t)
+	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.dial})
+	if err != nil {
+		t.Fatal(err)
+	}
+	s.Start()
+	return s
+}
+
+// TestCloseKeepsWorkerError checks that a worker that fails while it
+// answers the cancel channel (cancel_trap traps instead of returning) is
+// reported by Close and Wait, not taken for the cancellation Close asked
+// for, and that the shipped plain module's answer (ECANCELED) is a clean
+// end.
+func TestCloseKeepsWorkerError(t *testing.T) {
+	rt := newRuntime(t)
+	m, err := fixture(t, rt, "cancel_trap")
+	if err != nil {
+		t.Fatal(err)
+	}
+	s := startDialer(t, m)
+	const want = "watm: _water_worker trapped: wasm error: unreachable"
+	if err := s.Close(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Close: %v, want %q", err, want)
+	}
+	if err := s.Wait(); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("Wait: %v, want %q", err, want)
+	}
+
+	s = startDialer(t, shipped(t, rt, "plain"))
+	if err := s.Close(); err != nil {
+		t.Errorf("plain: Close: %v, want nil", err)
+	}
+	if err := s.Wait(); err != nil {
+		t.Errorf("plain: Wait: %v, want nil", err)
 	}
 }

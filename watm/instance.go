@@ -7,6 +7,7 @@ import (
 	"log/slog"
 	"net"
 	"strings"
+	"sync"
 	"sync/atomic"
 	"time"
 
@@ -56,10 +57,14 @@ type instance struct {
 	m      *Module
 	conn   ConnConfig
 	logger *slog.Logger
-	ctx    context.Context
-	cancel context.CancelFunc
-	mod    api.Module
-	fds    fdTable
+	// stderr is fd 2; callMark counts its lines when the current export
+	// call began: a failed export's error quotes a line written since.
+	stderr   *logFile
+	callMark uint64
+	ctx      context.Context
+	cancel   context.CancelFunc
+	mod      api.Module
+	fds      fdTable
 	// interrupt is an eventfd in every poll_oneoff wait: a forced stop
 	// writes it so that a module blocked in the host wakes at once.
 	interrupt int
@@ -75,8 +80,25 @@ type instance struct {
 	conf *dirFile
 	// pollScratch is poll_oneoff's reusable space.
 	pollScratch pollState
-	// stderr is fd 2: a failed export's error quotes its last line.
-	stderr *logFile
+	// behaviour counts what the module did that other hosts may not take.
+	behaviour behaviourCounters
+	// pollsWrite: the module has subscribed to write-readiness at least
+	// once, so a full write queue answers it EAGAIN instead of blocking.
+	pollsWrite bool
+	// qevent is an eventfd, created with the first write queue, that a
+	// queue's flusher writes when the queue empties (poll_oneoff waits on it).
+	qmu    sync.Mutex
+	qevent int
+	// iovScratch holds fd_write's iovecs for writeWhole.
+	iovScratch [][]byte
+	// fullQueues counts the sockets whose write queue is at its bound;
+	// queues are all of them, waited for at release.
+	fullQueues atomic.Int32
+	queues     []*writeQueue
+
+	// watching is the session whose sockets the runtime's hang-up watch
+	// follows, from Start on: sockets dialed or accepted later join it.
+	watching *Session
 }
 
 // exitCodeStopped is the exit code of an instance stopped by the host.
@@ -85,12 +107,14 @@ const exitCodeStopped = sys.ExitCodeContextCanceled
 // newInstance instantiates the module and runs its start function. The
 // instance serves no connection yet: configure attaches one. A pool keeps a
 // few of these ready, since this is most of a connection's set-up time.
-func newInstance(m *Module) (*instance, error) {
+//
+// ctx bounds the start function (see bounded).
+func newInstance(ctx context.Context, m *Module) (*instance, error) {
 	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
 	if err != nil {
 		return nil, fmt.Errorf("watm: eventfd: %w", err)
 	}
-	in := &instance{m: m, interrupt: efd, logger: m.rt.cfg.logger}
+	in := &instance{m: m, interrupt: efd, qevent: -1, logger: m.rt.cfg.logger}
 	in.exitCode.Store(-1)
 	in.fds.max = m.rt.cfg.maxFDs
 	in.fds.setStdio(0, stdinFile{})
@@ -113,7 +137,13 @@ func newInstance(m *Module) (*instance, error) {
 	}
 	in.mod = mod
 	if m.start != "" {
-		if _, err := in.call(m.start); err != nil && !(m.start == "_start" && in.exitCode.Load() == 0) {
+		err := in.bounded(ctx, func() error {
+			if _, err := in.call(m.start); err != nil && !(m.start == "_start" && in.exitCode.Load() == 0) {
+				return err
+			}
+			return nil
+		})
+		if err != nil {
 			in.release()
 			return nil, err
 		}
@@ -136,23 +166,22 @@ func (in *instance) configure(cc ConnConfig) {
 // init runs the module's init export.
 func (in *instance) init() error {
 	name := in.m.abi.init
-	mark := in.stderr.mark()
 	r, err := in.call(name)
 	if err != nil {
 		return err
 	}
 	if r != 0 {
-		return in.failed(name, r, mark)
+		return in.failed(name, r)
 	}
 	in.inited = true
 	return nil
 }
 
-// failed is the error of an export that returned the failure r; it quotes
-// the module's last stderr line if the call wrote one (the guest SDK writes
-// its error's text there).
-func (in *instance) failed(name string, r int32, mark uint64) error {
-	if said := in.stderr.since(mark); said != "" {
+// failed is the error of the export that just returned the failure r; it
+// quotes the module's last stderr line if the call wrote one (the guest SDK
+// writes its error's text there).
+func (in *instance) failed(name string, r int32) error {
+	if said := in.stderr.since(in.callMark); said != "" {
 		return fmt.Errorf("watm: %s returned %s: module stderr: %s", name, resultString(r), said)
 	}
 	return fmt.Errorf("watm: %s returned %s", name, resultString(r))
@@ -165,6 +194,7 @@ func (in *instance) call(name string, args ...uint64) (int32, error) {
 	if f == nil {
 		return 0, fmt.Errorf("watm: %s not exported", name)
 	}
+	in.callMark = in.stderr.mark()
 	res, err := f.Call(in.ctx, args...)
 	if err != nil {
 		return 0, in.failure(name, err)
@@ -190,6 +220,60 @@ func (in *instance) failure(name string, err error) error {
 	msg, _, _ := strings.Cut(err.Error(), "\n")
 	return &TrapError{Func: name, Msg: msg, err: err}
 }
+
+// errSetupTimeout is the cause of a set-up context whose deadline passed.
+var errSetupTimeout = errors.New("watm: set-up timeout")
+
+// setupContext bounds one set-up by the runtime's set-up timeout.
+func (r *Runtime) setupContext(ctx context.Context) (context.Context, context.CancelFunc) {
+	return context.WithTimeoutCause(ctx, r.cfg.setup, errSetupTimeout)
+}
+
+// bounded runs fn, which calls into the instance, and stops the instance
+// by force (waking a wait in poll_oneoff or a blocked read) if ctx ends
+// first. An instance stopped that way is good only for release.
+func (in *instance) bounded(ctx context.Context, fn func() error) error {
+	fired := make(chan struct{})
+	stop := context.AfterFunc(ctx, func() {
+		in.forceStop()
+		close(fired)
+	})
+	err := fn()
+	if stop() {
+		return err
+	}
+	<-fired
+	if context.Cause(ctx) == errSetupTimeout {
+		te := &SetupTimeoutError{Timeout: in.m.rt.cfg.setup}
+		if se, ok := errors.AsType[*StopError](err); ok {
+			te.Func = se.Func
+		}
+		return te
+	}
+	if err == nil {
+		err = fmt.Errorf("watm: set-up stopped: %w", context.Cause(ctx))
+	}
+	return err
+}
+
+// SetupTimeoutError reports a connection whose set-up in the module (start
+// function, init, role entry) did not finish within the runtime's set-up
+// timeout (WithSetupTimeout): the instance was stopped. errors.Is finds
+// context.DeadlineExceeded in it.
+type SetupTimeoutError struct {
+	Timeout time.Duration
+	Func    string // the export that was running, when known
+}
+
+func (e *SetupTimeoutError) Error() string {
+	in := ""
+	if e.Func != "" {
+		in = " (in " + e.Func + ")"
+	}
+	return fmt.Sprintf("watm: module set-up did not finish within the set-up timeout of %v%s: instance stopped", e.Timeout, in)
+}
+
+func (e *SetupTimeoutError) Unwrap() error { return context.DeadlineExceeded }
 
 // ExitError reports a module that called proc_exit.
 type ExitError struct {
@@ -328,21 +412,40 @@ func (in *instance) insertConn(c net.Conn) (int32, Errno) {
 		in.logger.Warn("watm: cannot use connection", "err", err)
 		return -1, EIO
 	}
+	f.peer = true
 	fd, e := in.fds.insert(f)
 	if e != ESUCCESS {
 		_ = f.close()
 		return -1, e
 	}
+	if in.watching != nil {
+		in.m.rt.hangups.add(in.watching, f)
+	}
 	return fd, ESUCCESS
+}
+
+// watchHangups registers the connection's sockets with the runtime's
+// hang-up watch: from now on the session ends when its peers leave.
+func (in *instance) watchHangups(s *Session) {
+	in.watching = s
+	for _, f := range in.fds.peers() {
+		in.m.rt.hangups.add(s, f)
+	}
 }
 
 // release frees everything the instance holds. Only the owner calls it,
 // once no call into the module is running.
 func (in *instance) release() {
 	in.fds.closeAll()
+	for _, q := range in.queues {
+		q.wg.Wait() // each bounded by the grace period
+	}
 	if in.mod != nil {
 		_ = in.mod.Close(context.Background())
 	}
 	in.cancel()
 	_ = unix.Close(in.interrupt)
+	if in.qevent >= 0 {
+		_ = unix.Close(in.qevent)
+	}
 }

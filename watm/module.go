@@ -17,7 +17,7 @@ type Role uint8
 
 // The three WATER roles.
 const (
-	RoleDialer   Role = 1 << iota // _water_dial / watm_dial_fixed_v1
+	RoleDialer   Role = 1 << iota // _water_dial / watm_dial_v1 (watm_dial_fixed_v1 without it)
 	RoleListener                  // _water_accept / watm_accept_v1
 	RoleRelay                     // _water_associate / watm_associate_v1
 )
@@ -110,7 +110,7 @@ func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, was
 		return nil, fmt.Errorf("watm: not a WebAssembly module: %w", err)
 	}
 	code := wasm
-	image, stripped, splitErr := splitData(wasm)
+	image, stripped, splitErr := splitData(wasm, uint64(r.cfg.memoryPages)<<16)
 	if splitErr == nil {
 		code = stripped
 	}
@@ -132,6 +132,12 @@ func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, was
 		}
 	}
 	return m, nil
+}
+
+// free releases a module that was compiled but will never run.
+func (m *Module) free(ctx context.Context) {
+	_ = m.compiled.Close(context.WithoutCancel(ctx))
+	m.image.close()
 }
 
 // validate detects the ABI version and checks every export and import the
@@ -161,8 +167,8 @@ func validate(c wazero.CompiledModule, exportKinds map[string]byte) (*Module, er
 	}
 	if m.roles == 0 && !hasRoleProblem(problems, a) {
 		entries := []string{a.entry(RoleDialer), a.entry(RoleListener), a.entry(RoleRelay)}
-		if a.dialAny != "" {
-			entries = append(entries[:1], append([]string{a.dialAny}, entries[1:]...)...)
+		if a.dialOwn != "" {
+			entries = append(entries[:1], append([]string{a.dialOwn}, entries[1:]...)...)
 		}
 		problems = append(problems, "no role entry point: export "+strings.Join(entries[:len(entries)-1], ", ")+
 			" or "+entries[len(entries)-1])
@@ -252,7 +258,7 @@ func parseExports(b []byte) (map[string]byte, error) {
 		id := b[p]
 		p++
 		size, n := uleb(b[p:])
-		if n == 0 || p+n+int(size) > len(b) {
+		if n == 0 || size > uint64(len(b)-p-n) {
 			return nil, errors.New("truncated section")
 		}
 		p += n
@@ -271,10 +277,11 @@ func parseExportSection(b []byte) (map[string]byte, error) {
 		return nil, errors.New("truncated export section")
 	}
 	b = b[n:]
-	out := make(map[string]byte, count)
+	// count comes from the file: each export takes at least 3 bytes.
+	out := make(map[string]byte, min(count, uint64(len(b)/3)))
 	for i := uint64(0); i < count; i++ {
 		l, n := uleb(b)
-		if n == 0 || n+int(l)+1 > len(b) {
+		if n == 0 || l >= uint64(len(b)-n) {
 			return nil, errors.New("truncated export")
 		}
 		name := string(b[n : n+int(l)])

@@ -2,6 +2,7 @@ package watm
 
 import (
 	"context"
+	"errors"
 	"runtime"
 	"sync"
 	"sync/atomic"
@@ -82,9 +83,11 @@ func (p *pool) routineRefill(ctx context.Context, wg *sync.WaitGroup) {
 	defer p.drain()
 	for {
 		for len(p.ready) < cap(p.ready) && ctx.Err() == nil {
-			in, err := p.newReady()
+			in, err := p.newReady(ctx)
 			if err != nil {
-				p.m.rt.cfg.logger.Error("watm: pool cannot start an instance", "err", err)
+				if ctx.Err() == nil {
+					p.m.rt.cfg.logger.Error("watm: pool cannot start an instance", "err", err)
+				}
 				break
 			}
 			select {
@@ -113,18 +116,29 @@ func (p *pool) unidle() {
 
 // newReady starts an instance and, while preinit holds, runs its init with
 // no config.
-func (p *pool) newReady() (*instance, error) {
-	in, err := newInstance(p.m)
+// Each is bounded by the set-up timeout, and stopped when ctx ends.
+func (p *pool) newReady(ctx context.Context) (*instance, error) {
+	sctx, cancel := p.m.rt.setupContext(ctx)
+	defer cancel()
+	in, err := newInstance(sctx, p.m)
 	if err != nil || !p.preinit.Load() {
 		return in, err
 	}
 	in.configure(ConnConfig{})
-	if err := in.init(); err != nil {
+	if err := in.bounded(sctx, in.init); err != nil {
 		// A module whose init needs more than a config-less start (or
-		// that fails without a config): initialise per connection.
+		// that fails or hangs without a config): initialise per connection.
 		p.preinit.Store(false)
 		in.release()
-		return newInstance(p.m)
+		if ctx.Err() != nil {
+			return nil, err
+		}
+		if _, ok := errors.AsType[*SetupTimeoutError](err); ok {
+			p.m.rt.cfg.logger.Warn("watm: module init ahead of a connection timed out; it will run per connection", "err", err)
+		}
+		sctx, cancel := p.m.rt.setupContext(ctx)
+		defer cancel()
+		return newInstance(sctx, p.m)
 	}
 	return in, nil
 }

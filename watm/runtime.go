@@ -28,6 +28,9 @@ const (
 	// DefaultGrace is how long Close waits for a module to honour its
 	// cancel channel before stopping it by force.
 	DefaultGrace = 500 * time.Millisecond
+	// DefaultSetupTimeout bounds a connection's set-up in the module (start
+	// function, init, role entry, cancel channel), host_dial included.
+	DefaultSetupTimeout = 30 * time.Second
 )
 
 // Runtime compiles WATMs and runs their instances. It is safe for
@@ -51,9 +54,15 @@ type Runtime struct {
 	seen           map[[32]byte]*seenSet // water_seen's sets, by module bytes
 	closed         bool
 
+	hangups *hangupWatch   // ends sessions whose connection went away
+	closers sync.WaitGroup // the Closes hangups starts
+
 	poolCtx    context.Context // ends the pools' refill goroutines
 	poolCancel context.CancelFunc
 	pools      sync.WaitGroup
+
+	// compile is compileAndValidate; a test puts a step in between.
+	compile func(ctx context.Context, r *Runtime, wrt wazero.Runtime, wasm []byte, sum [32]byte) (*Module, error)
 }
 
 type config struct {
@@ -62,6 +71,7 @@ type config struct {
 	maxFDs      int
 	maxDials    int
 	grace       time.Duration
+	setup       time.Duration
 	poolSize    int
 	logger      *slog.Logger
 }
@@ -85,6 +95,12 @@ func WithMaxDials(n int) Option { return func(c *config) { c.maxDials = n } }
 // WithGrace sets how long Close waits for a module to stop by itself.
 func WithGrace(d time.Duration) Option { return func(c *config) { c.grace = d } }
 
+// WithSetupTimeout bounds each connection's set-up (start function, init,
+// role entry): past it the instance is stopped by force and Prepare fails
+// with a *SetupTimeoutError. Instances the pool starts ahead are bounded
+// the same way.
+func WithSetupTimeout(d time.Duration) Option { return func(c *config) { c.setup = d } }
+
 // WithLogger sets where the runtime logs, module stdout/stderr included.
 func WithLogger(l *slog.Logger) Option { return func(c *config) { c.logger = l } }
 
@@ -95,18 +111,23 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		maxFDs:      DefaultMaxFDs,
 		maxDials:    DefaultMaxDials,
 		grace:       DefaultGrace,
+		setup:       DefaultSetupTimeout,
 		poolSize:    DefaultPoolSize,
 		logger:      slog.New(slog.NewTextHandler(io.Discard, nil)),
 	}
 	for _, o := range opts {
 		o(&cfg)
 	}
+	if cfg.setup <= 0 {
+		return nil, fmt.Errorf("watm: set-up timeout %v must be positive", cfg.setup)
+	}
 	if cfg.memoryPages == 0 || cfg.memoryPages > 65536 {
 		return nil, fmt.Errorf("watm: memory limit %d pages out of range 1-65536", cfg.memoryPages)
 	}
 	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(cfg.memoryPages)
 	r := &Runtime{cfg: cfg, epoch: time.Now(), loaded: map[loadKey]*Module{}, loading: map[loadKey]*loading{}, live: map[*Session]struct{}{}, seen: map[[32]byte]*seenSet{},
-		instanceConfig: wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader)}
+		instanceConfig: wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader),
+		compile:        compileAndValidate}
 	if cfg.cacheDir != "" {
 		cache, err := wazero.NewCompilationCacheWithDir(cfg.cacheDir)
 		if err != nil {
@@ -127,7 +148,33 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 			return nil, err
 		}
 	}
+	h, err := newHangupWatch(cfg.grace/2, r.endSession)
+	if err != nil {
+		r.rt.Close(ctx)
+		r.trusted.Close(ctx)
+		return nil, err
+	}
+	r.hangups = h
 	return r, nil
+}
+
+// endSession closes s on a goroutine the runtime waits for: the hang-up
+// watch calls it and must not wait for a grace period itself.
+func (r *Runtime) endSession(s *Session, reason string) {
+	if !s.hangingUp.CompareAndSwap(false, true) {
+		return
+	}
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	if r.closed {
+		return // Close stops every session itself
+	}
+	s.in.logger.Info("watm: ending the session: " + reason)
+	r.closers.Add(1)
+	go func() {
+		defer r.closers.Done()
+		_ = s.Close()
+	}()
 }
 
 // Load compiles and validates a module. The same bytes loaded twice give the
@@ -188,9 +235,15 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, trusted bool) (*Module,
 	if trusted {
 		wrt = r.trusted
 	}
-	l.m, l.err = compileAndValidate(context.WithoutCancel(ctx), r, wrt, wasm, sum)
+	l.m, l.err = r.compile(context.WithoutCancel(ctx), r, wrt, wasm, sum)
 	r.mu.Lock()
 	delete(r.loading, key)
+	if l.err == nil && r.closed {
+		// Close ran during the compilation: it has already freed what it
+		// knew of and waited for the pools, so nothing may start now.
+		l.m.free(ctx)
+		l.m, l.err = nil, errRuntimeClosed
+	}
 	if l.err == nil {
 		l.m.trusted = trusted
 		r.loaded[key] = l.m
@@ -261,6 +314,8 @@ func (r *Runtime) Close(ctx context.Context) error {
 		}()
 	}
 	wg.Wait()
+	r.closers.Wait()
+	r.hangups.close()
 	err := errors.Join(r.rt.Close(ctx), r.trusted.Close(ctx))
 	for _, m := range r.loaded {
 		m.image.close()

@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"time"
 )
 
@@ -34,6 +35,7 @@ type Session struct {
 
 	closeOnce sync.Once
 	closeErr  error
+	hangingUp atomic.Bool // the hang-up watch has started to end it
 }
 
 // Prepare runs a connection's set-up on a fresh instance: the start
@@ -45,6 +47,11 @@ type Session struct {
 //
 // The worker does not run until Start: a caller can first answer its own
 // protocol (a SOCKS reply) on plaintext.
+//
+// Set-up runs under the runtime's set-up timeout and ctx: if either ends
+// first the instance is stopped and the error is a *SetupTimeoutError (or
+// says why it was stopped). From Start on, the session also ends when its
+// connection does (see the package documentation).
 func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc ConnConfig) (*Session, error) {
 	if err := m.need(role); err != nil {
 		return nil, err
@@ -65,6 +72,8 @@ func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc 
 }
 
 func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc ConnConfig) (*Session, error) {
+	sctx, cancel := m.rt.setupContext(ctx)
+	defer cancel()
 	in := m.pool.get()
 	if in != nil && in.inited && cc.Config != nil {
 		// Initialised without a config, but this connection has one: the
@@ -75,7 +84,7 @@ func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc Con
 	}
 	if in == nil {
 		var err error
-		if in, err = newInstance(m); err != nil {
+		if in, err = newInstance(sctx, m); err != nil {
 			return nil, err
 		}
 	}
@@ -85,7 +94,7 @@ func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc Con
 		s.discard(plain)
 		return nil, err
 	}
-	if err := s.setup(role, plain); err != nil {
+	if err := in.bounded(sctx, func() error { return s.setup(role, plain) }); err != nil {
 		s.discard(plain)
 		m.rt.untrack(s)
 		return nil, err
@@ -128,6 +137,7 @@ func (s *Session) enterRole(role Role, plain *sockFile) error {
 		if plain == nil {
 			return errors.New("watm: " + role.String() + " needs a plaintext conn")
 		}
+		plain.peer = true
 		fd, e := in.fds.insert(plain)
 		if e != ESUCCESS {
 			return fmt.Errorf("watm: plaintext fd: %w", e)
@@ -135,10 +145,13 @@ func (s *Session) enterRole(role Role, plain *sockFile) error {
 		args = []uint64{uint64(fd)}
 	}
 	entry := a.entry(role)
-	if role == RoleDialer && !in.m.hasExport(entry) {
-		entry = a.dialAny
+	if role == RoleDialer && a.dialOwn != "" && !in.m.hasExport(entry) {
+		// v1 as upstream runs it: watm_dial_v1 when the host knows the
+		// destination (the module calls water_dial_fixed), and
+		// watm_dial_fixed_v1 only for a module without it, whose water_dial
+		// the dial policy checks.
+		entry = a.dialOwn
 	}
-	mark := in.stderr.mark()
 	r, err := in.call(entry, args...)
 	if err != nil {
 		return err
@@ -147,7 +160,7 @@ func (s *Session) enterRole(role Role, plain *sockFile) error {
 		if in.dialErr != nil {
 			return &DialError{Func: entry, Err: in.dialErr}
 		}
-		return in.failed(entry, r, mark)
+		return in.failed(entry, r)
 	}
 	return nil
 }
@@ -206,6 +219,7 @@ func (s *Session) Start() {
 		return
 	}
 	s.started = true
+	s.in.watchHangups(s)
 	go s.routineWorker()
 }
 
@@ -213,12 +227,39 @@ func (s *Session) Start() {
 // connection, then releases the instance.
 func (s *Session) routineWorker() {
 	name := s.in.m.abi.worker
-	mark := s.in.stderr.mark()
 	r, err := s.in.call(name)
 	if err == nil && r != 0 {
-		err = s.in.failed(name, r, mark)
+		err = &WorkerError{Func: name, Result: r}
 	}
 	s.end(err)
+}
+
+// WorkerError is a worker (_water_worker / watm_start_v1) that returned
+// something other than 0: a negative errno, usually.
+type WorkerError struct {
+	Func   string
+	Result int32
+}
+
+func (e *WorkerError) Error() string {
+	return "watm: " + e.Func + " returned " + resultString(e.Result)
+}
+
+// Unwrap lets errors.Is find the Errno of a negative result.
+func (e *WorkerError) Unwrap() error {
+	if e.Result < 0 && e.Result > -1<<16 {
+		return Errno(-e.Result)
+	}
+	return nil
+}
+
+// IsNormalClose reports whether err, from Session.Wait, is a normal end of
+// the connection all the same: a worker that returned EPIPE or ECONNRESET,
+// which is what modules built with the older WATER SDKs return when their
+// peer closed. Callers log it as a close, not as an error.
+func IsNormalClose(err error) bool {
+	var we *WorkerError
+	return errors.As(err, &we) && (we.Result == -int32(EPIPE) || we.Result == -int32(ECONNRESET))
 }
 
 // end records the result and releases everything, once.
@@ -254,8 +295,10 @@ func (s *Session) Wait() error {
 
 // Close asks the module to stop through its cancel channel, waits up to the
 // runtime's grace period, then stops it by force. It never hangs: it
-// returns within grace plus a bounded wait. The result is nil unless the
-// module had to be stopped by force.
+// returns within grace plus a bounded wait. The result is the worker's
+// error (a StopError if it had to be stopped by force), nil for a clean end;
+// a worker that answers the cancel channel with ECANCELED, as it should,
+// ends cleanly.
 func (s *Session) Close() error {
 	s.closeOnce.Do(func() { s.closeErr = s.stop() })
 	return s.closeErr
@@ -268,19 +311,23 @@ func (s *Session) stop() error {
 		s.end(nil)
 		return nil
 	}
-	if !s.ended {
+	asked := !s.ended
+	if asked {
 		_, _ = s.cancelHost.Write([]byte{s.in.m.abi.cancelByte})
 	}
 	s.mu.Unlock()
 
 	select {
 	case <-s.done:
-		s.clearCanceled()
-		return nil
+		if asked {
+			s.clearCanceled()
+		}
+		return s.Wait()
 	case <-time.After(s.in.m.rt.cfg.grace):
 	}
 	s.mu.Lock()
 	if !s.ended {
+		s.in.behaviour.cancelIgnored.Store(true)
 		s.in.forceStop()
 	}
 	s.mu.Unlock()
@@ -293,11 +340,14 @@ func (s *Session) stop() error {
 	}
 }
 
-// clearCanceled forgets the worker's complaint about being canceled: a
-// stop the host asked for is a clean end.
+// clearCanceled forgets the worker's complaint about being canceled
+// (ECANCELED, what a module returns when its cancel channel fires): a stop
+// the host asked for is a clean end. Any other error stays.
 func (s *Session) clearCanceled() {
 	s.mu.Lock()
-	s.err = nil
+	if errors.Is(s.err, ECANCELED) {
+		s.err = nil
+	}
 	s.mu.Unlock()
 }
 

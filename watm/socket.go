@@ -7,6 +7,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -24,6 +25,19 @@ type sockFile struct {
 	bridge *connBridge // non-nil when conn had no descriptor of its own
 	once   sync.Once
 	cerr   error
+	// wq holds what the kernel did not take of non-blocking writes; nil
+	// until the first short write.
+	wq *writeQueue
+	// writableReported: poll_oneoff reported the socket writable and no
+	// fd_write was made on it since.
+	writableReported bool
+	// peer: one of the connection's own sockets (plaintext, dialed,
+	// accepted), which the runtime's hang-up watch follows.
+	peer    bool
+	hangups *hangupWatch
+	watchID atomic.Uint64 // registration in hangups, 0 for none
+	eof     atomic.Bool   // the module has read end of file
+	reads   atomic.Uint64 // reads that moved bytes
 }
 
 // newSockFile wraps any net.Conn. A conn with an OS descriptor (TCP, Unix,
@@ -67,7 +81,22 @@ func (s *sockFile) read(p []byte, nonblock bool) (int, Errno) {
 	if err != nil {
 		return 0, closedErrno(err)
 	}
+	if errno == ESUCCESS {
+		if n > 0 {
+			s.reads.Add(1)
+		} else if len(p) > 0 {
+			s.eof.Store(true)
+		}
+	}
 	return n, errno
+}
+
+// unwatch deregisters the socket from the hang-up watch before its
+// descriptor is closed or given back.
+func (s *sockFile) unwatch() {
+	if s.watchID.Load() != 0 {
+		s.hangups.remove(s)
+	}
 }
 
 func (s *sockFile) write(p []byte, nonblock bool) (int, Errno) {
@@ -111,6 +140,12 @@ func closedErrno(err error) Errno {
 
 // shutdown implements sock_shutdown: how is WASI's sdflags (1 RD, 2 WR).
 func (s *sockFile) shutdown(how uint8) Errno {
+	if how == 2 && s.wq != nil && s.wq.shutdownWhenDrained() {
+		return ESUCCESS // the flusher shuts down after the last queued byte
+	}
+	if how&2 != 0 && s.wq != nil {
+		s.wq.drain() // SHUT_RDWR: no reads will follow, so waiting is safe
+	}
 	var mode int
 	switch how {
 	case 1:
@@ -136,9 +171,18 @@ func (s *sockFile) shutdown(how uint8) Errno {
 
 func (s *sockFile) close() error {
 	s.once.Do(func() {
-		s.cerr = s.conn.Close()
-		if s.bridge != nil {
-			s.bridge.close()
+		s.unwatch()
+		closeFn := func() error {
+			err := s.conn.Close()
+			if s.bridge != nil {
+				s.bridge.close()
+			}
+			return err
+		}
+		// Queued bytes are written first, within the grace period, without
+		// holding up the module: it may have to read for its peer to read.
+		if s.wq == nil || !s.wq.closeWhenDrained(func() { _ = closeFn() }) {
+			s.cerr = closeFn()
 		}
 	})
 	return s.cerr
@@ -229,6 +273,9 @@ func (br *connBridge) close() {
 
 // abort wakes a blocked read or write: its deadline is put in the past.
 func (s *sockFile) abort() {
+	if s.wq != nil {
+		s.wq.abortWaiters()
+	}
 	if d, ok := s.conn.(interface{ SetDeadline(time.Time) error }); ok {
 		_ = d.SetDeadline(time.Unix(1, 0))
 	}
@@ -240,8 +287,15 @@ func (s *sockFile) abort() {
 // given back, as the bridge may have read from it: it is closed.
 func (s *sockFile) detach() {
 	s.once.Do(func() {
+		s.unwatch()
 		if s.bridge != nil {
 			s.bridge.close()
+			return
+		}
+		// A stopped set-up aborted it (deadline in the past): give it
+		// back usable.
+		if d, ok := s.conn.(interface{ SetDeadline(time.Time) error }); ok {
+			_ = d.SetDeadline(time.Time{})
 		}
 	})
 }

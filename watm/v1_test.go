@@ -207,10 +207,39 @@ func TestDialPolicy(t *testing.T) {
 		cc.Config = []byte(dest)
 		cc.Policy = func(string, string) bool { return false }
 		_, err := readPlain(t, m, cc)
-		if err == nil || !strings.Contains(err.Error(), "watm: watm_dial_v1: dial tcp "+dest+" denied by the dial policy") {
+		if err == nil || !strings.Contains(err.Error(), "watm: watm_dial_fixed_v1: dial tcp "+dest+" denied by the dial policy") {
 			t.Fatalf("error %v", err)
 		}
 	})
+}
+
+// TestV1DialEntry checks the v1 entry table as upstream uses it: a module
+// exporting both dial entries is entered through watm_dial_v1 when the host
+// knows the destination (the module's watm_dial_fixed_v1 would dial its own
+// hard-coded address).
+func TestV1DialEntry(t *testing.T) {
+	rt := newRuntime(t)
+	m, err := fixture(t, rt, "v1_dial_entries")
+	if err != nil {
+		t.Fatal(err)
+	}
+	srv := newTCP(t)
+	go func() {
+		for {
+			c, err := srv.ln.Accept()
+			if err != nil {
+				return
+			}
+			c.Close()
+		}
+	}()
+	got, err := readPlain(t, m, watm.ConnConfig{Dial: srv.dial, Destination: srv.ln.Addr().String()})
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got != "watm_dial_v1" {
+		t.Errorf("host called %q, want watm_dial_v1", got)
+	}
 }
 
 func TestV1Validation(t *testing.T) {
@@ -223,7 +252,7 @@ func TestV1Validation(t *testing.T) {
 		}
 	}
 	_, err = fixture(t, rt, "v1_minimal")
-	if w := "watm: invalid v1 module: no role entry point: export watm_dial_fixed_v1, watm_dial_v1, watm_accept_v1 or watm_associate_v1"; err == nil || err.Error() != w {
+	if w := "watm: invalid v1 module: no role entry point: export watm_dial_v1, watm_dial_fixed_v1, watm_accept_v1 or watm_associate_v1"; err == nil || err.Error() != w {
 		t.Errorf("v1_minimal: %v\nwant %s", err, w)
 	}
 }

@@ -51,6 +51,12 @@ func exportHostFunc(b wazero.HostModuleBuilder, h *hostFunc) {
 	body, noErrno, raw := h.body, h.noErrno, h.rawResult
 	f := api.GoModuleFunc(func(ctx context.Context, mod api.Module, stack []uint64) {
 		in := instanceOf(ctx)
+		if in.stopping.Load() {
+			// Stopped by force: no more host calls, whatever the module
+			// does with their results (and even if it was compiled
+			// without loop checks).
+			in.exitStopped()
+		}
 		errno := body(in, mod.Memory(), stack)
 		if !noErrno && !raw {
 			stack[0] = uint64(errno)

@@ -20,6 +20,9 @@ var fdRead = &hostFunc{name: "fd_read", params: params(i32, i32, i32, i32), name
 // fd_write(fd, iovs, iovs_len, result.nwritten) is fd_read's mirror.
 var fdWrite = &hostFunc{name: "fd_write", params: params(i32, i32, i32, i32), names: []string{"fd", "iovs", "iovs_len", "result.nwritten"},
 	body: func(in *instance, mem api.Memory, s []uint64) Errno {
+		if fd := int32(s[0]); fd == 1 || fd == 2 {
+			in.behaviour.stdioWrites.Add(1)
+		}
 		return in.writev(mem, int32(s[0]), p32(s, 1), p32(s, 2), p32(s, 3))
 	}}
 
@@ -45,12 +48,52 @@ func iovec(mem api.Memory, iovs, i uint32) []byte {
 	return b
 }
 
+// readv is fd_read. A non-blocking read from a throttled socket (another
+// socket's write queue is full) answers EAGAIN: the module gets no more
+// input to write there until the queue drains.
 func (in *instance) readv(mem api.Memory, fd int32, iovs, n, resultPtr uint32) Errno {
+	if in.fullQueues.Load() > 0 && inRange(mem, resultPtr, 4) && checkIovecs(mem, iovs, n) == ESUCCESS {
+		if f, flags, e := in.fds.get(fd); e == ESUCCESS && flags&fdflagNonblock != 0 {
+			if s, ok := f.(*sockFile); ok && in.throttled(s) {
+				return EAGAIN
+			}
+		}
+	}
 	return in.iov(mem, fd, iovs, n, resultPtr, file.read)
 }
 
+// writev is fd_write: on a non-blocking socket every byte is taken or none
+// (writeWhole); elsewhere it is iov.
 func (in *instance) writev(mem api.Memory, fd int32, iovs, n, resultPtr uint32) Errno {
-	return in.iov(mem, fd, iovs, n, resultPtr, file.write)
+	if !inRange(mem, resultPtr, 4) {
+		return EFAULT
+	}
+	if e := checkIovecs(mem, iovs, n); e != ESUCCESS {
+		return e
+	}
+	f, flags, e := in.fds.get(fd)
+	s, ok := f.(*sockFile)
+	if e != ESUCCESS || !ok {
+		return in.iov(mem, fd, iovs, n, resultPtr, file.write)
+	}
+	if flags&fdflagNonblock == 0 {
+		if s.wq != nil {
+			s.wq.waitEmpty()
+		}
+		return in.iov(mem, fd, iovs, n, resultPtr, file.write)
+	}
+	bufs := in.iovScratch[:0]
+	for i := uint32(0); i < n; i++ {
+		bufs = append(bufs, iovec(mem, iovs, i))
+	}
+	done, e := in.writeWhole(s, bufs)
+	clear(bufs)
+	in.iovScratch = bufs[:0]
+	if e != ESUCCESS {
+		return in.hostErrno(e)
+	}
+	mem.WriteUint32Le(resultPtr, uint32(done))
+	return ESUCCESS
 }
 
 // iov moves bytes between fd and the module's iovecs with op (read or
@@ -69,6 +112,13 @@ func (in *instance) iov(mem api.Memory, fd int32, iovs, n, resultPtr uint32,
 		return e
 	}
 	nonblock := flags&fdflagNonblock != 0
+	if s, ok := f.(*sockFile); ok {
+		if s.wq != nil {
+			if e := s.wq.takeErr(); e != ESUCCESS {
+				return in.hostErrno(e) // the flusher's write error
+			}
+		}
+	}
 	total := 0
 	for i := uint32(0); i < n; i++ {
 		buf := iovec(mem, iovs, i)

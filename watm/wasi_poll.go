@@ -59,17 +59,83 @@ var pollOneoff = &hostFunc{name: "poll_oneoff", params: params(i32, i32, i32, i3
 // pollState is the scratch space of poll_oneoff, kept per instance so the
 // hot path does not allocate.
 type pollState struct {
-	fds  []unix.PollFd
-	subs []int // subscription index of fds[i] (fds[0] is the interrupt)
+	fds    []unix.PollFd
+	subs   []int       // subscription index of fds[i] (fds[0] is the interrupt)
+	socks  []*sockFile // the socket of fds[i], for write subscriptions
+	clocks []pollClock
+	queued []pollQueued // write subscriptions whose socket has bytes queued
+	// throttled: a read subscription was left out because its socket is
+	// throttled (another socket's write queue is full).
+	throttled bool
 }
 
+type pollClock struct {
+	sub      uint32 // address of the subscription
+	deadline int64
+}
+
+type pollQueued struct {
+	sub uint32
+	s   *sockFile
+}
+
+// poll is poll_oneoff. It returns the events that are ready; with none
+// ready yet, it waits in ppoll(2) for a descriptor, the earliest clock, the
+// queue event or the interrupt, and reports only the clocks whose deadline
+// passed.
 func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno) {
 	ps := &in.pollScratch
-	ps.fds = append(ps.fds[:0], unix.PollFd{Fd: int32(in.interrupt), Events: unix.POLLIN})
-	ps.subs = append(ps.subs[:0], -1)
-	var nev uint32
-	deadline := int64(math.MaxInt64) // monotonic ns
 	now := in.monotonic()
+	for first := true; ; first = false {
+		// A wake-up by the queue event (a queue emptied or fell below its
+		// bound) scans again: throttled reads and queued writes change.
+		ps.fds = append(ps.fds[:0], unix.PollFd{Fd: int32(in.interrupt), Events: unix.POLLIN})
+		ps.subs = append(ps.subs[:0], -1)
+		ps.socks = append(ps.socks[:0], nil)
+		ps.clocks, ps.queued, ps.throttled = ps.clocks[:0], ps.queued[:0], false
+		nev := in.pollScan(mem, inPtr, outPtr, n, now, first)
+		if len(ps.queued) > 0 || ps.throttled {
+			ps.fds = append(ps.fds, unix.PollFd{Fd: int32(in.queueEvent()), Events: unix.POLLIN})
+			ps.subs = append(ps.subs, -1)
+			ps.socks = append(ps.socks, nil)
+		}
+		timeout := time.Duration(-1)
+		if nev > 0 {
+			timeout = 0
+		} else if d := earliest(ps.clocks); d != math.MaxInt64 {
+			timeout = time.Duration(max(0, d-int64(in.monotonic())))
+		}
+		if e := in.ppoll(ps.fds, timeout); e != ESUCCESS {
+			return 0, e
+		}
+		if ps.fds[0].Revents != 0 && in.stopping.Load() {
+			in.exitStopped()
+		}
+		nev = in.pollEvents(mem, inPtr, outPtr, nev)
+		if nev > 0 || len(ps.clocks) == 0 && len(ps.fds) == 1 {
+			return nev, ESUCCESS
+		}
+	}
+}
+
+// pollScan reads the subscriptions: clocks get their deadline, fd
+// subscriptions a pollfd, and what is ready at once (bad descriptors,
+// always-ready files, a socket whose queue failed or emptied) an event. A
+// write subscription on a socket already reported writable, with nothing
+// written since, is left out when the wait has a read or clock
+// subscription: a module that always asks "writable?" would otherwise
+// never sleep.
+func (in *instance) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64, count bool) uint32 {
+	ps := &in.pollScratch
+	var nev uint32
+	waitsOnOther := false
+	for i := uint32(0); i < n; i++ {
+		if tag, _ := mem.ReadByte(inPtr + i*subSize + 8); tag == eventClock || tag == eventFdRead {
+			waitsOnOther = true
+			break
+		}
+	}
+	suppressed := false
 	for i := uint32(0); i < n; i++ {
 		sub := inPtr + i*subSize
 		tag, _ := mem.ReadByte(sub + 8)
@@ -77,8 +143,8 @@ func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno
 		case eventClock:
 			if d, e := clockDeadline(in, mem, sub, now); e != ESUCCESS {
 				nev = writeEvent(mem, outPtr, nev, sub, e, eventClock, 0)
-			} else if d < deadline {
-				deadline = d
+			} else {
+				ps.clocks = append(ps.clocks, pollClock{sub: sub, deadline: d})
 			}
 		case eventFdRead, eventFdWrite:
 			fd, _ := mem.ReadUint32Le(sub + 16)
@@ -88,33 +154,52 @@ func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno
 				nev = writeEvent(mem, outPtr, nev, sub, e, tag, 0)
 			case f.pollfd() < 0:
 				nev = writeEvent(mem, outPtr, nev, sub, ESUCCESS, tag, 0)
-			default:
-				ev := int16(unix.POLLIN)
-				if tag == eventFdWrite {
-					ev = unix.POLLOUT
+			case tag == eventFdRead:
+				if s, ok := f.(*sockFile); ok && in.throttled(s) {
+					ps.throttled = true
+					break
 				}
-				ps.fds = append(ps.fds, unix.PollFd{Fd: int32(f.pollfd()), Events: ev})
-				ps.subs = append(ps.subs, int(i))
+				in.pollAdd(f.pollfd(), unix.POLLIN, i, nil)
+			default:
+				s, _ := f.(*sockFile)
+				if s == nil {
+					in.pollAdd(f.pollfd(), unix.POLLOUT, i, nil)
+					break
+				}
+				in.pollsWrite = true
+				switch {
+				case waitsOnOther && s.writableReported:
+					suppressed = true
+				case s.wq != nil && !s.wq.empty():
+					ps.queued = append(ps.queued, pollQueued{sub: sub, s: s})
+				default:
+					in.pollAdd(f.pollfd(), unix.POLLOUT, i, s)
+				}
 			}
 		default:
 			nev = writeEvent(mem, outPtr, nev, sub, EINVAL, tag, 0)
 		}
 	}
-	timeout := time.Duration(-1)
-	if nev > 0 {
-		timeout = 0
-	} else if deadline != math.MaxInt64 {
-		timeout = time.Duration(max(0, deadline-int64(now)))
+	if suppressed && count {
+		in.behaviour.suppressed.Add(1)
 	}
-	if e := in.ppoll(ps.fds, timeout); e != ESUCCESS {
-		return 0, e
-	}
-	if ps.fds[0].Revents != 0 && in.stopping.Load() {
-		in.exitStopped()
-	}
+	return nev
+}
+
+func (in *instance) pollAdd(fd int, events int16, sub uint32, s *sockFile) {
+	ps := &in.pollScratch
+	ps.fds = append(ps.fds, unix.PollFd{Fd: int32(fd), Events: events})
+	ps.subs = append(ps.subs, int(sub))
+	ps.socks = append(ps.socks, s)
+}
+
+// pollEvents writes the events ppoll found, the write subscriptions whose
+// queue has emptied and the clocks whose deadline passed.
+func (in *instance) pollEvents(mem api.Memory, inPtr, outPtr, nev uint32) uint32 {
+	ps := &in.pollScratch
 	for j := 1; j < len(ps.fds); j++ {
 		re := ps.fds[j].Revents
-		if re == 0 {
+		if re == 0 || ps.subs[j] < 0 {
 			continue
 		}
 		sub := inPtr + uint32(ps.subs[j])*subSize
@@ -127,17 +212,36 @@ func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno
 		if re&unix.POLLNVAL != 0 {
 			errno = EBADF
 		}
+		if s := ps.socks[j]; s != nil {
+			s.writableReported = true
+		}
 		nev = writeEvent(mem, outPtr, nev, sub, errno, tag, flags)
 	}
-	if nev == 0 { // nothing ready: the clocks fired
-		for i := uint32(0); i < n; i++ {
-			sub := inPtr + i*subSize
-			if tag, _ := mem.ReadByte(sub + 8); tag == eventClock {
-				nev = writeEvent(mem, outPtr, nev, sub, ESUCCESS, eventClock, 0)
+	if len(ps.queued) > 0 || ps.throttled {
+		var buf [8]byte
+		_, _ = unix.Read(in.queueEvent(), buf[:])
+		for _, q := range ps.queued {
+			if q.s.wq.empty() {
+				q.s.writableReported = true
+				nev = writeEvent(mem, outPtr, nev, q.sub, ESUCCESS, eventFdWrite, 0)
 			}
 		}
 	}
-	return nev, ESUCCESS
+	now := int64(in.monotonic())
+	for _, c := range ps.clocks {
+		if c.deadline <= now {
+			nev = writeEvent(mem, outPtr, nev, c.sub, ESUCCESS, eventClock, 0)
+		}
+	}
+	return nev
+}
+
+func earliest(clocks []pollClock) int64 {
+	d := int64(math.MaxInt64)
+	for _, c := range clocks {
+		d = min(d, c.deadline)
+	}
+	return d
 }
 
 // clockDeadline returns a clock subscription's deadline on the monotonic

@@ -7,12 +7,12 @@ import (
 	"log/slog"
 	"os"
 	"path/filepath"
-	"regexp"
 	"strings"
 	"sync"
 
 	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
+	"github.com/water-pt/water-pt/internal/ptlog"
 	"github.com/water-pt/water-pt/ptserver"
 )
 
@@ -37,32 +37,6 @@ func parseLevel(s string) (slog.Level, error) {
 // openLogFile opens the log O_APPEND with mode 0600 in dir.
 func openLogFile(dir string) (*os.File, error) {
 	return os.OpenFile(filepath.Join(dir, logFileName), os.O_CREATE|os.O_APPEND|os.O_WRONLY, 0o600)
-}
-
-// addrPattern matches IPv4 and IPv6 addresses with an optional port, the
-// way lyrebird's log scrubbing does.
-var addrPattern = regexp.MustCompile(
-	`\[?(?:[0-9a-fA-F]{0,4}:){2,7}[0-9a-fA-F]{0,4}(?:%[^\]\s]+)?\]?(?::\d{1,5})?` +
-		`|\b(?:\d{1,3}\.){3}\d{1,3}(?::\d{1,5})?\b`)
-
-// scrub replaces every address in s with [scrubbed], keeping ports.
-func scrub(s string) string {
-	return addrPattern.ReplaceAllStringFunc(s, func(a string) string {
-		if i := strings.LastIndex(a, ":"); i >= 0 && i+1 < len(a) && isPort(a[i+1:]) &&
-			(strings.Contains(a, "]:") || strings.Count(a, ":") == 1) {
-			return "[scrubbed]:" + a[i+1:]
-		}
-		return "[scrubbed]"
-	})
-}
-
-func isPort(s string) bool {
-	for _, r := range s {
-		if r < '0' || r > '9' {
-			return false
-		}
-	}
-	return s != ""
 }
 
 // logHandler writes records to the log file (when logging is on) and sends
@@ -96,12 +70,12 @@ func (h *logHandler) replace(_ []string, a slog.Attr) slog.Attr {
 	}
 	switch a.Value.Kind() {
 	case slog.KindString:
-		return slog.String(a.Key, scrub(a.Value.String()))
+		return slog.String(a.Key, ptlog.Scrub(a.Value.String()))
 	case slog.KindAny:
 		if err, ok := a.Value.Any().(error); ok {
-			return slog.String(a.Key, scrub(err.Error()))
+			return slog.String(a.Key, ptlog.Scrub(err.Error()))
 		}
-		return slog.String(a.Key, scrub(fmt.Sprint(a.Value.Any())))
+		return slog.String(a.Key, ptlog.Scrub(fmt.Sprint(a.Value.Any())))
 	}
 	return a
 }
@@ -146,7 +120,7 @@ func (h *logHandler) sendToTor(r slog.Record) {
 	r.Attrs(add)
 	msg := b.String()
 	if !h.unsafe {
-		msg = scrub(msg)
+		msg = ptlog.Scrub(msg)
 	}
 	sev := pt.LogSeverityNotice
 	switch {

@@ -26,6 +26,7 @@ import (
 	"runtime/debug"
 	"runtime/pprof"
 	"strings"
+	"time"
 
 	"github.com/water-pt/water-pt/watm"
 )
@@ -63,6 +64,10 @@ type options struct {
 	poolSize      int
 	allowDial     stringList
 	trustFiles    bool
+	setupTimeout  time.Duration
+	maxModuleSize byteSize
+	idleTimeout   time.Duration // server
+	maxConns      int           // server
 }
 
 type stringList []string
@@ -81,6 +86,9 @@ func (o *options) register(fs *flag.FlagSet, stateDir string) {
 	fs.IntVar(&o.poolSize, "watm-pool", 4, "started module instances to keep ready per module (0 to start each on demand)")
 	fs.BoolVar(&o.trustFiles, "watm-trust-files", false, "run modules from files (not only the embedded ones) without per-loop stop checks: "+
 		"byte loops run 2-10x faster, but a module stuck in a loop can no longer be stopped. Only for modules you trust")
+	fs.DurationVar(&o.setupTimeout, "watm-setup-timeout", watm.DefaultSetupTimeout, "how long a connection's set-up in the module (init, the role's entry, the dial) may take; "+
+		"past it the instance is stopped, the SOCKS request is refused with TTL expired (client) or the connection closed (server)")
+	o.registerLimits(fs)
 	fs.Var(&o.allowDial, "watm-allow-dial", `host:port a v1 module may dial itself with water_dial, besides the bridge (repeatable; "*" allows any address). By default a module may dial only the bridge`)
 }
 
@@ -119,6 +127,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	var opts options
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	opts.register(fs, "$TOR_PT_STATE_LOCATION")
+	opts.registerServerLimits(fs)
 	fs.Usage = func() {
 		fmt.Fprintf(stderr, "Usage: water-pt [flags]            (managed mode: run by tor)\n"+
 			"       water-pt client -h | server -h  (standalone modes)\n"+
@@ -139,6 +148,9 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	level, err := parseLevel(opts.logLevel)
+	if err == nil {
+		err = opts.checkServerLimits()
+	}
 	if err != nil {
 		fmt.Fprintln(stderr, "water-pt:", err)
 		managedFlagError(err)

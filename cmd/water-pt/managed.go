@@ -46,6 +46,7 @@ func runManaged(ctx context.Context, opts *options, level slog.Level, stdin io.R
 		return 1
 	}
 	defer closeLog()
+	raiseFDLimit(logger)
 
 	rt, cat, err := newCatalog(ctx, opts, stateDir, logger)
 	if err != nil {
@@ -59,7 +60,7 @@ func runManaged(ctx context.Context, opts *options, level slog.Level, stdin io.R
 	if isClient {
 		return managedClient(ctx, cat, logger, stdin, opts.dialPolicy())
 	}
-	return managedServer(ctx, cat, logger, stdin, stateDir, opts.dialPolicy())
+	return managedServer(ctx, cat, logger, stdin, stateDir, opts)
 }
 
 func managedLogger(stateDir string, opts *options, level slog.Level) (*slog.Logger, func(), error) {
@@ -78,15 +79,18 @@ func managedLogger(stateDir string, opts *options, level slog.Level) (*slog.Logg
 // newCatalog creates the runtime (with its compilation cache in the state
 // directory) and the module catalog.
 func newCatalog(ctx context.Context, opts *options, stateDir string, logger *slog.Logger) (*watm.Runtime, *watm.Catalog, error) {
-	ropts := []watm.Option{watm.WithLogger(logger), watm.WithPoolSize(opts.poolSize)}
+	if opts.setupTimeout <= 0 {
+		return nil, nil, fmt.Errorf("-watm-setup-timeout %v: must be positive (e.g. 30s)", opts.setupTimeout)
+	}
+	ropts := []watm.Option{watm.WithLogger(logger), watm.WithPoolSize(opts.poolSize), watm.WithSetupTimeout(opts.setupTimeout)}
 	cacheDir := opts.cacheDir
 	if cacheDir == "" && stateDir != "" {
 		cacheDir = filepath.Join(stateDir, "wazero-cache")
 	}
-	if cacheDir != "" && cacheDir != "off" {
-		ropts = append(ropts, watm.WithCompilationCacheDir(cacheDir))
+	if cacheDir == "off" {
+		cacheDir = ""
 	}
-	rt, err := watm.NewRuntime(ctx, ropts...)
+	rt, err := newRuntime(ctx, ropts, cacheDir, logger)
 	if err != nil {
 		return nil, nil, err
 	}
@@ -97,6 +101,7 @@ func newCatalog(ctx context.Context, opts *options, stateDir string, logger *slo
 	cat := watm.NewCatalog(rt, dirs, modules.Lookup, modules.Names(), modules.Default)
 	cat.TrustFiles = opts.trustFiles
 	cat.ModuleArgs = modules.Args
+	cat.MaxFileSize = int64(opts.maxModuleSize)
 	return rt, cat, nil
 }
 
@@ -135,7 +140,7 @@ func bridgeDialer(info pt.ClientInfo) (ptclient.ContextDialer, bool) {
 }
 
 func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader, policy watm.DialPolicy) int {
-	info, err := pt.ClientSetup(nil) // prints VERSION, or ENV-ERROR
+	info, err := clientSetup() // prints VERSION, or ENV-ERROR
 	if err != nil {
 		// goptlib prints nothing when TOR_PT_PROXY does not parse (its
 		// last step, so MethodNames is already set): tor waits for a
@@ -196,12 +201,16 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 	})
 }
 
-func managedServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader, stateDir string, policy watm.DialPolicy) int {
-	info, err := pt.ServerSetup(nil) // prints VERSION, or ENV-ERROR
+func managedServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader, stateDir string, opts *options) int {
+	info, err := serverSetup() // prints VERSION, or ENV-ERROR
 	if err != nil {
 		return 1
 	}
-	srv := &ptserver.Server{Info: info, Catalog: cat, Logger: logger, DialPolicy: policy, Transports: transports(), StateDir: stateDir}
+	for _, name := range missingBindaddrs(os.Getenv("TOR_PT_SERVER_TRANSPORTS"), info) {
+		_ = pt.SmethodError(name, "no bind address for it in TOR_PT_SERVER_BINDADDR: tor passes one for every transport it asks for (ServerTransportListenAddr, or 0.0.0.0:0)")
+	}
+	srv := &ptserver.Server{Info: info, Catalog: cat, Logger: logger, DialPolicy: opts.dialPolicy(),
+		IdleTimeout: opts.idleTimeout, MaxConns: opts.maxConns, Transports: transports(), StateDir: stateDir}
 	methods, errs := srv.Setup(ctx)
 	for _, e := range errs {
 		_ = pt.SmethodError(e.Name, printable(e.Err.Error()))

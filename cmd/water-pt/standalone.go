@@ -36,6 +36,7 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 		bridge = fs.String("bridge", "", "host:port of the bridge to dial for every SOCKS request (default: the address in the request)")
 		clientArgs = fs.String("args", "", `bridge args used when a SOCKS request carries none, as "k=v;k=v" (e.g. "watm=plain")`)
 	} else {
+		opts.registerServerLimits(fs)
 		forward = fs.String("forward", "", "host:port to forward unwrapped connections to (plain TCP, no ExtORPort)")
 		serverOpts = fs.String("options", "", `server options as "k=v;k=v" (watm=, watm-sha256=, watm-config=, watm-client-config=)`)
 	}
@@ -62,6 +63,9 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 		return usage("-listen is required")
 	}
 	level, err := parseLevel(opts.logLevel)
+	if err == nil {
+		err = opts.checkServerLimits()
+	}
 	if err != nil {
 		return usage(err.Error())
 	}
@@ -83,6 +87,7 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 		logTo = f
 	}
 	logger := slog.New(newLogHandler(logTo, level, false, opts.unsafeLogging))
+	raiseFDLimit(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
 	rt, cat, err := newCatalog(ctx, &opts, *stateDir, logger)
@@ -97,7 +102,7 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 	if *forward == "" {
 		return usage("-forward is required")
 	}
-	return standaloneServer(ctx, cat, logger, opts.dialPolicy(), *listen, *forward, *serverOpts, *stateDir, stdout, stderr)
+	return standaloneServer(ctx, cat, logger, &opts, *listen, *forward, *serverOpts, *stateDir, stdout, stderr)
 }
 
 func standaloneClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, policy watm.DialPolicy, listen, bridge, argStr string, stdout, stderr io.Writer) int {
@@ -121,7 +126,7 @@ func standaloneClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logge
 	return 0
 }
 
-func standaloneServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, policy watm.DialPolicy, listen, forward, optStr, stateDir string, stdout, stderr io.Writer) int {
+func standaloneServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, o *options, listen, forward, optStr, stateDir string, stdout, stderr io.Writer) int {
 	addr, err := net.ResolveTCPAddr("tcp", listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "water-pt server: -listen:", err)
@@ -149,11 +154,13 @@ func standaloneServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logge
 		}
 	}
 	srv := &ptserver.Server{
-		Info:       pt.ServerInfo{Bindaddrs: []pt.Bindaddr{{MethodName: ptserver.MethodName, Addr: addr, Options: opts}}, OrAddr: fwd},
-		Catalog:    cat,
-		Logger:     logger,
-		DialPolicy: policy,
-		StateDir:   stateDir,
+		Info:        pt.ServerInfo{Bindaddrs: []pt.Bindaddr{{MethodName: ptserver.MethodName, Addr: addr, Options: opts}}, OrAddr: fwd},
+		Catalog:     cat,
+		Logger:      logger,
+		DialPolicy:  o.dialPolicy(),
+		IdleTimeout: o.idleTimeout,
+		MaxConns:    o.maxConns,
+		StateDir:    stateDir,
 	}
 	methods, errs := srv.Setup(ctx)
 	for _, e := range errs {

@@ -1,37 +1,51 @@
-// Command bench is the benchmark water-pt keeps (issue 5): it measures
-// water-pt and a baseline PT side by side, both driven exactly as tor drives
-// a pluggable transport, and prints the figures and their ratio.
+// Command bench is the benchmark water-pt keeps (issues 5, 11 and 13): it
+// measures water-pt and other pluggable transports side by side, each driven
+// exactly as tor drives a PT, and prints the figures and their ratios.
 //
-//	go run ./integration/bench            # the standard run, a few minutes
+//	go run ./integration/bench            # the standard run, about a minute
 //	go run ./integration/bench -quick     # a smaller one, under a minute
 //	go run ./integration/bench -json      # JSON on stdout instead of tables
+//	go run ./integration/bench -systems obfs4proxy,water-obfs4  # the obfs4 comparison
+//	go run ./integration/bench -rounds 0 -conns 8000 -server-options watm=plain  # scale
 //
-// In one run it builds cmd/water-pt and the baseline (integration/tortest's
-// testdata/fakept: goptlib plumbing and a plain io.Copy relay, no WASM) once
-// into a temporary directory, and for each starts a client and a server
-// process with the PT v1 environment (integration/tortest): SOCKS5 in with
-// the server's SMETHOD ARGS as the bridge arguments, and the server's
-// ExtORPort out, SAFE_COOKIE-authenticated, into a fake tor
-// (ptserver/extortest in Dispatch mode) that echoes, swallows or sources
-// bytes as each connection asks. Everything stays on loopback.
+// In one run it builds the PTs it needs (cmd/water-pt; the baseline,
+// integration/tortest's testdata/fakept: goptlib plumbing and a plain io.Copy
+// relay, no WASM) once into a temporary directory, and for each system
+// starts a client and a server process with the PT v1 environment
+// (integration/tortest): SOCKS5 in with the server's SMETHOD ARGS as the
+// bridge arguments, and the server's ExtORPort out, SAFE_COOKIE-authenticated,
+// into a fake tor (ptserver/extortest in Dispatch mode) that echoes, swallows
+// or sources bytes as each connection asks. Everything stays on loopback.
 //
-// For each PT it reports:
-//   - setup p50: 50 sequential connections, SOCKS dial to first echoed byte;
+// The systems (-systems, see KnownSystems) are a binary, a transport name
+// and the system they are compared with: baseline; water-pt (transport
+// water, compared with baseline); obfs4proxy (Debian's /usr/bin/obfs4proxy,
+// transport obfs4); water-obfs4 (water-pt asked for transport obfs4,
+// compared with obfs4proxy).
+//
+// For each system it reports, as medians of -rounds rounds in which the
+// systems take turns in alternating order:
+//   - setup p50: 50 sequential connections, SOCKS dial to first echoed byte,
+//     back to back and again 20 ms apart;
 //   - 1-byte round trip p50 and p99: 2000 round trips on one connection;
-//     the PTs take turns (a setup, or 100 round trips, at a time) so that
-//     both are timed under the same load of a noisy machine;
-//   - MB/s up and down: 256 MiB each way on one connection, 3 runs each, the
-//     median (MB = 10^6 bytes; the two PTs take turns run by run);
+//   - MB/s up and down: 256 MiB each way on one connection (MB = 10^6 bytes);
+//
+// and once, after the rounds:
 //   - how many of 1000 concurrent connections, opened 32 at a time, each
 //     echoing 4 KiB of its own stream, succeed with every byte intact;
-//   - the growth of each process's VmRSS per held connection;
-//   - each process's exit time after stdin closes, with the 1000 still open.
+//   - the growth of each process's proportional set size (PSS) per held
+//     connection, split into the modules' linear memory and the rest (the
+//     runtime's own); VmRSS growth too, for comparison with older figures;
+//   - each process's threads and descriptors while holding them;
+//   - each process's exit time after stdin closes, with them open;
+//
+// and last, the aims of the project's notes, each met or missed.
 //
 // Flags choose the sizes (-conns, -bytes, ...) and pass options to the
 // water-pt processes only: -server-options watm=reverse, -pt-flag=-watm-pool=8,
 // -pt-env KEY=value, and -pprof DIR, which sets WATERPT_CPUPROFILE to
-// DIR/client.prof and DIR/server.prof. WATERPT_BINARY, or -water-binary,
-// skips building water-pt.
+// DIR/SYSTEM-client.prof and DIR/SYSTEM-server.prof. WATERPT_BINARY, or
+// -water-binary, skips building water-pt.
 //
 // The figures to beat, and how they were measured, are in the project's
 // notes (anchors.md); bench_test.go runs this in small as a smoke test.
@@ -41,6 +55,7 @@ import (
 	"context"
 	"flag"
 	"fmt"
+	"io"
 	"os"
 	"os/signal"
 	"strings"
@@ -84,16 +99,18 @@ func run(args []string) int {
 		cfg        = def
 		quick      = fs.Bool("quick", false, "a smaller run (under a minute): fewer setups, round trips and connections, 32 MiB transfers")
 		asJSON     = fs.Bool("json", false, "print the report as JSON on stdout (progress still goes to stderr)")
-		only       = fs.String("only", "", `run only "water-pt" or "baseline"`)
-		timeout    = fs.Duration("timeout", 0, "bound on the whole run (default 8m, 3m with -quick)")
+		systems    = fs.String("systems", DefaultSystems, "comma-separated systems to measure: "+strings.Join(systemNames(KnownSystems()), ", "))
+		obfs4proxy = fs.String("obfs4proxy-binary", Obfs4proxyBinary, "the obfs4proxy (or lyrebird) binary of system obfs4proxy")
+		timeout    = fs.Duration("timeout", 0, "bound on the whole run (default: computed from the sizes and phase bounds)")
 		quiet      = fs.Bool("q", false, "no progress on stderr")
 		echoBytes  = int64(def.EchoBytes)
 		serverOpts listFlag
 	)
-	fs.IntVar(&cfg.Setups, "setups", def.Setups, "sequential connections timed to the first echoed byte")
-	fs.IntVar(&cfg.RTTs, "rtts", def.RTTs, "1-byte round trips on one connection")
-	fs.Var(sizeFlag{&cfg.Bytes}, "bytes", "bytes of each bulk transfer, each way (e.g. 256MiB)")
-	fs.IntVar(&cfg.Runs, "runs", def.Runs, "bulk transfers each way; the median is reported")
+	fs.IntVar(&cfg.Rounds, "rounds", def.Rounds, "rounds of the setup, rtt and bulk phases, systems in alternating order; medians are reported (default 3 with -quick)")
+	fs.IntVar(&cfg.Setups, "setups", def.Setups, "sequential connections timed to the first echoed byte, per round, back to back and again spaced")
+	fs.DurationVar(&cfg.Spacing, "spacing", def.Spacing, "time between the spaced setups")
+	fs.IntVar(&cfg.RTTs, "rtts", def.RTTs, "1-byte round trips on one connection, per round")
+	fs.Var(sizeFlag{&cfg.Bytes}, "bytes", "bytes of each bulk transfer, each way, one per round (e.g. 256MiB)")
 	fs.IntVar(&cfg.Conns, "conns", def.Conns, "concurrent connections, held open")
 	fs.IntVar(&cfg.Parallel, "parallel", def.Parallel, "concurrent connections being opened at a time")
 	fs.Var(sizeFlag{&echoBytes}, "echo-bytes", "bytes each concurrent connection echoes (e.g. 4KiB)")
@@ -114,7 +131,7 @@ func run(args []string) int {
 	fs.DurationVar(&cfg.ExitTimeout, "exit-timeout", def.ExitTimeout, "bound on a process's exit after stdin closes")
 	fs.Usage = func() {
 		fmt.Fprintf(fs.Output(), "Usage: go run ./integration/bench [flags]\n\n"+
-			"Measures water-pt and a baseline PT (goptlib + io.Copy, no WASM), both run as tor runs them.\n\nFlags:\n")
+			"Measures water-pt and other PTs (-systems), each run as tor runs them.\n\nFlags:\n")
 		fs.PrintDefaults()
 	}
 	if err := fs.Parse(args); err != nil {
@@ -140,7 +157,7 @@ func run(args []string) int {
 		}
 		pick("setups", &cfg.Setups, q.Setups)
 		pick("rtts", &cfg.RTTs, q.RTTs)
-		pick("runs", &cfg.Runs, q.Runs)
+		pick("rounds", &cfg.Rounds, q.Rounds)
 		pick("conns", &cfg.Conns, q.Conns)
 		if !set["bytes"] {
 			cfg.Bytes = q.Bytes
@@ -169,27 +186,26 @@ func run(args []string) int {
 			}
 		}
 	}
-	switch *only {
-	case "":
-	case NameWater, NameBaseline:
-		cfg.Only = []string{*only}
-	default:
-		fmt.Fprintf(os.Stderr, "bench: -only %q: want %q or %q\n", *only, NameWater, NameBaseline)
+	var err error
+	if cfg.Systems, err = ParseSystems(*systems); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: -systems: %v\n", err)
 		return 2
 	}
-	if cfg.Conns < 0 || cfg.Setups < 0 || cfg.RTTs < 0 || cfg.Runs < 0 || cfg.Parallel < 1 || cfg.EchoBytes < 1 {
-		fmt.Fprintln(os.Stderr, "bench: counts must not be negative, -parallel and -echo-bytes at least 1")
+	for i := range cfg.Systems {
+		if cfg.Systems[i].Name == NameObfs4proxy {
+			cfg.Systems[i].Binary = *obfs4proxy
+		}
+	}
+	if cfg.Conns < 0 || cfg.Setups < 0 || cfg.RTTs < 0 || cfg.Rounds < 0 || cfg.Spacing < 0 || cfg.Parallel < 1 || cfg.EchoBytes < 1 {
+		fmt.Fprintln(os.Stderr, "bench: counts and -spacing must not be negative, -parallel and -echo-bytes at least 1")
 		return 2
 	}
 	if *timeout == 0 {
-		*timeout = 8 * time.Minute
-		if *quick {
-			*timeout = 3 * time.Minute
-		}
+		*timeout = cfg.RunTimeout()
 	}
 	cfg.Log = os.Stderr
 	if *quiet {
-		cfg.Log = nil
+		cfg.Log = io.Discard
 	}
 
 	ctx, cancel := context.WithTimeout(context.Background(), *timeout)
@@ -204,6 +220,7 @@ func run(args []string) int {
 	})
 	defer watchdog.Stop()
 
+	fmt.Fprintf(cfg.Log, "systems %s; the whole run is bounded by %v\n", strings.Join(systemNames(cfg.Systems), ", "), *timeout)
 	rep, err := Run(ctx, cfg)
 	if err != nil {
 		fmt.Fprintln(os.Stderr, "bench:", err)

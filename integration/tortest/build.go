@@ -109,3 +109,8 @@ func Main(m *testing.M) int {
 	waterPT.Close()
 	return code
 }
+
+// RaceEnabled reports whether Build makes -race binaries (this test binary
+// was built with -race): they run slower and their memory counts the race
+// detector's shadow of the heap.
+func RaceEnabled() bool { return raceEnabled }

@@ -329,14 +329,23 @@ func TestObfs4ReplayAcrossInstances(t *testing.T) {
 // BenchmarkObfs4Throughput moves 1 MiB per iteration through an obfs4
 // client instance and an obfs4 server instance in this process, one way
 // (client to server) or both at once; MB/s counts the bytes of one
-// direction.
+// direction. plain-up is the same through the plain module, for scale on a
+// machine whose load varies.
 //
 //	go test -run '^$' -bench Obfs4Throughput -benchtime 64x ./watm/modules
 func BenchmarkObfs4Throughput(b *testing.B) {
-	for _, mode := range []string{"up", "both"} {
+	for _, mode := range []string{"up", "both", "plain-up"} {
 		b.Run(mode, func(b *testing.B) {
 			rt := newRuntime(b)
 			o := newObfs4(b, rt, 0)
+			if mode == "plain-up" {
+				plain, _ := modules.Lookup("plain")
+				m, err := rt.LoadTrusted(context.Background(), plain)
+				if err != nil {
+					b.Fatal(err)
+				}
+				o = &obfs4Setup{m: m}
+			}
 			c, s := o.pair(b)
 			defer c.Close()
 			defer s.Close()

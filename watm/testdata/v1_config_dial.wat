@@ -1,6 +1,7 @@
 ;; v1_config_dial: a v1 module that reads /conf/watm.cfg in watm_init_v1,
 ;; dials that address itself with water_dial("tcp", config) in
-;; watm_dial_v1, and in watm_start_v1 writes the config (or "none") to its
+;; watm_dial_fixed_v1 (the entry for a module that picks its own address;
+;; it exports no watm_dial_v1), and in watm_start_v1 writes the config (or "none") to its
 ;; plaintext fd and returns 0. Tests use it for config delivery and for the
 ;; dial policy.
 (module
@@ -32,7 +33,7 @@
     (global.set $cfglen (call $read_config))
     (i32.const 0))
   (func (export "watm_ctrlpipe_v1") (param i32) (result i32) (i32.const 0))
-  (func (export "watm_dial_v1") (param $fd i32) (result i32)
+  (func (export "watm_dial_fixed_v1") (param $fd i32) (result i32)
     (global.set $caller (local.get $fd))
     (i32.store (i32.const 64) (i32.const 0))
     (i32.store (i32.const 68) (i32.const 3))
