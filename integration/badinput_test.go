@@ -122,7 +122,7 @@ func TestUnknownMethod(t *testing.T) {
 			"TOR_PT_SERVER_BINDADDR=water-127.0.0.1:0,bogus-127.0.0.1:0",
 		},
 	})
-	const why = `no such transport: water-pt provides only "water"`
+	const why = `no such transport: water-pt provides water, obfs4`
 	wantExactly(t, p.Client, []string{
 		"VERSION 1",
 		"CMETHOD water socks5 " + p.ClientMethod.Addr,
@@ -151,7 +151,7 @@ func TestUnknownMethod(t *testing.T) {
 func TestServerModuleErrors(t *testing.T) {
 	bin := tortest.Build(t)
 	td := testdataDir(t)
-	embeddedPlain := embeddedSHA256(t, "plain")
+	embeddedDefault := embeddedSHA256(t, modules.Default)
 	zeros := strings.Repeat("0", 64)
 	okPlain := filepath.Join(td, "ok_plain.wasm")
 	okPlainSum := fileSHA256(t, okPlain)
@@ -175,7 +175,7 @@ func TestServerModuleErrors(t *testing.T) {
 	}, {
 		name: "sha256-mismatch-embedded",
 		opts: []tortest.KV{{Key: "watm-sha256", Value: zeros}},
-		want: `watm: module "plain" (embedded) has sha256 ` + embeddedPlain + ", but watm-sha256 pins " + zeros,
+		want: `watm: module "` + modules.Default + `" (embedded) has sha256 ` + embeddedDefault + ", but watm-sha256 pins " + zeros,
 	}, {
 		name: "sha256-mismatch-file",
 		opts: []tortest.KV{{Key: "watm", Value: okPlain}, {Key: "watm-sha256", Value: zeros}},
@@ -187,8 +187,18 @@ func TestServerModuleErrors(t *testing.T) {
 	}, {
 		name: "no-such-name",
 		opts: []tortest.KV{{Key: "watm", Value: "nosuch"}},
-		want: `watm: no module named "nosuch": looked in {STATE}/watm and the embedded modules (plain, plain_v1, reverse); ` +
+		want: `watm: no module named "nosuch": looked in {STATE}/watm and the embedded modules (obfs4, plain, plain_v1, reverse); ` +
 			"put nosuch.wasm in a WATM directory (-watm-dir) or give an absolute path",
+	}, {
+		name: "unknown-option",
+		opts: []tortest.KV{{Key: "watm", Value: "reverse"}, {Key: "bogus", Value: "1"}},
+		want: `ServerTransportOptions: unknown argument "bogus": water-pt takes watm, watm-sha256, watm-config, watm-client-config; ` +
+			`module "reverse" takes no arguments`,
+	}, {
+		name: "config-and-module-options",
+		opts: []tortest.KV{{Key: "watm-config", Value: "aGk"}, {Key: "key", Value: "v"}},
+		want: "ServerTransportOptions: both watm-config= and module arguments (key) are given: a module gets one config, " +
+			"either watm-config= or its own k=v arguments; drop one",
 	}, {
 		name: "bad-client-config",
 		opts: []tortest.KV{{Key: "watm-client-config", Value: "!!!"}},
@@ -267,6 +277,18 @@ func TestBadSOCKSRequests(t *testing.T) {
 		args:  kv("watm", "../plain"),
 		reply: tortest.ReplyNotAllowed,
 		log:   `module rejected err=watm: watm="../plain": a name may use letters, digits, '-' and '_', or be an absolute path to a .wasm file`,
+	}, {
+		name:  "unknown-key",
+		args:  kv("wtam", "reverse"),
+		reply: tortest.ReplyGeneralFailure,
+		log: `bridge args refused err=bridge args: unknown argument "wtam": water-pt takes watm, watm-sha256, watm-config; ` +
+			`module "obfs4" takes: cert, iat-mode, node-id, public-key`,
+	}, {
+		name:  "config-and-module-args",
+		args:  []tortest.KV{{Key: "watm-config", Value: "aGk"}, {Key: "key", Value: "v"}},
+		reply: tortest.ReplyGeneralFailure,
+		log: "bridge args refused err=bridge args: both watm-config= and module arguments (key) are given: a module gets one config, " +
+			"either watm-config= or its own k=v arguments; drop one",
 	}, {
 		name:  "sha256-not-hex",
 		args:  kv("watm-sha256", "xyz"),
@@ -450,11 +472,17 @@ var (
 )
 
 // startWaterPair is tortest.StartPair for transport "water" with the shared
-// compilation cache; cfg's other fields are passed on.
+// compilation cache; cfg's other fields are passed on. Without
+// ServerOptions the server runs watm=plain, the identity module: these
+// tests are about water-pt's plumbing (the default module, obfs4, has its
+// own tests), and a prober's bytes pass through plain unchanged.
 func startWaterPair(t *testing.T, cfg tortest.PairConfig) *tortest.Pair {
 	t.Helper()
 	cfg.Binary = tortest.Build(t)
 	cfg.Transport = "water"
+	if cfg.ServerOptions == nil {
+		cfg.ServerOptions = []tortest.KV{{Key: "watm", Value: "plain"}}
+	}
 	cache := wazeroCacheArgs(t)
 	cfg.ServerArgs = append(append([]string{}, cache...), cfg.ServerArgs...)
 	cfg.ClientArgs = append(append([]string{}, cache...), cfg.ClientArgs...)

@@ -136,6 +136,11 @@ func TestSetupTimeoutFlag(t *testing.T) {
 			t.Fatal(err)
 		}
 		defer c.Close()
+		// The server takes an instance only once the first byte is in
+		// (-server-idle-timeout): send one.
+		if _, err := c.Write([]byte{0}); err != nil {
+			t.Fatal(err)
+		}
 		start := time.Now()
 		c.SetReadDeadline(start.Add(5 * time.Second))
 		if n, err := c.Read(make([]byte, 1)); n != 0 || (err != io.EOF && !errors.Is(err, os.ErrDeadlineExceeded) && !isReset(err)) {

@@ -15,8 +15,12 @@ import (
 	"github.com/water-pt/water-pt/watm/modules"
 )
 
-// moduleCases are the two ways a module is chosen: the embedded default
-// (no options at all), and a file given by absolute path.
+// moduleCases are the two ways a module is chosen: by name, embedded, and
+// a file given by absolute path. Both are light transforms: these tests
+// load water-pt's plumbing with 200 connections at once. The default
+// module, obfs4, has its own tests (TestObfs4Interop: 50 at once, as its
+// handshake is costly in WebAssembly; TestTorBridgeAndClient and
+// TestStandalone run it with no options at all).
 func moduleCases(t *testing.T) map[string][]tortest.KV {
 	dir := t.TempDir()
 	b, _ := modules.Lookup("reverse")
@@ -25,8 +29,8 @@ func moduleCases(t *testing.T) map[string][]tortest.KV {
 		t.Fatal(err)
 	}
 	return map[string][]tortest.KV{
-		"embedded-default": nil,
-		"file":             {{Key: "watm", Value: path}},
+		"embedded": {{Key: "watm", Value: "plain"}},
+		"file":     {{Key: "watm", Value: path}},
 	}
 }
 
@@ -38,6 +42,9 @@ func startPair(t *testing.T, opts []tortest.KV, mode extortest.Mode, clientEnv .
 		ServerOptions: opts,
 		Mode:          mode,
 		ClientEnv:     clientEnv,
+		ServerArgs:    wazeroCacheArgs(t),
+		ClientArgs:    wazeroCacheArgs(t),
+		SetupWithin:   2 * time.Minute, // a cold cache: compiling obfs4 under -race
 	})
 }
 
@@ -70,17 +77,8 @@ func TestManagedPair(t *testing.T) {
 // checkArgs asserts that the SMETHOD ARGS name the module and pin it.
 func checkArgs(t *testing.T, p *tortest.Pair, opts []tortest.KV) {
 	t.Helper()
-	got := map[string]string{}
-	for _, kv := range p.ServerMethod.Args {
-		got[kv.Key] = kv.Value
-	}
-	want := "plain"
-	if len(opts) > 0 {
-		want = "reverse"
-	}
-	if got["watm"] != want || len(got["watm-sha256"]) != 64 {
-		t.Fatalf("SMETHOD ARGS %v: want watm=%s and a watm-sha256", p.ServerMethod.Args, want)
-	}
+	want := strings.TrimSuffix(filepath.Base(opts[0].Value), ".wasm")
+	checkModuleArgs(t, p.ServerMethod.Args, want)
 }
 
 // TestManagedV1 runs the v1 module on both sides, and mixed: a client

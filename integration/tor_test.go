@@ -25,8 +25,10 @@ import (
 // torWait bounds every wait on a tor process.
 const torWait = 90 * time.Second
 
-// ptDied is in tor's notice when a managed proxy exits: no need to wait on.
-const ptDied = "died in state"
+// ptDied is in tor's warning when a managed proxy exits ("Managed proxy at
+// '...' died in state ..."): no need to wait on. The quote keeps it from
+// matching tor's "9 connections died in state connect()ing".
+const ptDied = "' died in state"
 
 // bogusDirAuthority is the DirAuthority line TestingTorNetwork requires; it
 // is never reached (nothing listens on 127.0.0.1:1, and the client only
@@ -41,7 +43,9 @@ const bogusDirAuthority = "DirAuthority bogus orport=1 no-v2 v3ident=00000000000
 // cells and a directory fetch crossed water-pt both ways.
 func TestTorBridgeAndClient(t *testing.T) {
 	torBin := findTor(t)
-	bin := tortest.Build(t)
+	// The shared compilation cache: compiling the default module under
+	// -race takes tens of seconds.
+	bin := strings.Join(append([]string{tortest.Build(t)}, wazeroCacheArgs(t)...), " ")
 	reverse := writeEmbeddedModule(t, "reverse")
 	for _, tc := range []struct {
 		name       string
@@ -53,7 +57,7 @@ func TestTorBridgeAndClient(t *testing.T) {
 	} {
 		t.Run(tc.name, func(t *testing.T) {
 			t.Parallel()
-			b := startTorBridge(t, torBin, bin, tc.options)
+			b := startTorBridge(t, torBin, "water", bin, tc.options)
 
 			// The line water-pt wrote for the operator to give out, with
 			// its placeholders (if any) filled in as an operator would.
@@ -83,30 +87,36 @@ func TestTorBridgeAndClient(t *testing.T) {
 			if !slices.Equal(sortedKVs(args), sortedKVs(smethod)) {
 				t.Fatalf("bridge line args %v, SMETHOD ARGS %v: want the same", args, smethod)
 			}
-			want := []tortest.KV{{Key: "watm", Value: tc.wantModule}, {Key: "watm-sha256", Value: moduleSHA256(t, tc.wantModule)}}
-			if !slices.Equal(sortedKVs(args), sortedKVs(want)) {
-				t.Fatalf("bridge line args %v, want %v", args, want)
-			}
+			checkModuleArgs(t, args, tc.wantModule)
 			if line != raw {
 				t.Logf("bridge line as written: %s", raw)
 			}
 
-			c := startTor(t, torBin, "client", []string{
-				"UseBridges 1",
-				"ClientTransportPlugin water exec " + bin,
-				"SocksPort auto",
-				line,
-			})
-			got, err := c.waitLine("new bridge descriptor", ptDied)
-			if err != nil {
-				t.Fatalf("client: %v", err)
-			}
-			if !strings.Contains(got, "new bridge descriptor") || !strings.Contains(got, "$"+b.fingerprint) {
-				t.Fatalf("client: %q is not the descriptor of %s", got, b.fingerprint)
-			}
-			t.Logf("client: %s", got)
+			torClientFetches(t, torBin, "water", bin, line, b.fingerprint)
 		})
 	}
+}
+
+// torClientFetches starts a client tor whose transport is cmd and whose
+// bridge is line, and waits for its notice that it has the descriptor of
+// the bridge with fingerprint fp: tor's TLS handshake, its cells and a
+// directory fetch crossed the transport both ways.
+func torClientFetches(t *testing.T, torBin, transport, cmd, line, fp string) {
+	t.Helper()
+	c := startTor(t, torBin, "client", []string{
+		"UseBridges 1",
+		"ClientTransportPlugin " + transport + " exec " + cmd,
+		"SocksPort auto",
+		line,
+	})
+	got, err := c.waitLine("new bridge descriptor", ptDied)
+	if err != nil {
+		t.Fatalf("client: %v", err)
+	}
+	if !strings.Contains(got, "new bridge descriptor") || !strings.Contains(got, "$"+fp) {
+		t.Fatalf("client: %q is not the descriptor of %s", got, fp)
+	}
+	t.Logf("client: %s", got)
 }
 
 // findTor returns tor's path. tor is a declared test dependency (.ci/run
@@ -131,21 +141,22 @@ func findTor(t *testing.T) string {
 
 type torBridge struct {
 	*torProc
+	transport     string
 	transportPort int
 	fingerprint   string
 	infoLog       string // tor's info-level log file
 }
 
-// startTorBridge starts a bridge tor with water-pt as its server transport
-// and waits for tor to register the transport. The transport's port is
+// startTorBridge starts a bridge tor with bin (water-pt or obfs4proxy) as
+// its server transport and waits for tor to register the transport. The transport's port is
 // picked free beforehand (tor has no "auto" there); if another process
 // takes it in between, it starts again on another port.
-func startTorBridge(t *testing.T, torBin, bin, options string) *torBridge {
+func startTorBridge(t *testing.T, torBin, transport, bin, options string) *torBridge {
 	t.Helper()
 	for attempt := 1; ; attempt++ {
 		port := freeLoopbackPort(t)
 		dir := t.TempDir()
-		b := &torBridge{transportPort: port, infoLog: filepath.Join(dir, "info.log")}
+		b := &torBridge{transport: transport, transportPort: port, infoLog: filepath.Join(dir, "info.log")}
 		conf := []string{
 			"ORPort 127.0.0.1:auto",
 			"ExtORPort auto",
@@ -154,15 +165,15 @@ func startTorBridge(t *testing.T, torBin, bin, options string) *torBridge {
 			"AssumeReachable 1",
 			"ExitPolicy reject *:*",
 			"SocksPort 0",
-			"ServerTransportPlugin water exec " + bin,
-			fmt.Sprintf("ServerTransportListenAddr water 127.0.0.1:%d", port),
+			"ServerTransportPlugin " + transport + " exec " + bin,
+			fmt.Sprintf("ServerTransportListenAddr %s 127.0.0.1:%d", transport, port),
 			"Log info file " + b.infoLog, // has the SMETHOD line as tor read it
 		}
 		if options != "" {
-			conf = append(conf, "ServerTransportOptions water "+options)
+			conf = append(conf, "ServerTransportOptions "+transport+" "+options)
 		}
 		b.torProc = startTorIn(t, torBin, "bridge", dir, conf)
-		got, err := b.waitLine("Registered server transport 'water'", "Server managed proxy encountered a method error", ptDied)
+		got, err := b.waitLine("Registered server transport '"+transport+"'", "Server managed proxy encountered a method error", ptDied)
 		if err != nil {
 			t.Fatalf("bridge: %v", err)
 		}
@@ -171,7 +182,7 @@ func startTorBridge(t *testing.T, torBin, bin, options string) *torBridge {
 			b.stop()
 			continue
 		}
-		if want := fmt.Sprintf("Registered server transport 'water' at '127.0.0.1:%d'", port); !strings.Contains(got, want) {
+		if want := fmt.Sprintf("Registered server transport '%s' at '127.0.0.1:%d'", transport, port); !strings.Contains(got, want) {
 			t.Fatalf("bridge: %q, want %q", got, want)
 		}
 		fp, err := os.ReadFile(filepath.Join(b.dataDir, "fingerprint"))
@@ -191,7 +202,11 @@ func startTorBridge(t *testing.T, torBin, bin, options string) *torBridge {
 // writes right after SMETHODS DONE, and returns its one Bridge line.
 func readBridgeLine(t *testing.T, b *torBridge) string {
 	t.Helper()
-	path := filepath.Join(b.dataDir, "pt_state", ptserver.BridgeLineFile)
+	file := ptserver.BridgeLineFile
+	if b.transport == ptserver.Obfs4Method {
+		file = ptserver.Obfs4BridgeLineFile
+	}
+	path := filepath.Join(b.dataDir, "pt_state", file)
 	var data []byte
 	err := pollFileUntil(torWait, func() bool {
 		var err error
@@ -228,7 +243,7 @@ func (b *torBridge) smethodArgs(t *testing.T) []tortest.KV {
 			continue
 		}
 		_, text, ok := strings.Cut(strings.TrimSpace(rest), "': (")
-		if !ok || !strings.HasPrefix(text, "SMETHOD water ") {
+		if !ok || !strings.HasPrefix(text, "SMETHOD "+b.transport+" ") {
 			continue
 		}
 		m, err := tortest.ParseMethod(tortest.ParseLine(strings.TrimSuffix(text, ")")))

@@ -47,6 +47,9 @@ type Client struct {
 	// DialPolicy decides what a v1 module may dial with water_dial (nil:
 	// only the bridge).
 	DialPolicy watm.DialPolicy
+	// Transport is the method this client serves (zero: water, whose args
+	// choose the module).
+	Transport watm.Transport
 
 	wg sync.WaitGroup
 }
@@ -98,19 +101,18 @@ func (c *Client) open(ctx context.Context, conn net.Conn) (*watm.Session, string
 	if c.Bridge != "" {
 		target = c.Bridge
 	}
-	spec, err := watm.ParseSpec(args.Get)
+	spec, r, err := c.module(ctx, args)
 	if err != nil {
-		_ = req.Reject(ReplyGeneralFailure)
-		return nil, target, fmt.Errorf("bridge args: %w", err)
-	}
-	r, err := c.Catalog.Load(ctx, spec)
-	if err != nil {
-		_ = req.Reject(ReplyConnectionNotAllowed)
-		c.Logger.Warn("module rejected", "err", err, NotifyTor, true)
+		code, msg := ReplyGeneralFailure, "bridge args refused"
+		if r.Module == nil && !isArgError(err) {
+			code, msg = ReplyConnectionNotAllowed, "module rejected"
+		}
+		_ = req.Reject(code)
+		c.Logger.Warn(msg, "err", err, NotifyTor, true)
 		return nil, target, err
 	}
 	cc := watm.ConnConfig{
-		Config:      spec.Config,
+		Config:      spec.ModuleConfig(),
 		Destination: target,
 		Logger:      c.Logger,
 		Policy:      bridgeOr(target, c.DialPolicy),
@@ -130,6 +132,8 @@ func (c *Client) open(ctx context.Context, conn net.Conn) (*watm.Session, string
 		if te, ok := errors.AsType[*watm.SetupTimeoutError](err); ok {
 			c.Logger.Warn("module set-up timed out: instance stopped, SOCKS request refused with TTL expired; raise -watm-setup-timeout if the module needs longer",
 				"timeout", te.Timeout, "func", te.Func, "err", err, NotifyTor, true)
+		} else if !isDialError(err) { // e.g. the module refused its args: tor should see why
+			c.Logger.Warn("module failed to start", "module", r.Name, "err", err, NotifyTor, true)
 		}
 		return nil, target, err
 	}
@@ -139,6 +143,50 @@ func (c *Client) open(ctx context.Context, conn net.Conn) (*watm.Session, string
 	}
 	s.Start()
 	return s, target, nil
+}
+
+// argError is a bridge line's args that do not parse or that no one takes.
+type argError struct{ err error }
+
+func (e *argError) Error() string { return "bridge args: " + e.err.Error() }
+func (e *argError) Unwrap() error { return e.err }
+
+func isArgError(err error) bool {
+	_, ok := errors.AsType[*argError](err)
+	return ok
+}
+
+// isDialError reports whether err is the module's dial to the bridge
+// failing (tor logs the SOCKS reply), not the module itself.
+func isDialError(err error) bool {
+	_, ok := errors.AsType[*watm.DialError](err)
+	return ok
+}
+
+// module reads the connection's Spec from its args and loads and checks
+// the module. A nil r.Module with an error that is not an argError: the
+// module could not be loaded.
+func (c *Client) module(ctx context.Context, args Args) (watm.Spec, watm.Resolved, error) {
+	t := c.transport()
+	spec, err := t.Spec(args)
+	if err != nil {
+		return spec, watm.Resolved{}, &argError{err}
+	}
+	r, err := c.Catalog.Load(ctx, spec)
+	if err != nil {
+		return spec, watm.Resolved{}, err
+	}
+	if err := c.Catalog.CheckArgs(t, false, r, spec.Args); err != nil {
+		return spec, r, &argError{err}
+	}
+	return spec, r, nil
+}
+
+func (c *Client) transport() watm.Transport {
+	if c.Transport.Name == "" {
+		return watm.Transport{Name: "water"}
+	}
+	return c.Transport
 }
 
 // bridgeOr lets a module dial the bridge and whatever policy allows.

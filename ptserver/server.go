@@ -16,8 +16,12 @@ import (
 	"github.com/water-pt/water-pt/watm"
 )
 
-// MethodName is the transport water-pt provides.
+// MethodName is the transport water-pt provides for any module.
 const MethodName = "water"
+
+// Obfs4Method is the transport that runs the embedded obfs4 module,
+// wire-compatible with obfs4proxy and lyrebird.
+const Obfs4Method = "obfs4"
 
 // NotifyTor is the slog attribute key that marks a record as notable: the
 // managed proxy also sends it to tor as a LOG line.
@@ -46,6 +50,10 @@ type Server struct {
 	// DialPolicy decides what a v1 module may dial with water_dial (nil:
 	// nothing, as a server connection has no destination of its own).
 	DialPolicy watm.DialPolicy
+	// Transports are the methods served (nil: water only).
+	Transports []watm.Transport
+	// StateDir keeps the obfs4 identity (Obfs4StateFile).
+	StateDir string
 	// IdleTimeout is how long an inbound connection may stay silent: no
 	// module instance and no ExtORPort connection is taken for it until its
 	// first byte arrives, and it is closed if none comes in time. 0 takes
@@ -90,29 +98,24 @@ func (s *Server) Setup(ctx context.Context) ([]*Method, []*MethodError) {
 }
 
 func (s *Server) setupMethod(ctx context.Context, b pt.Bindaddr) (*Method, error) {
-	if b.MethodName != MethodName {
-		return nil, fmt.Errorf("no such transport: water-pt provides only %q", MethodName)
-	}
-	spec, err := watm.ParseSpec(b.Options.Get)
-	if err != nil {
-		return nil, fmt.Errorf("ServerTransportOptions: %w", err)
-	}
-	r, err := s.Catalog.Load(ctx, spec)
+	t, spec, r, err := s.module(ctx, b)
 	if err != nil {
 		return nil, err
 	}
-	if !r.Module.Can(watm.RoleListener) {
-		return nil, fmt.Errorf("module %q cannot serve: it does not export the listener entry point", r.Name)
+	m := &Method{Bindaddr: b, Module: r}
+	if m.Args, err = clientArgs(t, r, b.Options); err != nil {
+		return nil, err
 	}
-	m := &Method{Bindaddr: b, Module: r, Config: spec.Config, Args: pt.Args{}}
-	m.Args.Add(watm.ArgModule, r.Name)
-	m.Args.Add(watm.ArgSHA256, r.Module.SHA256())
-	if v, ok := b.Options.Get(watm.ArgClientConfig); ok {
-		cfg, err := watm.DecodeConfig(v)
-		if err != nil {
-			return nil, fmt.Errorf("ServerTransportOptions: %s: %w", watm.ArgClientConfig, err)
+	if r.Name == Obfs4Module && spec.Config == nil {
+		if err := s.withObfs4Identity(&spec, m); err != nil {
+			return nil, err
 		}
-		m.Args.Add(watm.ArgConfig, watm.EncodeConfig(cfg))
+	}
+	m.Config = spec.ModuleConfig()
+	if m.Config != nil {
+		if err := checkConfig(ctx, r, m.Config); err != nil {
+			return nil, err
+		}
 	}
 	if m.ln, err = listen(b.Addr); err != nil {
 		return nil, err
@@ -121,6 +124,89 @@ func (s *Server) setupMethod(ctx context.Context, b pt.Bindaddr) (*Method, error
 		"module", r.Name, "source", r.Source, "sha256", r.Module.SHA256(), "abi", r.Module.Version(),
 		"trusted", r.Module.Trusted(), NotifyTor, true)
 	return m, nil
+}
+
+// module finds the bind address's transport, reads its options and loads
+// and checks the module.
+func (s *Server) module(ctx context.Context, b pt.Bindaddr) (watm.Transport, watm.Spec, watm.Resolved, error) {
+	var r watm.Resolved
+	t, err := s.transport(b.MethodName)
+	if err != nil {
+		return t, watm.Spec{}, r, err
+	}
+	spec, err := t.Spec(b.Options)
+	if err != nil {
+		return t, spec, r, fmt.Errorf("ServerTransportOptions: %w", err)
+	}
+	if r, err = s.Catalog.Load(ctx, spec); err != nil {
+		return t, spec, r, err
+	}
+	if !r.Module.Can(watm.RoleListener) {
+		return t, spec, r, fmt.Errorf("module %q cannot serve: it does not export the listener entry point", r.Name)
+	}
+	if err := s.Catalog.CheckArgs(t, true, r, spec.Args); err != nil {
+		return t, spec, r, fmt.Errorf("ServerTransportOptions: %w", err)
+	}
+	return t, spec, r, nil
+}
+
+// clientArgs are the SMETHOD ARGS a client needs to reach the module:
+// watm= and watm-sha256= (on a transport whose args choose the module),
+// watm-config= from watm-client-config=.
+func clientArgs(t watm.Transport, r watm.Resolved, opts pt.Args) (pt.Args, error) {
+	args := pt.Args{}
+	if t.Module == "" {
+		args.Add(watm.ArgModule, r.Name)
+		args.Add(watm.ArgSHA256, r.Module.SHA256())
+	}
+	if v, ok := opts.Get(watm.ArgClientConfig); ok {
+		cfg, err := watm.DecodeConfig(v)
+		if err != nil {
+			return nil, fmt.Errorf("ServerTransportOptions: %s: %w", watm.ArgClientConfig, err)
+		}
+		args.Add(watm.ArgConfig, watm.EncodeConfig(cfg))
+	}
+	return args, nil
+}
+
+// withObfs4Identity hands the obfs4 module its identity as arguments and
+// advertises what clients need: cert= and iat-mode=.
+func (s *Server) withObfs4Identity(spec *watm.Spec, m *Method) error {
+	id, err := obfs4Identity(s.StateDir, spec.Args)
+	if err != nil {
+		return err
+	}
+	if s.StateDir == "" {
+		s.Logger.Warn("no state directory: this obfs4 identity (cert=) is new and lasts until exit; give a state directory to keep it",
+			"method", m.Bindaddr.MethodName)
+	}
+	if spec.Args == nil {
+		spec.Args = map[string]string{}
+	}
+	for k, v := range id.Args() {
+		spec.Args[k] = v
+	}
+	m.Args.Add("cert", id.Cert())
+	m.Args.Add(optIATMode, strconv.Itoa(id.IATMode))
+	return nil
+}
+
+// checkConfig runs the module's init with the method's config once, so
+// that a config it refuses (an unknown key, say) stops the method now.
+func checkConfig(ctx context.Context, r watm.Resolved, cfg []byte) error {
+	if err := r.Module.CheckConfig(ctx, cfg); err != nil {
+		return fmt.Errorf("ServerTransportOptions: module %q refused its config: %w", r.Name, err)
+	}
+	return nil
+}
+
+// transport finds the method a bind address names.
+func (s *Server) transport(name string) (watm.Transport, error) {
+	ts := s.Transports
+	if ts == nil {
+		ts = []watm.Transport{{Name: MethodName}}
+	}
+	return watm.FindTransport(ts, name)
 }
 
 // listen binds addr; an unspecified address (0.0.0.0 or [::]) listens on
@@ -210,7 +296,7 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 	if dialer == nil {
 		dialer = &net.Dialer{}
 	}
-	or, err := pt.DialOrWithDialer(dialer, &s.Info, remote, MethodName)
+	or, err := pt.DialOrWithDialer(dialer, &s.Info, remote, m.Bindaddr.MethodName)
 	if err != nil {
 		s.Logger.Warn("cannot reach tor's ExtORPort/ORPort", "client", remote, "err", err)
 		c.Close()

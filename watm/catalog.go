@@ -27,6 +27,12 @@ type Spec struct {
 	Name   string // "" means the default
 	SHA256 string // lower-case hex, or "" for no pin
 	Config []byte // nil means no config
+	// Args are the module's own arguments: every key water-pt does not
+	// consume (SpecFromArgs). nil means none.
+	Args map[string]string
+	// Embedded restricts the search to the embedded modules (a transport
+	// that fixes its module must not pick up a file of the same name).
+	Embedded bool
 }
 
 // ParseSpec reads a Spec from PT arguments. get returns an argument's value.
@@ -81,6 +87,10 @@ type Catalog struct {
 	names    []string // embedded names, for error messages
 	def      string
 
+	// ModuleArgs, when set, tells the argument keys an embedded module
+	// takes (ok false: not known), for CheckArgs.
+	ModuleArgs func(name string, server bool) (keys []string, ok bool)
+
 	// TrustFiles loads modules from files with LoadTrusted (no loop
 	// checks). Embedded modules are always loaded that way.
 	TrustFiles bool
@@ -112,7 +122,7 @@ func (c *Catalog) Load(ctx context.Context, s Spec) (Resolved, error) {
 	if name == "" {
 		name = c.def
 	}
-	r, err := c.find(ctx, name)
+	r, err := c.find(ctx, name, s.Embedded)
 	if err != nil {
 		return r, err
 	}
@@ -123,7 +133,10 @@ func (c *Catalog) Load(ctx context.Context, s Spec) (Resolved, error) {
 	return r, nil
 }
 
-func (c *Catalog) find(ctx context.Context, name string) (Resolved, error) {
+// SourceEmbedded is Resolved.Source for an embedded module.
+const SourceEmbedded = "embedded"
+
+func (c *Catalog) find(ctx context.Context, name string, embeddedOnly bool) (Resolved, error) {
 	if filepath.IsAbs(name) {
 		m, err := c.loadFile(ctx, name)
 		return Resolved{Module: m, Name: strings.TrimSuffix(filepath.Base(name), ".wasm"), Source: name}, err
@@ -132,6 +145,9 @@ func (c *Catalog) find(ctx context.Context, name string) (Resolved, error) {
 		return Resolved{}, fmt.Errorf("watm: %s=%q: a name may use letters, digits, '-' and '_', or be an absolute path to a .wasm file", ArgModule, name)
 	}
 	for _, dir := range c.dirs {
+		if embeddedOnly {
+			break
+		}
 		path := filepath.Join(dir, name+".wasm")
 		m, err := c.loadFile(ctx, path)
 		if errors.Is(err, os.ErrNotExist) {
@@ -140,7 +156,7 @@ func (c *Catalog) find(ctx context.Context, name string) (Resolved, error) {
 		return Resolved{Module: m, Name: name, Source: path}, err
 	}
 	if m, ok, err := c.loadEmbedded(ctx, name); ok {
-		return Resolved{Module: m, Name: name, Source: "embedded"}, err
+		return Resolved{Module: m, Name: name, Source: SourceEmbedded}, err
 	}
 	where := "the embedded modules (" + strings.Join(c.names, ", ") + ")"
 	if len(c.dirs) > 0 {

@@ -311,7 +311,7 @@ func uleb(b []byte) (uint64, int) {
 	return 0, 0
 }
 
-func sortedKeys(m map[string]byte) []string {
+func sortedKeys[V any](m map[string]V) []string {
 	keys := make([]string, 0, len(m))
 	for k := range m {
 		keys = append(keys, k)

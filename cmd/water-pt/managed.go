@@ -100,8 +100,19 @@ func newCatalog(ctx context.Context, opts *options, stateDir string, logger *slo
 	}
 	cat := watm.NewCatalog(rt, dirs, modules.Lookup, modules.Names(), modules.Default)
 	cat.TrustFiles = opts.trustFiles
+	cat.ModuleArgs = modules.Args
 	cat.MaxFileSize = int64(opts.maxModuleSize)
 	return rt, cat, nil
+}
+
+// transports are the methods water-pt serves: water (any module) always,
+// obfs4 when the embedded obfs4 module is there.
+func transports() []watm.Transport {
+	ts := []watm.Transport{{Name: ptserver.MethodName}}
+	if _, ok := modules.Lookup(ptserver.Obfs4Module); ok {
+		ts = append(ts, watm.Transport{Name: ptserver.Obfs4Method, Module: ptserver.Obfs4Module})
+	}
+	return ts
 }
 
 // bridgeDialer is how the client reaches bridges: from the outbound bind
@@ -148,10 +159,12 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 	if !ok {
 		return 1
 	}
+	var clients []*ptclient.Client
 	var listeners []net.Listener
 	for _, name := range info.MethodNames {
-		if name != ptserver.MethodName {
-			_ = pt.CmethodError(name, fmt.Sprintf("no such transport: water-pt provides only %q", ptserver.MethodName))
+		t, err := watm.FindTransport(transports(), name)
+		if err != nil {
+			_ = pt.CmethodError(name, err.Error())
 			continue
 		}
 		ln, err := net.Listen("tcp", "127.0.0.1:0")
@@ -161,12 +174,12 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 		}
 		pt.Cmethod(name, "socks5", ln.Addr())
 		listeners = append(listeners, ln)
+		clients = append(clients, &ptclient.Client{Catalog: cat, Dialer: dialer, Logger: logger, DialPolicy: policy, Transport: t})
 	}
 	pt.CmethodsDone()
 	if len(listeners) == 0 {
 		return 1
 	}
-	c := &ptclient.Client{Catalog: cat, Dialer: dialer, Logger: logger, DialPolicy: policy}
 	return serveUntilStopped(ctx, logger, stdin, func(acceptCtx, connCtx context.Context) {
 		// Compile the default module now rather than on the first
 		// connection (which would otherwise wait a second for it).
@@ -179,8 +192,8 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 		}()
 		defer func() { <-warmed }()
 		done := make(chan struct{}, len(listeners))
-		for _, ln := range listeners {
-			go func() { c.Serve(acceptCtx, connCtx, ln); done <- struct{}{} }()
+		for i, ln := range listeners {
+			go func() { clients[i].Serve(acceptCtx, connCtx, ln); done <- struct{}{} }()
 		}
 		for range listeners {
 			<-done
@@ -197,7 +210,7 @@ func managedServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 		_ = pt.SmethodError(name, "no bind address for it in TOR_PT_SERVER_BINDADDR: tor passes one for every transport it asks for (ServerTransportListenAddr, or 0.0.0.0:0)")
 	}
 	srv := &ptserver.Server{Info: info, Catalog: cat, Logger: logger, DialPolicy: opts.dialPolicy(),
-		IdleTimeout: opts.idleTimeout, MaxConns: opts.maxConns}
+		IdleTimeout: opts.idleTimeout, MaxConns: opts.maxConns, Transports: transports(), StateDir: stateDir}
 	methods, errs := srv.Setup(ctx)
 	for _, e := range errs {
 		_ = pt.SmethodError(e.Name, printable(e.Err.Error()))

@@ -48,7 +48,7 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 	opts.logLevel = "INFO"
 	fs.Lookup("logLevel").DefValue = "INFO"
 	listen := fs.String("listen", "", "address to listen on (client: the SOCKS5 port, e.g. 127.0.0.1:1080; server: e.g. :443; relay: the plain TCP port)")
-	stateDir := fs.String("state", "", "directory for the compiled-module cache and the default WATM directory (optional)")
+	stateDir := fs.String("state", "", "directory for the compiled-module cache, the default WATM directory and the server's obfs4 identity (obfs4_state.json)")
 	var bridge, clientArgs, forward, serverOpts, to, relayArgs *string
 	switch mode {
 	case "client":
@@ -122,7 +122,7 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 	if *forward == "" {
 		return usage("-forward is required")
 	}
-	return standaloneServer(ctx, cat, logger, &opts, *listen, *forward, *serverOpts, stdout, stderr)
+	return standaloneServer(ctx, cat, logger, &opts, *listen, *forward, *serverOpts, *stateDir, stdout, stderr)
 }
 
 func standaloneClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, policy watm.DialPolicy, listen, bridge, argStr string, stdout, stderr io.Writer) int {
@@ -146,7 +146,7 @@ func standaloneClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logge
 	return 0
 }
 
-func standaloneServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, o *options, listen, forward, optStr string, stdout, stderr io.Writer) int {
+func standaloneServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, o *options, listen, forward, optStr, stateDir string, stdout, stderr io.Writer) int {
 	addr, err := net.ResolveTCPAddr("tcp", listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "water-pt server: -listen:", err)
@@ -180,6 +180,7 @@ func standaloneServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logge
 		DialPolicy:  o.dialPolicy(),
 		IdleTimeout: o.idleTimeout,
 		MaxConns:    o.maxConns,
+		StateDir:    stateDir,
 	}
 	methods, errs := srv.Setup(ctx)
 	for _, e := range errs {

@@ -13,10 +13,10 @@
 //
 // The modules:
 //
-//   - plain: the identity transform; the default. WATER v0.
+//   - plain: the identity transform. WATER v0.
 //   - reverse: reverses the bit order of every byte, both ways. WATER v0.
 //   - plain_v1: the identity transform behind the WATER v1 ABI.
-//   - obfs4: the obfs4 protocol of lyrebird and obfs4proxy (./obfs4/proto)
+//   - obfs4: the default; the obfs4 protocol of lyrebird and obfs4proxy (./obfs4/proto)
 //     on the connection-level SDK (watm/guest/stream). WATER v0; imports
 //     water_seen for its replay filter, and seals frames with the host's
 //     secretbox service (/water) when the host has one. Its args are in
@@ -35,7 +35,7 @@ import (
 //go:generate sh gen.sh
 
 // Default is the name of the module used when none is chosen.
-const Default = "plain"
+const Default = "obfs4"
 
 //go:embed *.wasm
 var files embed.FS
