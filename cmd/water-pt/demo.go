@@ -56,6 +56,7 @@ func demo(opts *options, mib, conns int, optStr string, stdout, stderr io.Writer
 		return err
 	}
 	logger := slog.New(newLogHandler(stderr, level, false, opts.unsafeLogging))
+	opts.serves = true
 	rt, cat, err := newCatalog(ctx, opts, "", logger)
 	if err != nil {
 		return err

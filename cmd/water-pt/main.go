@@ -66,7 +66,8 @@ type options struct {
 	poolSize      int
 	allowDial     stringList
 	trustFiles    bool
-	setupTimeout  time.Duration
+	setupTimeout  time.Duration // 0: the default for the role (setupTimeoutFor)
+	serves        bool          // the process accepts bridge connections (server, demo)
 	maxModuleSize byteSize
 	idleTimeout   time.Duration // server
 	maxConns      int           // server
@@ -88,8 +89,9 @@ func (o *options) register(fs *flag.FlagSet, stateDir string) {
 	fs.IntVar(&o.poolSize, "watm-pool", 4, "started module instances to keep ready per module (0 to start each on demand)")
 	fs.BoolVar(&o.trustFiles, "watm-trust-files", false, "run modules from files (not only the embedded ones) without per-loop stop checks: "+
 		"byte loops run 2-10x faster, but a module stuck in a loop can no longer be stopped. Only for modules you trust")
-	fs.DurationVar(&o.setupTimeout, "watm-setup-timeout", watm.DefaultSetupTimeout, "how long a connection's set-up in the module (init, the role's entry, the dial) may take; "+
-		"past it the instance is stopped, the SOCKS request is refused with TTL expired (client) or the connection closed (server)")
+	fs.DurationVar(&o.setupTimeout, "watm-setup-timeout", 0, "how long a connection's set-up in the module (init, the role's entry, the dial) may take; "+
+		"past it the instance is stopped, the SOCKS request is refused with TTL expired (client) or the connection closed (server). "+
+		"Default 30s on a client, "+serverSetupTimeout.String()+" on a server (an obfs4 server holds a failed probe open for up to 89s before it closes, as lyrebird does)")
 	o.registerLimits(fs)
 	fs.Var(&o.allowDial, "watm-allow-dial", `host:port a v1 module may dial itself with water_dial, besides the bridge (repeatable; "*" allows any address). By default a module may dial only the bridge`)
 }
@@ -187,4 +189,25 @@ func managedFlagError(err error) {
 	if os.Getenv("TOR_PT_MANAGED_TRANSPORT_VER") != "" {
 		envError("bad flags on the transport plugin line: " + err.Error())
 	}
+}
+
+// serverSetupTimeout is a server's default set-up timeout: longer than the
+// longest probe-resistance delay of an obfs4 server (30 s plus up to 59 s,
+// drawn from its drbg-seed as lyrebird does), which runs inside the
+// module's accept. Cutting it short would close every failed probe at the
+// same early moment, which lyrebird never does.
+const serverSetupTimeout = 2 * time.Minute
+
+// setupTimeoutFor is -watm-setup-timeout, or the default for the process's
+// role when it is not set.
+func (o *options) setupTimeoutFor() (time.Duration, error) {
+	switch {
+	case o.setupTimeout < 0:
+		return 0, fmt.Errorf("-watm-setup-timeout %v: must be positive (e.g. 30s)", o.setupTimeout)
+	case o.setupTimeout > 0:
+		return o.setupTimeout, nil
+	case o.serves:
+		return serverSetupTimeout, nil
+	}
+	return watm.DefaultSetupTimeout, nil
 }

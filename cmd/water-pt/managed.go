@@ -48,6 +48,7 @@ func runManaged(ctx context.Context, opts *options, level slog.Level, stdin io.R
 	defer closeLog()
 	raiseFDLimit(logger)
 
+	opts.serves = !isClient
 	rt, cat, err := newCatalog(ctx, opts, stateDir, logger)
 	if err != nil {
 		envError(err.Error())
@@ -79,10 +80,11 @@ func managedLogger(stateDir string, opts *options, level slog.Level) (*slog.Logg
 // newCatalog creates the runtime (with its compilation cache in the state
 // directory) and the module catalog.
 func newCatalog(ctx context.Context, opts *options, stateDir string, logger *slog.Logger) (*watm.Runtime, *watm.Catalog, error) {
-	if opts.setupTimeout <= 0 {
-		return nil, nil, fmt.Errorf("-watm-setup-timeout %v: must be positive (e.g. 30s)", opts.setupTimeout)
+	setup, err := opts.setupTimeoutFor()
+	if err != nil {
+		return nil, nil, err
 	}
-	ropts := []watm.Option{watm.WithLogger(logger), watm.WithPoolSize(opts.poolSize), watm.WithSetupTimeout(opts.setupTimeout)}
+	ropts := []watm.Option{watm.WithLogger(logger), watm.WithPoolSize(opts.poolSize), watm.WithSetupTimeout(setup)}
 	cacheDir := opts.cacheDir
 	if cacheDir == "" && stateDir != "" {
 		cacheDir = filepath.Join(stateDir, "wazero-cache")

@@ -104,6 +104,7 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 	raiseFDLimit(logger)
 	ctx, stop := signal.NotifyContext(context.Background(), syscall.SIGINT, syscall.SIGTERM)
 	defer stop()
+	opts.serves = mode == "server"
 	rt, cat, err := newCatalog(ctx, &opts, *stateDir, logger)
 	if err != nil {
 		fmt.Fprintln(stderr, "water-pt:", err)
