@@ -337,6 +337,9 @@ func (b *bench) newTarget(s System, bins map[string]string) (*target, error) {
 	}
 	pc := &t.pair
 	pc.ServerOptions = cfg.ServerOptions
+	if len(pc.ServerOptions) == 0 {
+		pc.ServerOptions = s.DefaultServerOptions
+	}
 	pc.ClientArgs = append(append([]string{}, cfg.PTFlags...), cfg.ClientFlags...)
 	pc.ServerArgs = append(append([]string{}, cfg.PTFlags...), cfg.ServerFlags...)
 	pc.ClientEnv = append(append([]string{}, cfg.PTEnv...), cfg.ClientEnv...)

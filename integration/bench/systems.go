@@ -21,6 +21,9 @@ type System struct {
 	// Water marks a water-pt binary: Config's water-pt options (server
 	// options, flags, environment, profiles, WaterBinary) apply to it.
 	Water bool `json:"water,omitempty"`
+	// DefaultServerOptions are the ServerTransportOptions used when
+	// -server-options gives none.
+	DefaultServerOptions []tortest.KV `json:"default_server_options,omitempty"`
 }
 
 // System names.
@@ -47,7 +50,10 @@ func KnownSystems() []System {
 		{Name: NameBaseline, Label: "baseline PT: goptlib + plain io.Copy, no WASM",
 			Package: baselinePackage, Transport: "baseline"},
 		{Name: NameWater, Label: "water-pt", Package: waterPackage,
-			Transport: "water", Versus: NameBaseline, Water: true},
+			Transport: "water", Versus: NameBaseline, Water: true,
+			// The identity module, which isolates what the runtime costs
+			// (water's default module is obfs4, measured as water-obfs4).
+			DefaultServerOptions: []tortest.KV{{Key: "watm", Value: "plain"}}},
 		{Name: NameObfs4proxy, Label: "obfs4proxy (Debian)", Binary: Obfs4proxyBinary,
 			Transport: "obfs4"},
 		{Name: NameWaterObfs4, Label: "water-pt, transport obfs4", Package: waterPackage,
