@@ -65,14 +65,7 @@ func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc 
 }
 
 func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc ConnConfig) (*Session, error) {
-	in := m.pool.get()
-	if in != nil && in.inited && cc.Config != nil {
-		// Initialised without a config, but this connection has one: the
-		// pool stops initialising ahead, and this one starts afresh.
-		m.pool.preinit.Store(false)
-		in.release()
-		in = nil
-	}
+	in := m.pool.getFor(cc)
 	if in == nil {
 		var err error
 		if in, err = newInstance(m); err != nil {
