@@ -67,7 +67,9 @@ func (t *transport) Init([]byte) error {
 	}
 	get := func(k string) (string, bool) { v, ok := a[k]; return v, ok }
 	if _, ok := a["private-key"]; ok {
-		t.server, err = proto.ServerIdentityFromArgs(get)
+		opts, done := options()
+		defer done()
+		t.server, err = opts.ServerIdentityFromArgs(get)
 		return err
 	}
 	c, err := proto.ParseClientArgs(get)
@@ -122,7 +124,8 @@ func (hostReplay) TestAndSet(_ time.Time, key []byte) bool {
 // options has a handshake seal and open frames with newSecretBox, and do
 // its scalar multiplications with the host's curve25519 service when the
 // host offers one (in WebAssembly otherwise, or if opening it fails: only
-// slower). done closes the service once the handshake is over.
+// slower). done closes the service once the handshake (or the server
+// identity's public key) is done.
 func options() (opts proto.Options, done func()) {
 	opts.NewSecretBox = newSecretBox
 	c, err := hostcrypto.OpenCurve()

@@ -3,6 +3,7 @@ package proto
 import (
 	"bytes"
 	"errors"
+	"hash"
 	mrand "math/rand/v2"
 	"strings"
 	"testing"
@@ -77,5 +78,43 @@ func TestNtorLowOrderPoint(t *testing.T) {
 	_, err = ntorServer(NativeCurve{}, key, &zero, id)
 	if err == nil || !strings.Contains(err.Error(), "ntor handshake failed: X25519 with a low-order point") {
 		t.Fatalf("low-order point: %v", err)
+	}
+}
+
+// TestFinishMACMatches: the three epoch-hour MACs finished from one
+// hashed prefix are mac128's, with a cloneable HMAC and with a hash that
+// cannot be cloned.
+func TestFinishMACMatches(t *testing.T) {
+	var b [32]byte
+	var node [20]byte
+	prefix := bytes.Repeat([]byte{0xab}, 5000)
+	for _, name := range []string{"cloneable", "not cloneable"} {
+		h := handshakeMAC(&b, &node)
+		if name == "not cloneable" {
+			h = struct{ hash.Hash }{h}
+		}
+		h.Reset()
+		h.Write(prefix)
+		for _, e := range []string{"491234", "491233", "491235"} {
+			want := mac128(handshakeMAC(&b, &node), prefix, []byte(e))
+			if got := finishMAC(h, prefix, []byte(e)); !bytes.Equal(got, want) {
+				t.Errorf("%s, E=%s: %x, want %x", name, e, got, want)
+			}
+		}
+	}
+}
+
+// TestServerIdentityFromArgsThroughCurve: Options.Curve derives the same
+// public key (hence cert=) as the package function.
+func TestServerIdentityFromArgsThroughCurve(t *testing.T) {
+	id := testIdentity(t, 1)
+	args := id.Args()
+	get := func(k string) (string, bool) { v, ok := args[k]; return v, ok }
+	got, err := Options{Curve: foreignCurve{}}.ServerIdentityFromArgs(get)
+	if err != nil {
+		t.Fatal(err)
+	}
+	if *got != *id {
+		t.Fatalf("through a Curve: %+v, want %+v", *got, *id)
 	}
 }
