@@ -9,7 +9,8 @@ import (
 
 // The handshake's pieces, to see where its time goes (in wasm especially):
 //
-//	GOOS=wasip1 GOARCH=wasm go test -c -o proto.wasm . && wazero run proto.wasm -test.run '^$' -test.bench Piece
+//	GOOS=wasip1 GOARCH=wasm go test -c -o proto.wasm . &&
+//	go run github.com/tetratelabs/wazero/cmd/wazero run proto.wasm -test.run "^$" -test.bench Piece
 func BenchmarkPieceSessionKey(b *testing.B) {
 	for range b.N {
 		if _, err := newSessionKey(NativeCurve{}, rand.Reader); err != nil {
