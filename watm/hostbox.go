@@ -18,7 +18,8 @@ import (
 // host without the service has no such preopen, or answers path_open with
 // ENOENT: the module then seals and opens in WebAssembly. Nothing is
 // imported from env, so a module that uses the service still instantiates
-// on any WASI host.
+// on any WASI host. /water/curve25519 (hostcurve.go) is a second service
+// spoken to the same way.
 //
 // Requests: a 12-byte header of little-endian u32s op, count, body_len,
 // then body_len bytes. A request may span several fd_write calls; a call
@@ -58,7 +59,7 @@ const (
 )
 
 // EBUSY is fd_write's answer on /water/secretbox while a reply is unread.
-const EBUSY Errno = 10
+const EBUSY Errno = 10 // also on /water/curve25519
 
 // importsServices reports whether a module can find and open the host's
 // services: only then is servicesDir preopened for it (a module that cannot
@@ -78,26 +79,38 @@ func importsServices(c wazero.CompiledModule) bool {
 // newServicesDir is the preopened directory of the host's services.
 func newServicesDir() *dirFile {
 	return &dirFile{name: servicesDir, services: map[string]func() file{
-		secretboxName: func() file { return &boxFile{} },
+		secretboxName: func() file { return &serviceFile{svc: &boxService{}} },
+		curveName:     func() file { return &serviceFile{svc: curveService{}} },
 	}}
 }
 
-// boxFile is one secretbox context: a key, the request being received and
-// the reply not yet read. Its buffers are bounded by boxMaxRequest.
-type boxFile struct {
+// service is what one kind of /water descriptor does with its requests
+// (the 12-byte header above, then the body).
+type service interface {
+	// checkHeader refuses a request before its body is taken.
+	checkHeader(op, n, body int) Errno
+	// run carries out a whole request and appends its reply, if any, to
+	// reply.
+	run(op, n int, body, reply []byte) ([]byte, Errno)
+}
+
+// serviceFile is one descriptor of a /water service: the request being
+// received and the reply not yet read. Its buffers are bounded by the
+// service's checkHeader.
+type serviceFile struct {
 	mu    sync.Mutex
-	key   *[32]byte
+	svc   service
 	req   []byte
 	reply []byte
 	roff  int
 }
 
-func (f *boxFile) filetype() uint8      { return filetypeCharDevice }
-func (f *boxFile) pollfd() int          { return -1 }
-func (f *boxFile) shutdown(uint8) Errno { return ENOTSOCK }
-func (f *boxFile) close() error         { return nil }
+func (f *serviceFile) filetype() uint8      { return filetypeCharDevice }
+func (f *serviceFile) pollfd() int          { return -1 }
+func (f *serviceFile) shutdown(uint8) Errno { return ENOTSOCK }
+func (f *serviceFile) close() error         { return nil }
 
-func (f *boxFile) read(p []byte, _ bool) (int, Errno) {
+func (f *serviceFile) read(p []byte, _ bool) (int, Errno) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := copy(p, f.reply[f.roff:])
@@ -110,7 +123,7 @@ func (f *boxFile) read(p []byte, _ bool) (int, Errno) {
 
 // write takes bytes up to the end of the current request and runs the
 // request once it is whole.
-func (f *boxFile) write(p []byte, _ bool) (int, Errno) {
+func (f *serviceFile) write(p []byte, _ bool) (int, Errno) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.roff < len(f.reply) {
@@ -119,9 +132,11 @@ func (f *boxFile) write(p []byte, _ bool) (int, Errno) {
 	taken := 0
 	for {
 		if body, ok := f.bodyLength(); ok && len(f.req) == boxHeaderLength+body {
-			e := f.run()
+			var e Errno
+			f.reply, e = f.svc.run(boxU32(f.req, 0), boxU32(f.req, 4), f.req[boxHeaderLength:], f.reply[:0])
 			f.req = f.req[:0]
 			if e != ESUCCESS {
+				f.reply = f.reply[:0]
 				return 0, e
 			}
 			return taken, ESUCCESS
@@ -133,7 +148,7 @@ func (f *boxFile) write(p []byte, _ bool) (int, Errno) {
 		f.req = append(f.req, p[taken:taken+k]...)
 		taken += k
 		if len(f.req) == boxHeaderLength {
-			if e := f.checkHeader(); e != ESUCCESS {
+			if e := f.svc.checkHeader(boxU32(f.req, 0), boxU32(f.req, 4), boxU32(f.req, 8)); e != ESUCCESS {
 				f.req = f.req[:0]
 				return 0, e
 			}
@@ -142,7 +157,7 @@ func (f *boxFile) write(p []byte, _ bool) (int, Errno) {
 }
 
 // bodyLength is the current request's body_len, once its header is in.
-func (f *boxFile) bodyLength() (int, bool) {
+func (f *serviceFile) bodyLength() (int, bool) {
 	if len(f.req) < boxHeaderLength {
 		return 0, false
 	}
@@ -151,7 +166,7 @@ func (f *boxFile) bodyLength() (int, bool) {
 
 // missing is how many bytes the current request still lacks: of its
 // header first, then of its body.
-func (f *boxFile) missing() int {
+func (f *serviceFile) missing() int {
 	if body, ok := f.bodyLength(); ok {
 		return boxHeaderLength + body - len(f.req)
 	}
@@ -160,9 +175,12 @@ func (f *boxFile) missing() int {
 
 func boxU32(b []byte, off int) int { return int(binary.LittleEndian.Uint32(b[off:])) }
 
-// checkHeader refuses a request before its body is taken.
-func (f *boxFile) checkHeader() Errno {
-	op, n, body := boxU32(f.req, 0), boxU32(f.req, 4), boxU32(f.req, 8)
+// boxService is one secretbox context: its key, once set.
+type boxService struct {
+	key *[32]byte
+}
+
+func (f *boxService) checkHeader(op, n, body int) Errno {
 	switch op {
 	case boxOpKey:
 		if n != 0 || body != 32 || f.key != nil {
@@ -179,54 +197,52 @@ func (f *boxFile) checkHeader() Errno {
 	return ESUCCESS
 }
 
-// run carries out the whole request in f.req.
-func (f *boxFile) run() Errno {
-	op, n, body := boxU32(f.req, 0), boxU32(f.req, 4), f.req[boxHeaderLength:]
+func (f *boxService) run(op, n int, body, reply []byte) ([]byte, Errno) {
 	if op == boxOpKey {
 		f.key = (*[32]byte)(append([]byte(nil), body...))
-		return ESUCCESS
+		return reply, ESUCCESS
 	}
 	recs, data := body[:n*boxRecordLength], body[n*boxRecordLength:]
 	total := 0
 	for i := range n {
 		l := boxU32(recs, i*boxRecordLength+24)
 		if op == boxOpOpen && l < secretbox.Overhead {
-			return EINVAL
+			return reply, EINVAL
 		}
 		total += l
 	}
 	if total != len(data) {
-		return EINVAL
+		return reply, EINVAL
 	}
 	if op == boxOpSeal {
-		f.seal(n, recs, data)
-	} else {
-		f.open(n, recs, data)
+		return f.seal(n, recs, data, reply), ESUCCESS
 	}
-	return ESUCCESS
+	return f.open(n, recs, data, reply), ESUCCESS
 }
 
-func (f *boxFile) seal(n int, recs, data []byte) {
-	f.reply = binary.LittleEndian.AppendUint32(f.reply[:0], uint32(n))
+func (f *boxService) seal(n int, recs, data, reply []byte) []byte {
+	reply = binary.LittleEndian.AppendUint32(reply, uint32(n))
 	for i := range n {
 		rec := recs[i*boxRecordLength:]
 		l := boxU32(rec, 24)
-		f.reply = secretbox.Seal(f.reply, data[:l], (*[24]byte)(rec[:24]), f.key)
+		reply = secretbox.Seal(reply, data[:l], (*[24]byte)(rec[:24]), f.key)
 		data = data[l:]
 	}
+	return reply
 }
 
-func (f *boxFile) open(n int, recs, data []byte) {
-	f.reply = binary.LittleEndian.AppendUint32(f.reply[:0], 0)
+func (f *boxService) open(n int, recs, data, reply []byte) []byte {
+	reply = binary.LittleEndian.AppendUint32(reply, 0)
 	for i := range n {
 		rec := recs[i*boxRecordLength:]
 		l := boxU32(rec, 24)
-		out, ok := secretbox.Open(f.reply, data[:l], (*[24]byte)(rec[:24]), f.key)
+		out, ok := secretbox.Open(reply, data[:l], (*[24]byte)(rec[:24]), f.key)
 		if !ok {
 			break
 		}
-		f.reply = out
-		binary.LittleEndian.PutUint32(f.reply, uint32(i+1))
+		reply = out
+		binary.LittleEndian.PutUint32(reply, uint32(i+1))
 		data = data[l:]
 	}
+	return reply
 }

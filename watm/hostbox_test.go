@@ -65,9 +65,15 @@ const rightsReadWrite = 1<<1 | 1<<6
 
 func (h *boxHarness) open() int32 {
 	h.t.Helper()
-	fd, e := h.pathOpen(3, "secretbox", hbPath, hbResult, 0, rightsReadWrite)
+	return h.openService(secretboxName)
+}
+
+// openService opens /water/name for reading and writing.
+func (h *boxHarness) openService(name string) int32 {
+	h.t.Helper()
+	fd, e := h.pathOpen(3, name, hbPath, hbResult, 0, rightsReadWrite)
 	if e != ESUCCESS {
-		h.t.Fatalf("path_open(/water, secretbox) = %v", e)
+		h.t.Fatalf("path_open(/water, %s) = %v", name, e)
 	}
 	return fd
 }
@@ -353,7 +359,7 @@ func TestHostSecretboxHostileInput(t *testing.T) {
 	h.mustWrite(fd, keyRequest(&key))
 	in := h.ctx.Value(instanceKey{}).(*instance)
 	f, _, _ := in.fds.get(fd)
-	bf := f.(*boxFile)
+	bf := f.(*serviceFile)
 	for i := 0; i < 2000; i++ {
 		p := make([]byte, rng.IntN(64))
 		for j := range p {

@@ -58,6 +58,22 @@ func (p *pool) get() *instance {
 	}
 }
 
+// getFor is get for a connection with cc. An instance initialised ahead
+// (without a config) cannot serve a connection with a config: then the
+// pool stops initialising ahead, and every such instance it holds is
+// dropped now, so that this connection takes one started without init if
+// the pool has one, and the next ones do not each meet a stale instance
+// and start one of their own while the client waits.
+func (p *pool) getFor(cc ConnConfig) *instance {
+	in := p.get()
+	for in != nil && in.inited && cc.Config != nil {
+		p.preinit.Store(false)
+		in.release()
+		in = p.get()
+	}
+	return in
+}
+
 func (p *pool) signal() {
 	select {
 	case p.want <- struct{}{}:

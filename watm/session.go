@@ -77,14 +77,7 @@ func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc 
 func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc ConnConfig) (*Session, error) {
 	sctx, cancel := m.rt.setupContext(ctx)
 	defer cancel()
-	in := m.pool.get()
-	if in != nil && in.inited && cc.Config != nil {
-		// Initialised without a config, but this connection has one: the
-		// pool stops initialising ahead, and this one starts afresh.
-		m.pool.preinit.Store(false)
-		in.release()
-		in = nil
-	}
+	in := m.pool.getFor(cc)
 	if in == nil {
 		var err error
 		if in, err = newInstance(sctx, m); err != nil {

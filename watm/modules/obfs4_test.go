@@ -425,3 +425,53 @@ func TestObfs4WithoutHostCrypto(t *testing.T) {
 		})
 	}
 }
+
+// BenchmarkObfs4Setup sets up one obfs4 connection per iteration, a client
+// instance to a server instance in this process (dial, both handshakes,
+// one byte each way), with and without the host's crypto service; plain
+// is the same through the plain module, the cost of instances alone.
+//
+//	go test -run '^$' -bench Obfs4Setup -benchtime 20x ./watm/modules
+func BenchmarkObfs4Setup(b *testing.B) {
+	for _, name := range []string{"crypto=host", "crypto=wasm", "plain"} {
+		b.Run(name, func(b *testing.B) {
+			var opts []watm.Option
+			if name == "crypto=wasm" {
+				opts = append(opts, watm.WithoutHostCrypto())
+			}
+			rt, err := watm.NewRuntime(context.Background(), opts...)
+			if err != nil {
+				b.Fatal(err)
+			}
+			defer rt.Close(context.Background())
+			o := newObfs4(b, rt, 0)
+			if name == "plain" {
+				plain, _ := modules.Lookup("plain")
+				m, err := rt.LoadTrusted(context.Background(), plain)
+				if err != nil {
+					b.Fatal(err)
+				}
+				o = &obfs4Setup{m: m}
+			}
+			ln := listen(b)
+			acc := o.serve(b, ln)
+			b.ResetTimer()
+			for range b.N {
+				c, err := o.dial(ln.Addr().String())
+				if err != nil {
+					b.Fatal(err)
+				}
+				a := <-acc
+				if a.err != nil {
+					b.Fatal(a.err)
+				}
+				err = exchange(c, a.c, []byte{1}, []byte{2})
+				c.Close()
+				a.c.Close()
+				if err != nil {
+					b.Fatal(err)
+				}
+			}
+		})
+	}
+}

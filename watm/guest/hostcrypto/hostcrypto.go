@@ -25,45 +25,61 @@ const (
 	opOpen       = 3
 )
 
-// SecretBox is a host secretbox context keyed once. Its methods have the
-// shapes of obfs4's proto.SecretBox. It is not safe for concurrent use.
-type SecretBox struct {
+// channel is an open /water service descriptor and the buffers of its
+// requests and replies.
+type channel struct {
 	fd     int32
 	req    []byte       // header and records
 	status [4]byte      // the reply's count
 	iovs   []wasi.Iovec // reused for every call
 }
 
-// OpenSecretBox opens a host secretbox context with key. It returns an
-// error wrapping ErrUnavailable when the host has no such service.
-func OpenSecretBox(key *[32]byte) (*SecretBox, error) {
+// openChannel opens /water/name, or fails wrapping unavailable when the
+// host has no such service.
+func openChannel(name string, unavailable error) (channel, error) {
 	dir, e := wasi.FindPreopen(servicesDir)
 	if e != wasi.ESUCCESS {
-		return nil, fmt.Errorf("%w: no %s preopen", ErrUnavailable, servicesDir)
+		return channel{}, fmt.Errorf("%w: no %s preopen", unavailable, servicesDir)
 	}
-	fd, e := wasi.OpenReadWrite(dir, serviceName)
+	fd, e := wasi.OpenReadWrite(dir, name)
 	if e != wasi.ESUCCESS {
-		return nil, fmt.Errorf("%w: opening %s/%s: %v", ErrUnavailable, servicesDir, serviceName, e)
+		return channel{}, fmt.Errorf("%w: opening %s/%s: %v", unavailable, servicesDir, name, e)
 	}
-	b := &SecretBox{fd: fd}
-	b.req = b.header(opKey, 0, 32)
-	b.req = append(b.req, key[:]...)
-	if err := b.write(b.req, nil, 0); err != nil {
-		wasi.Close(fd)
-		return nil, fmt.Errorf("hostcrypto: setting the key: %w", err)
-	}
-	return b, nil
+	return channel{fd: fd}, nil
 }
 
-// Close closes the host context.
-func (b *SecretBox) Close() error {
+// Close closes the host descriptor.
+func (b *channel) Close() error {
 	if e := wasi.Close(b.fd); e != wasi.ESUCCESS {
 		return e
 	}
 	return nil
 }
 
-func (b *SecretBox) header(op, n, body int) []byte {
+// SecretBox is a host secretbox context keyed once. Its methods have the
+// shapes of obfs4's proto.SecretBox. It is not safe for concurrent use.
+type SecretBox struct {
+	channel
+}
+
+// OpenSecretBox opens a host secretbox context with key. It returns an
+// error wrapping ErrUnavailable when the host has no such service.
+func OpenSecretBox(key *[32]byte) (*SecretBox, error) {
+	ch, err := openChannel(serviceName, ErrUnavailable)
+	if err != nil {
+		return nil, err
+	}
+	b := &SecretBox{ch}
+	b.req = b.header(opKey, 0, 32)
+	b.req = append(b.req, key[:]...)
+	if err := b.write(b.req, nil, 0); err != nil {
+		b.Close()
+		return nil, fmt.Errorf("hostcrypto: setting the key: %w", err)
+	}
+	return b, nil
+}
+
+func (b *channel) header(op, n, body int) []byte {
 	h := b.req[:0]
 	h = binary.LittleEndian.AppendUint32(h, uint32(op))
 	h = binary.LittleEndian.AppendUint32(h, uint32(n))
@@ -141,7 +157,7 @@ func (b *SecretBox) open(nonces [][24]byte, boxes [][]byte) (int, error) {
 
 // write sends head and then each of boxes less its first skip bytes in
 // one fd_write.
-func (b *SecretBox) write(head []byte, boxes [][]byte, skip int) error {
+func (b *channel) write(head []byte, boxes [][]byte, skip int) error {
 	b.iovs = append(b.iovs[:0], wasi.IovecOf(head))
 	want := len(head)
 	for _, box := range boxes {
@@ -162,7 +178,7 @@ func (b *SecretBox) write(head []byte, boxes [][]byte, skip int) error {
 
 // read receives a reply: the count k of boxes done (at most max), then
 // into each of the first k boxes (less its first skip bytes) its result.
-func (b *SecretBox) read(boxes [][]byte, skip, max int) (int, error) {
+func (b *channel) read(boxes [][]byte, skip, max int) (int, error) {
 	b.iovs = append(b.iovs[:0], wasi.IovecOf(b.status[:]))
 	for _, box := range boxes {
 		b.iovs = append(b.iovs, wasi.IovecOf(box[skip:]))

@@ -21,8 +21,9 @@
 //
 // Frames are sealed and opened by the host's secretbox service
 // (guest/hostcrypto) when the host offers one, several per host call, and
-// in WebAssembly otherwise: the module runs on any WATER host, faster on
-// one with the service.
+// the handshake's scalar multiplications are done by its curve25519
+// service; both in WebAssembly otherwise: the module runs on any WATER
+// host, faster on one with the services.
 //
 // v0, not v1: it is the ABI of the other shipped modules, pull_config hands
 // the args over in one call where v1 needs a /conf preopen per instance,
@@ -66,7 +67,9 @@ func (t *transport) Init([]byte) error {
 	}
 	get := func(k string) (string, bool) { v, ok := a[k]; return v, ok }
 	if _, ok := a["private-key"]; ok {
-		t.server, err = proto.ServerIdentityFromArgs(get)
+		opts, done := options()
+		defer done()
+		t.server, err = opts.ServerIdentityFromArgs(get)
 		return err
 	}
 	c, err := proto.ParseClientArgs(get)
@@ -85,12 +88,16 @@ func (t *transport) WrapConn(role guest.Role, network net.Conn) (net.Conn, error
 		if t.client == nil {
 			return nil, t.missing("a client")
 		}
-		return options.ClientHandshake(network, *t.client, rand.Reader)
+		opts, done := options()
+		defer done()
+		return opts.ClientHandshake(network, *t.client, rand.Reader)
 	case guest.RoleListener:
 		if t.server == nil {
 			return nil, t.missing("a server")
 		}
-		return options.ServerHandshake(network, t.server, hostReplay{}, rand.Reader)
+		opts, done := options()
+		defer done()
+		return opts.ServerHandshake(network, t.server, hostReplay{}, rand.Reader)
 	}
 	return nil, errors.New("obfs4 has no " + role.String() + " role")
 }
@@ -114,8 +121,20 @@ func (hostReplay) TestAndSet(_ time.Time, key []byte) bool {
 	return seen || err != nil
 }
 
-// options has the handshakes seal and open frames with newSecretBox.
-var options = proto.Options{NewSecretBox: newSecretBox}
+// options has a handshake seal and open frames with newSecretBox, and do
+// its scalar multiplications with the host's curve25519 service when the
+// host offers one (in WebAssembly otherwise, or if opening it fails: only
+// slower). done closes the service once the handshake (or the server
+// identity's public key) is done.
+func options() (opts proto.Options, done func()) {
+	opts.NewSecretBox = newSecretBox
+	c, err := hostcrypto.OpenCurve()
+	if err != nil {
+		return opts, func() {}
+	}
+	opts.Curve = c
+	return opts, func() { c.Close() }
+}
 
 // newSecretBox is the host's secretbox service for key, or x/crypto's
 // secretbox in WebAssembly when the host has none.

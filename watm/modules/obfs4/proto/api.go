@@ -83,18 +83,22 @@ type Options struct {
 	// connection, once per key); nil is NativeSecretBox. The obfs4 WATM
 	// passes the host's secretbox service here when the host offers one.
 	NewSecretBox NewSecretBox
+	// Curve does the handshake's scalar multiplications; nil is
+	// NativeCurve. The obfs4 WATM passes the host's curve service here
+	// when the host offers one.
+	Curve Curve
 }
 
 // ClientHandshake is the package's ClientHandshake with these options.
 func (o Options) ClientHandshake(conn net.Conn, args ClientArgs, rand io.Reader) (net.Conn, error) {
 	tm := defaultTiming()
-	tm.newBox = o.NewSecretBox
+	tm.newBox, tm.curve = o.NewSecretBox, curveOrNative(o.Curve)
 	return clientHandshake(conn, args, rand, tm)
 }
 
 // ServerHandshake is the package's ServerHandshake with these options.
 func (o Options) ServerHandshake(conn net.Conn, id *ServerIdentity, replay ReplayFilter, rand io.Reader) (net.Conn, error) {
 	tm := defaultTiming()
-	tm.newBox = o.NewSecretBox
+	tm.newBox, tm.curve = o.NewSecretBox, curveOrNative(o.Curve)
 	return serverHandshake(conn, id, replay, rand, tm)
 }

@@ -78,13 +78,13 @@ func equalByte(a, b byte) int {
 	return int(((x - 1) >> 31) & 1)
 }
 
-// dirtyPublicKey returns the Montgomery u of [clamp(priv)]B + [priv mod 8]L.
-func dirtyPublicKey(priv *[32]byte) *field.Element {
-	s, err := new(edwards25519.Scalar).SetBytesWithClamping(priv[:])
+// dirtyPublicKey returns the Montgomery u of [clamp(priv)]B + [priv mod 8]L,
+// with [clamp(priv)]B from curve.
+func dirtyPublicKey(curve Curve, priv *[32]byte) (*field.Element, error) {
+	p, err := basePoint(curve, priv)
 	if err != nil {
-		panic("obfs4: scalar: " + err.Error())
+		return nil, err
 	}
-	p := new(edwards25519.Point).ScalarBaseMult(s)
 	p.Add(p, torsionMultiple(priv[0]))
 	// u = (1 + y) / (1 - y) = (Z + Y) / (Z - Y)
 	_, y, z, _ := p.ExtendedCoordinates()
@@ -92,7 +92,24 @@ func dirtyPublicKey(priv *[32]byte) *field.Element {
 	num.Add(z, y)
 	den.Subtract(z, y)
 	den.Invert(&den)
-	return num.Multiply(&num, &den)
+	return num.Multiply(&num, &den), nil
+}
+
+// basePoint is [clamp(priv)]B, computed by curve (decoded from its
+// encoding) or, for NativeCurve, directly.
+func basePoint(curve Curve, priv *[32]byte) (*edwards25519.Point, error) {
+	if _, ok := curve.(NativeCurve); ok {
+		return scalarBaseMult(priv), nil
+	}
+	enc, err := curve.ScalarBaseMult(priv)
+	if err != nil {
+		return nil, fmt.Errorf("obfs4: scalar base multiplication: %w", err)
+	}
+	p, err := new(edwards25519.Point).SetBytes(enc[:])
+	if err != nil {
+		return nil, fmt.Errorf("obfs4: scalar base multiplication gave no point: %w", err)
+	}
+	return p, nil
 }
 
 // representative returns an Elligator 2 representative of u, or false when
@@ -167,8 +184,8 @@ type sessionKey struct {
 var errKeyGen = errors.New("obfs4: no Elligator-representable key in 128 tries; is the random source broken?")
 
 // newSessionKey draws private keys until one's public key has a
-// representative.
-func newSessionKey(rand io.Reader) (*sessionKey, error) {
+// representative, with curve's arithmetic.
+func newSessionKey(curve Curve, rand io.Reader) (*sessionKey, error) {
 	var buf [33]byte
 	for i := 0; i < 128; i++ {
 		if _, err := io.ReadFull(rand, buf[:]); err != nil {
@@ -176,7 +193,10 @@ func newSessionKey(rand io.Reader) (*sessionKey, error) {
 		}
 		k := &sessionKey{}
 		copy(k.private[:], buf[:32])
-		u := dirtyPublicKey(&k.private)
+		u, err := dirtyPublicKey(curve, &k.private)
+		if err != nil {
+			return nil, err
+		}
 		rep, ok := representative(u, buf[32])
 		if !ok {
 			continue

@@ -36,7 +36,7 @@ func TestLowOrderPointHasOrder8(t *testing.T) {
 // maps back to its public key, and the key agrees with standard x25519.
 func TestRepresentativeDecodesToPublicKey(t *testing.T) {
 	for i := 0; i < 200; i++ {
-		k, err := newSessionKey(rand.Reader)
+		k, err := newSessionKey(NativeCurve{}, rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -64,7 +64,7 @@ func TestRepresentativeBitsUniform(t *testing.T) {
 	var top [8]int
 	low := 0
 	for i := 0; i < n; i++ {
-		k, err := newSessionKey(rand.Reader)
+		k, err := newSessionKey(NativeCurve{}, rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -96,7 +96,7 @@ func TestPublicKeysCoverTheTorsion(t *testing.T) {
 	minusOne := new(edwards25519.Scalar).Negate(scalarOne())
 	outside := 0
 	for i := 0; i < n; i++ {
-		k, err := newSessionKey(rand.Reader)
+		k, err := newSessionKey(NativeCurve{}, rand.Reader)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -28,18 +28,20 @@ func NewServerIdentity(rand io.Reader) (*ServerIdentity, error) {
 	id.PrivateKey[0] &= 248
 	id.PrivateKey[31] &= 127
 	id.PrivateKey[31] |= 64
-	if err := id.derivePublic(); err != nil {
+	if err := id.derivePublic(NativeCurve{}); err != nil {
 		return nil, err
 	}
 	return id, nil
 }
 
-func (id *ServerIdentity) derivePublic() error {
-	pub, err := curve25519.X25519(id.PrivateKey[:], curve25519.Basepoint)
+func (id *ServerIdentity) derivePublic(curve Curve) error {
+	var base [32]byte
+	copy(base[:], curve25519.Basepoint)
+	pub, err := curve.X25519(&id.PrivateKey, &base)
 	if err != nil {
 		return fmt.Errorf("obfs4: private-key is not a usable curve25519 key: %w", err)
 	}
-	copy(id.PublicKey[:], pub)
+	id.PublicKey = pub
 	return nil
 }
 
@@ -83,7 +85,7 @@ func ParseStateJSON(b []byte) (*ServerIdentity, error) {
 	if err := json.Unmarshal(b, &st); err != nil {
 		return nil, fmt.Errorf("obfs4: obfs4_state.json is not valid JSON (%v); restore it from a backup, or delete it to create a new identity (the bridge line changes)", err)
 	}
-	id, err := identityFromHex(st.NodeID, st.PrivateKey, st.DRBGSeed, st.IATMode)
+	id, err := identityFromHex(st.NodeID, st.PrivateKey, st.DRBGSeed, st.IATMode, NativeCurve{})
 	if err != nil {
 		return nil, fmt.Errorf("obfs4: obfs4_state.json: %w", err)
 	}
@@ -104,6 +106,13 @@ func ParseStateJSON(b []byte) (*ServerIdentity, error) {
 // absent), as lyrebird's ServerTransportOptions carry them. get reports
 // whether a key is present.
 func ServerIdentityFromArgs(get func(string) (string, bool)) (*ServerIdentity, error) {
+	return Options{}.ServerIdentityFromArgs(get)
+}
+
+// ServerIdentityFromArgs is the package's ServerIdentityFromArgs, with the
+// public key derived by o.Curve (one X25519: a millisecond in WebAssembly,
+// on every connection of the obfs4 WATM).
+func (o Options) ServerIdentityFromArgs(get func(string) (string, bool)) (*ServerIdentity, error) {
 	var vals [3]string
 	for i, k := range []string{"node-id", "private-key", "drbg-seed"} {
 		v, ok := get(k)
@@ -119,10 +128,10 @@ func ServerIdentityFromArgs(get func(string) (string, bool)) (*ServerIdentity, e
 			return nil, err
 		}
 	}
-	return identityFromHex(vals[0], vals[1], vals[2], iat)
+	return identityFromHex(vals[0], vals[1], vals[2], iat, curveOrNative(o.Curve))
 }
 
-func identityFromHex(nodeID, privateKey, drbgSeed string, iat int) (*ServerIdentity, error) {
+func identityFromHex(nodeID, privateKey, drbgSeed string, iat int, curve Curve) (*ServerIdentity, error) {
 	id := &ServerIdentity{IATMode: iat}
 	if err := decodeHex(id.NodeID[:], "node-id", nodeID); err != nil {
 		return nil, err
@@ -136,7 +145,7 @@ func identityFromHex(nodeID, privateKey, drbgSeed string, iat int) (*ServerIdent
 	if iat < iatNone || iat > iatParanoid {
 		return nil, fmt.Errorf("obfs4: iat-mode %d is not 0, 1 or 2", iat)
 	}
-	if err := id.derivePublic(); err != nil {
+	if err := id.derivePublic(curve); err != nil {
 		return nil, err
 	}
 	return id, nil

@@ -3,18 +3,15 @@ package proto
 import (
 	"crypto/hmac"
 	"crypto/sha256"
-	"errors"
+	"fmt"
 	"io"
 
-	"golang.org/x/crypto/curve25519"
 	"golang.org/x/crypto/hkdf"
 )
 
 // ntor as obfs4 uses it (Tor proposal 216, with obfs4's own layout, which
 // differs from tor's: the common suffix is B | B | X | Y | PROTOID | ID).
 const protoID = "ntor-curve25519-sha256-1"
-
-var errNtor = errors.New("obfs4: ntor handshake failed (a shared secret was zero)")
 
 // ntorResult is what both ends of the ntor handshake derive.
 type ntorResult struct {
@@ -54,23 +51,34 @@ func ntorCommon(exp1, exp2 []byte, nodeID *[20]byte, b, x, y *[32]byte) ntorResu
 }
 
 // ntorClient computes EXP(Y,x) | EXP(B,x).
-func ntorClient(x *sessionKey, serverY, identityB *[32]byte, nodeID *[20]byte) (ntorResult, error) {
-	e1, err1 := curve25519.X25519(x.private[:], serverY[:])
-	e2, err2 := curve25519.X25519(x.private[:], identityB[:])
-	if err1 != nil || err2 != nil {
-		return ntorResult{}, errNtor
+func ntorClient(curve Curve, x *sessionKey, serverY, identityB *[32]byte, nodeID *[20]byte) (ntorResult, error) {
+	e1, err1 := curve.X25519(&x.private, serverY)
+	e2, err2 := curve.X25519(&x.private, identityB)
+	if err := ntorError(err1, err2); err != nil {
+		return ntorResult{}, err
 	}
-	return ntorCommon(e1, e2, nodeID, identityB, &x.public, serverY), nil
+	return ntorCommon(e1[:], e2[:], nodeID, identityB, &x.public, serverY), nil
 }
 
 // ntorServer computes EXP(X,y) | EXP(X,b).
-func ntorServer(y *sessionKey, clientX *[32]byte, id *ServerIdentity) (ntorResult, error) {
-	e1, err1 := curve25519.X25519(y.private[:], clientX[:])
-	e2, err2 := curve25519.X25519(id.PrivateKey[:], clientX[:])
-	if err1 != nil || err2 != nil {
-		return ntorResult{}, errNtor
+func ntorServer(curve Curve, y *sessionKey, clientX *[32]byte, id *ServerIdentity) (ntorResult, error) {
+	e1, err1 := curve.X25519(&y.private, clientX)
+	e2, err2 := curve.X25519(&id.PrivateKey, clientX)
+	if err := ntorError(err1, err2); err != nil {
+		return ntorResult{}, err
 	}
-	return ntorCommon(e1, e2, &id.NodeID, &id.PublicKey, clientX, &y.public), nil
+	return ntorCommon(e1[:], e2[:], &id.NodeID, &id.PublicKey, clientX, &y.public), nil
+}
+
+// ntorError is the first of the curve's errors (a zero shared secret, or
+// a host service that failed), as the handshake's.
+func ntorError(errs ...error) error {
+	for _, err := range errs {
+		if err != nil {
+			return fmt.Errorf("obfs4: ntor handshake failed: %w", err)
+		}
+	}
+	return nil
 }
 
 // frameKeyLength is one direction's keys: secretbox key (32), nonce

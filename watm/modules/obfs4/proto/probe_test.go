@@ -225,7 +225,7 @@ func TestEpochHourSkew(t *testing.T) {
 // clientHelloBytesUnanswered builds a client handshake message with the
 // given clock.
 func clientHelloBytesUnanswered(id *ServerIdentity, tm timing) ([]byte, error) {
-	key, err := newSessionKey(rand.Reader)
+	key, err := newSessionKey(NativeCurve{}, rand.Reader)
 	if err != nil {
 		return nil, err
 	}

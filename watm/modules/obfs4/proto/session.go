@@ -14,16 +14,17 @@ import (
 // timing holds the protocol clock (the epoch hour and the replay filter's
 // time) and lyrebird's handshake limits; tests skew the one and shorten the
 // others. Deadlines always use the real clock. It also carries the
-// Options' frame cipher maker (nil: NativeSecretBox).
+// Options' frame cipher maker (nil: NativeSecretBox) and curve arithmetic.
 type timing struct {
 	now         func() time.Time
 	clientLimit time.Duration
 	serverLimit time.Duration
 	newBox      NewSecretBox
+	curve       Curve
 }
 
 func defaultTiming() timing {
-	return timing{now: time.Now, clientLimit: clientHandshakeLimit, serverLimit: serverHandshakeLimit}
+	return timing{now: time.Now, clientLimit: clientHandshakeLimit, serverLimit: serverHandshakeLimit, curve: NativeCurve{}}
 }
 
 // setKeys keys the encoder with enc and the decoder with dec.
@@ -45,7 +46,7 @@ func clientHandshake(nc net.Conn, args ClientArgs, rnd io.Reader, tm timing) (ne
 		return nil, fmt.Errorf("obfs4: iat-mode %d is not 0, 1 or 2", args.IATMode)
 	}
 	co := newCoins(rnd)
-	key, err := newSessionKey(rnd)
+	key, err := newSessionKey(tm.curve, rnd)
 	if err != nil {
 		return nil, err
 	}
@@ -74,7 +75,7 @@ func clientHandshake(nc net.Conn, args ClientArgs, rnd io.Reader, tm timing) (ne
 	var y [32]byte
 	copy(y[:], c.rbuf[:32])
 	serverY := publicFromRepresentative(&y)
-	res, err := ntorClient(key, &serverY, &args.PublicKey, &args.NodeID)
+	res, err := ntorClient(tm.curve, key, &serverY, &args.PublicKey, &args.NodeID)
 	if err != nil {
 		return nil, err
 	}
@@ -141,7 +142,7 @@ func serverHandshake(nc net.Conn, id *ServerIdentity, replay ReplayFilter, rnd i
 	start := time.Now()
 	// The session key comes first, before any byte is read, so that its
 	// rejection sampling does not show in the response time (as lyrebird).
-	key, err := newSessionKey(rnd)
+	key, err := newSessionKey(tm.curve, rnd)
 	if err != nil {
 		return nil, err
 	}
@@ -188,7 +189,7 @@ func acceptClient(nc net.Conn, id *ServerIdentity, replay ReplayFilter, rnd io.R
 	var x [32]byte
 	copy(x[:], buf[:32])
 	clientX := publicFromRepresentative(&x)
-	res, err := ntorServer(key, &clientX, id)
+	res, err := ntorServer(tm.curve, key, &clientX, id)
 	if err != nil {
 		return nil, err
 	}
