@@ -184,6 +184,7 @@ func (s *Session) openCancel() error {
 	if err != nil {
 		return err
 	}
+	f.control = true
 	fd, e := s.in.fds.insert(f)
 	if e != ESUCCESS {
 		_ = f.close()
@@ -322,13 +323,19 @@ func (s *Session) stop() error {
 	case <-time.After(s.in.m.rt.cfg.grace):
 	}
 	s.mu.Lock()
-	if !s.ended {
+	forced := !s.ended
+	if forced {
 		s.in.behaviour.cancelIgnored.Store(true)
 		s.in.forceStop()
 	}
 	s.mu.Unlock()
 	select {
 	case <-s.done:
+		if asked && !forced {
+			// It answered the cancel channel, but releasing it (draining
+			// its write queues) outlasted the grace period.
+			s.clearCanceled()
+		}
 		return s.Wait()
 	case <-time.After(forceWait):
 		s.in.logger.Error("watm: instance did not stop after a forced stop", "func", s.in.m.abi.worker)

@@ -33,7 +33,10 @@ type sockFile struct {
 	writableReported bool
 	// peer: one of the connection's own sockets (plaintext, dialed,
 	// accepted), which the runtime's hang-up watch follows.
-	peer    bool
+	peer bool
+	// control: the session's cancel channel. It carries no input the
+	// module could queue anywhere, so it is never throttled.
+	control bool
 	hangups *hangupWatch
 	watchID atomic.Uint64 // registration in hangups, 0 for none
 	eof     atomic.Bool   // the module has read end of file

@@ -415,10 +415,11 @@ func (in *instance) queueEvent() int {
 // instance other than s has a full write queue, so the module gets no more
 // input to put there until it drains. A full queue's own socket still
 // reads (its peer may wait for that before it reads again), unless another
-// queue is full too: what it reads would go there.
+// queue is full too: what it reads would go there. The cancel channel is
+// never held back: a module must see it however full its queues are.
 func (in *instance) throttled(s *sockFile) bool {
 	full := in.fullQueues.Load()
-	if full == 0 {
+	if full == 0 || s.control {
 		return false
 	}
 	if s.wq != nil && !s.wq.below() {

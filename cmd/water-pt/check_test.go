@@ -72,6 +72,7 @@ func TestCheckPasses(t *testing.T) {
 	const (
 		polling = "write polling "
 		epipe   = "endings       "
+		stdio   = "stdio "
 	)
 	for _, tc := range []struct {
 		file  string
@@ -83,8 +84,8 @@ func TestCheckPasses(t *testing.T) {
 		{"testdata/ok_plain.wasm", nil},
 		{"testdata/global_marker.wasm", nil},
 		{"testdata/start_exit0.wasm", nil},
-		{"testdata/sdk_tinygo_v0.wasm", nil},
-		{"testdata/sdk_tinygo_v1.wasm", nil},
+		{"testdata/sdk_tinygo_v0.wasm", []string{stdio}},
+		{"testdata/sdk_tinygo_v1.wasm", []string{stdio}},
 		{"testdata/sdk_tokio_v0.wasm", []string{polling}},
 		{"testdata/sdk_epipe_v1.wasm", []string{epipe, polling}},
 	} {

@@ -34,10 +34,12 @@ type harness struct {
 	sessions []*tracked
 }
 
-// tracked is a session and the role it played.
+// tracked is a session, the role it played, and whether the stop check cut
+// its connection mid-stream.
 type tracked struct {
-	s    *watm.Session
-	role watm.Role
+	s       *watm.Session
+	role    watm.Role
+	stopped bool
 }
 
 // side is one end of a connection as the test app sees it.
@@ -191,10 +193,28 @@ func (h *harness) track(s *watm.Session, role watm.Role) {
 	h.mu.Unlock()
 }
 
-func (h *harness) tracked() []*tracked {
+// tracked returns a copy of every session's record.
+func (h *harness) tracked() []tracked {
 	h.mu.Lock()
 	defer h.mu.Unlock()
-	return append([]*tracked(nil), h.sessions...)
+	all := make([]tracked, len(h.sessions))
+	for i, t := range h.sessions {
+		all[i] = *t
+	}
+	return all
+}
+
+// markStopped records that the stop check cuts p's connection mid-stream:
+// how its sessions end (the one stopped, and its peer, which may see the
+// stopped side's reset) is that check's business, not the endings check's.
+func (h *harness) markStopped(p *pair) {
+	h.mu.Lock()
+	defer h.mu.Unlock()
+	for _, t := range h.sessions {
+		if t.s == p.client.s || p.server.s != nil && t.s == p.server.s {
+			t.stopped = true
+		}
+	}
 }
 
 // dial makes a new pair within ctx. The dial runs on a goroutine the

@@ -8,12 +8,13 @@ import (
 )
 
 // endings reports how the sessions that ended by themselves ended. Forced
-// stops are the stop and cancel checks' business.
+// stops, and connections the stop check cut mid-stream, are the stop and
+// cancel checks' business.
 func (r *run) endings() {
 	var total, failed, pipe int
 	var first error
 	for _, t := range r.h.tracked() {
-		if !ended(t.s) {
+		if t.stopped || !ended(t.s) {
 			continue
 		}
 		total++

@@ -54,9 +54,9 @@ func (r *run) stopOne(ctx context.Context, role watm.Role) (time.Duration, error
 	wg.Add(2)
 	go func() { defer wg.Done(); _ = send(p.client.conn, 1<<62, seedUp) }()
 	go func() { defer wg.Done(); _, _ = io.Copy(countWriter{&moved}, p.server.conn) }()
-	s := p.client.s
+	s, peer := p.client.s, p.server.s
 	if role == watm.RoleListener {
-		s = p.server.s
+		s, peer = peer, s
 	}
 	if !waitFlow(ctx, &moved, s) {
 		if err := s.Wait(); err != nil {
@@ -64,6 +64,7 @@ func (r *run) stopOne(ctx context.Context, role watm.Role) (time.Duration, error
 		}
 		return 0, fmt.Errorf("the %s's worker returned before the stop, with the connection open", role)
 	}
+	r.h.markStopped(p)
 	start := time.Now()
 	_ = s.Close()
 	took := time.Since(start)
@@ -74,7 +75,23 @@ func (r *run) stopOne(ctx context.Context, role watm.Role) (time.Duration, error
 	if err := s.Wait(); err != nil && !errors.Is(err, context.Canceled) {
 		return took, fmt.Errorf("the %s ended with an error when stopped: %v", role, err)
 	}
-	return took, nil
+	return took, peerEnding(p, peer, role)
+}
+
+// peerEnding stops what is left of p and checks how the stopped session's
+// peer ended: cleanly, or with the EPIPE or ECONNRESET that the stopped
+// side's reset (it closed with bytes unread) gives a module still writing.
+// A peer stopped by force is the cancel check's finding.
+func peerEnding(p *pair, peer *watm.Session, role watm.Role) error {
+	stopAll([]*pair{p})
+	if peer == nil {
+		return nil
+	}
+	var stop *watm.StopError
+	if err := peer.Wait(); err != nil && !watm.IsNormalClose(err) && !errors.As(err, &stop) {
+		return fmt.Errorf("the %s's peer ended with an error after the %s was stopped: %v", role, role, err)
+	}
+	return nil
 }
 
 // waitFlow waits until data moved (or flowWait passed) and reports whether
