@@ -3,6 +3,8 @@ package integration
 import (
 	"context"
 	"path/filepath"
+	"strconv"
+	"strings"
 	"testing"
 	"time"
 
@@ -65,21 +67,32 @@ func TestSDKWritePollersIdle(t *testing.T) {
 					t.Fatalf("conn %d: %v", i, err)
 				}
 			}
-			pids := map[string]int{"server": p.Server.Pid(), "client": p.Client.Pid()}
-			before := map[string]int64{}
-			for side, pid := range pids {
-				before[side] = cpuTicks(t, pid)
-			}
-			const window = 2 * time.Second
-			time.Sleep(window)
-			for side, pid := range pids {
-				used := time.Duration(cpuTicks(t, pid)-before[side]) * 10 * time.Millisecond
-				if pct := 100 * used.Seconds() / window.Seconds(); pct >= 5 {
-					t.Errorf("%s PT used %.0f%% of a core with 50 idle connections (want under 5%%)", side, pct)
-				} else {
-					t.Logf("%s PT: %.1f%% of a core", side, pct)
-				}
+			for side, pid := range map[string]int{"server": p.Server.Pid(), "client": p.Client.Pid()} {
+				idleShare(t, side, pid)
 			}
 		})
 	}
+}
+
+// idleShare asserts that process pid is idle: under 5% of a core over a
+// 2 s window. A module that busy-polls keeps a core busy in every window;
+// one-off work that follows the set-up (the pool starting its instances
+// again, a garbage collection, slower under -race) does not, so up to
+// three consecutive windows are measured and the quietest one counts.
+func idleShare(t *testing.T, side string, pid int) {
+	t.Helper()
+	const window = 2 * time.Second
+	var shares []string
+	for range 3 {
+		before := cpuTicks(t, pid)
+		time.Sleep(window)
+		used := time.Duration(cpuTicks(t, pid)-before) * 10 * time.Millisecond
+		pct := 100 * used.Seconds() / window.Seconds()
+		shares = append(shares, strconv.FormatFloat(pct, 'f', 1, 64)+"%")
+		if pct < 5 {
+			t.Logf("%s PT: %s of a core (windows of %v)", side, strings.Join(shares, ", "), window)
+			return
+		}
+	}
+	t.Errorf("%s PT used %s of a core in three %v windows with 50 idle connections (want under 5%% in one)", side, strings.Join(shares, ", "), window)
 }
