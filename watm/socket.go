@@ -119,6 +119,12 @@ func (s *sockFile) write(p []byte, nonblock bool) (int, Errno) {
 		n, errno = fixN(n, e)
 		return true
 	})
+	return s.written(n, errno, err)
+}
+
+// written is the result of a write through s's RawConn: a closed conn's
+// errno, or the count, counted as progress for the hang-up watch.
+func (s *sockFile) written(n int, errno Errno, err error) (int, Errno) {
 	if err != nil {
 		return 0, closedErrno(err)
 	}

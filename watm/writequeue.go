@@ -380,13 +380,7 @@ func (s *sockFile) writev(bufs [][]byte) (int, Errno) {
 		n, errno = fixN(n, e)
 		return true
 	})
-	if err != nil {
-		return 0, closedErrno(err)
-	}
-	if n > 0 {
-		s.progressed()
-	}
-	return n, errno
+	return s.written(n, errno, err)
 }
 
 // wakePoll writes the instance's queue event, on which poll_oneoff waits
