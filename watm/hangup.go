@@ -3,6 +3,7 @@ package watm
 import (
 	"fmt"
 	"os"
+	"runtime/metrics"
 	"sync"
 	"syscall"
 	"time"
@@ -22,7 +23,9 @@ import (
 // once; a hang-up (the peer's FIN, alone or with ours) ends it only if the
 // module has not read that end of file within wait and has moved no byte
 // on any of the connection's sockets meanwhile. A module that relays a
-// half-close reads the EOF and goes on.
+// half-close reads the EOF and goes on. A wait during which the process
+// itself was starved of CPU (goroutines waited starvedAfter or more to run)
+// proves nothing, so it is given again, up to maxStarved in all.
 type hangupWatch struct {
 	ep   *os.File // the epoll instance
 	rc   syscall.RawConn
@@ -41,6 +44,38 @@ type watched struct {
 	sock  *sockFile
 	timer *time.Timer // the pending end-of-file check, if any
 	moved uint64      // s.moved when the check was (re)armed
+	slow  uint64      // slowRuns() when the check was (re)armed
+	since time.Time   // when the hang-up was seen
+}
+
+// starvedAfter is the scheduling latency that marks a wait as starved:
+// far above what a process with a core to spare shows (microseconds),
+// well under the wait itself. maxStarved bounds how long starvation can
+// put off ending a session.
+const (
+	starvedAfter = 50 * time.Millisecond
+	maxStarved   = 10 * time.Second
+)
+
+// slowRuns counts the goroutine runs, since the process started, that
+// waited starvedAfter or more to be scheduled (the runtime samples them).
+// A module that has not read its end of file may simply not have had the
+// CPU to do it: under load, hundreds of runnable goroutines share two
+// cores, and one can wait a second to run.
+func slowRuns() uint64 {
+	s := []metrics.Sample{{Name: "/sched/latencies:seconds"}}
+	metrics.Read(s)
+	if s[0].Value.Kind() != metrics.KindFloat64Histogram {
+		return 0
+	}
+	h := s[0].Value.Float64Histogram()
+	var n uint64
+	for i, c := range h.Counts {
+		if h.Buckets[i] >= starvedAfter.Seconds() {
+			n += c
+		}
+	}
+	return n
 }
 
 // hangupEvents is what a registration asks for: hang-ups and errors,
@@ -171,8 +206,21 @@ func (h *hangupWatch) handle(ev unix.EpollEvent) {
 		// The module has read the end of file, or a check is pending.
 	default:
 		w.moved = w.s.moved.Load()
+		w.slow = slowRuns()
+		w.since = time.Now()
 		w.timer = time.AfterFunc(h.wait, func() { h.check(id) })
 	}
+}
+
+// starved reports whether the process was starved of CPU since w's check
+// was armed (and rearms that measure), within maxStarved of the hang-up.
+func (h *hangupWatch) starved(w *watched) bool {
+	slow := slowRuns()
+	if slow == w.slow || time.Since(w.since) > maxStarved {
+		return false
+	}
+	w.slow = slow
+	return true
 }
 
 // check runs wait after a hang-up: the module has had its chance to read
@@ -187,6 +235,10 @@ func (h *hangupWatch) check(id uint64) {
 		// Still moving bytes (on any of the connection's sockets: a relay
 		// blocked writing what came before the end of file reads it later).
 		w.moved = w.s.moved.Load()
+		w.slow = slowRuns()
+		w.timer.Reset(h.wait)
+	case h.starved(w):
+		// The module may not have had the CPU to read it.
 		w.timer.Reset(h.wait)
 	default:
 		h.end(w.s, "the connection's peer hung up and the module did not read the end of file within "+h.wait.String())

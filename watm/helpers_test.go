@@ -155,7 +155,13 @@ func firstDiff(a, b []byte) int {
 // bounded time for both to come back to where they were.
 func leakCheck(t testing.TB) {
 	t.Helper()
+	// The Go netpoller opens its epoll and eventfd at the first network
+	// use and keeps them: start it before counting.
+	if ln, err := net.Listen("tcp", "127.0.0.1:0"); err == nil {
+		ln.Close()
+	}
 	g0, f0 := runtime.NumGoroutine(), openFDs(t)
+	l0 := fdLinks()
 	t.Cleanup(func() {
 		var g, f int
 		deadline := time.Now().Add(5 * time.Second)
@@ -168,8 +174,19 @@ func leakCheck(t testing.TB) {
 		}
 		buf := make([]byte, 1<<20)
 		buf = buf[:runtime.Stack(buf, true)]
-		t.Errorf("leak: goroutines %d -> %d, open fds %d -> %d\n%s", g0, g, f0, f, buf)
+		t.Errorf("leak: goroutines %d -> %d, open fds %d -> %d (%v -> %v)\n%s", g0, g, f0, f, l0, fdLinks(), buf)
 	})
+}
+
+// fdLinks lists the open descriptors and what they are, for a leak report.
+func fdLinks() []string {
+	entries, _ := os.ReadDir("/proc/self/fd")
+	var out []string
+	for _, e := range entries {
+		l, _ := os.Readlink("/proc/self/fd/" + e.Name())
+		out = append(out, e.Name()+"="+l)
+	}
+	return out
 }
 
 func openFDs(t testing.TB) int {
