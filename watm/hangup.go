@@ -83,27 +83,76 @@ func slowRuns() uint64 {
 const hangupEvents = unix.EPOLLRDHUP | unix.EPOLLHUP | unix.EPOLLERR | unix.EPOLLET
 
 func newHangupWatch(wait time.Duration, end func(*Session, string)) (*hangupWatch, error) {
-	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	ep, rc, err := newNetpolledEpoll("watm-hangups")
 	if err != nil {
-		return nil, fmt.Errorf("watm: epoll: %w", err)
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, fmt.Errorf("watm: epoll: %w", err)
-	}
-	// Non-blocking, so os.NewFile registers it with the netpoller: the
-	// watching goroutine parks there and holds no thread.
-	ep := os.NewFile(uintptr(fd), "watm-hangups")
-	rc, err := ep.SyscallConn()
-	if err != nil {
-		ep.Close()
-		return nil, fmt.Errorf("watm: epoll: %w", err)
+		return nil, err
 	}
 	h := &hangupWatch{ep: ep, rc: rc, wait: wait, end: end, regs: map[uint64]*watched{}}
 	h.wg.Add(1)
 	go h.routineWatch()
 	return h, nil
 }
+
+// newNetpolledEpoll creates an epoll instance that is itself waited on in
+// the Go netpoller (it is non-blocking, so os.NewFile registers it): the
+// goroutine that takes its events parks there and holds no thread.
+func newNetpolledEpoll(name string) (*os.File, syscall.RawConn, error) {
+	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
+	if err != nil {
+		return nil, nil, fmt.Errorf("watm: epoll: %w", err)
+	}
+	if err := unix.SetNonblock(fd, true); err != nil {
+		unix.Close(fd)
+		return nil, nil, fmt.Errorf("watm: epoll: %w", err)
+	}
+	ep := os.NewFile(uintptr(fd), name)
+	rc, err := ep.SyscallConn()
+	if err != nil {
+		ep.Close()
+		return nil, nil, fmt.Errorf("watm: epoll: %w", err)
+	}
+	return ep, rc, nil
+}
+
+// epollWait waits in the netpoller until ep has events and takes them; it
+// fails once ep is closed.
+func epollWait(ep syscall.RawConn, events []unix.EpollEvent) (int, error) {
+	var n int
+	err := ep.Read(func(fd uintptr) bool {
+		var e error
+		for {
+			n, e = unix.EpollWait(int(fd), events, 0)
+			if e != unix.EINTR {
+				break
+			}
+		}
+		return e != nil || n > 0
+	})
+	return max(n, 0), err
+}
+
+// epollCtl runs epoll_ctl while both descriptors are held open, so that a
+// descriptor number closed meanwhile (and reused) is never touched.
+func epollCtl(ep syscall.RawConn, op int, f *sockFile, ev *unix.EpollEvent) error {
+	var err error
+	cerr := ep.Control(func(epfd uintptr) {
+		cerr := f.rc.Control(func(fd uintptr) { err = unix.EpollCtl(int(epfd), op, int(fd), ev) })
+		if err == nil {
+			err = cerr
+		}
+	})
+	if err == nil {
+		err = cerr
+	}
+	return err
+}
+
+// epollData packs a registration id into an event's data, regID unpacks it.
+func epollData(events uint32, id uint64) unix.EpollEvent {
+	return unix.EpollEvent{Events: events, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
+}
+
+func regID(ev unix.EpollEvent) uint64 { return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32 }
 
 // close stops watching; every session has been deregistered by then.
 func (h *hangupWatch) close() {
@@ -123,8 +172,8 @@ func (h *hangupWatch) add(s *Session, f *sockFile) {
 	f.hangups = h
 	f.moved.Store(&s.moved)
 	f.watchID.Store(id)
-	ev := unix.EpollEvent{Events: hangupEvents, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
-	if err := h.ctl(unix.EPOLL_CTL_ADD, f, &ev); err != nil {
+	ev := epollData(hangupEvents, id)
+	if err := epollCtl(h.rc, unix.EPOLL_CTL_ADD, f, &ev); err != nil {
 		h.remove(f)
 	}
 }
@@ -141,23 +190,7 @@ func (h *hangupWatch) remove(f *sockFile) {
 	}
 	delete(h.regs, id)
 	h.mu.Unlock()
-	_ = h.ctl(unix.EPOLL_CTL_DEL, f, nil)
-}
-
-// ctl runs epoll_ctl while both descriptors are held open, so that a
-// descriptor number closed meanwhile (and reused) is never touched.
-func (h *hangupWatch) ctl(op int, f *sockFile, ev *unix.EpollEvent) error {
-	var err error
-	cerr := h.rc.Control(func(ep uintptr) {
-		cerr := f.rc.Control(func(fd uintptr) { err = unix.EpollCtl(int(ep), op, int(fd), ev) })
-		if err == nil {
-			err = cerr
-		}
-	})
-	if err == nil {
-		err = cerr
-	}
-	return err
+	_ = epollCtl(h.rc, unix.EPOLL_CTL_DEL, f, nil)
 }
 
 // registered returns the number of sockets being watched.
@@ -173,28 +206,18 @@ func (h *hangupWatch) routineWatch() {
 	defer h.wg.Done()
 	events := make([]unix.EpollEvent, 64)
 	for {
-		var n int
-		err := h.rc.Read(func(fd uintptr) bool {
-			var e error
-			for {
-				n, e = unix.EpollWait(int(fd), events, 0)
-				if e != unix.EINTR {
-					break
-				}
-			}
-			return e != nil || n > 0
-		})
+		n, err := epollWait(h.rc, events)
 		if err != nil {
 			return // closed
 		}
-		for _, ev := range events[:max(n, 0)] {
+		for _, ev := range events[:n] {
 			h.handle(ev)
 		}
 	}
 }
 
 func (h *hangupWatch) handle(ev unix.EpollEvent) {
-	id := uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32
+	id := regID(ev)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	w := h.regs[id]

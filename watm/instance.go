@@ -7,14 +7,12 @@ import (
 	"log/slog"
 	"net"
 	"strings"
-	"sync"
 	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
-	"golang.org/x/sys/unix"
 )
 
 // DialFunc connects to the destination the caller chose for a connection:
@@ -65,14 +63,18 @@ type instance struct {
 	cancel   context.CancelFunc
 	mod      api.Module
 	fds      fdTable
-	// interrupt is an eventfd in every poll_oneoff wait: a forced stop
-	// writes it so that a module blocked in the host wakes at once.
-	interrupt int
-	stopping  atomic.Bool
-	exitCode  atomic.Int64 // -1, or the code given to proc_exit
-	dials     int
-	accepts   int
-	dialErr   error
+	// stopCh is closed by a forced stop (stopping is set first): a module
+	// parked in poll_oneoff or blocked on its cancel channel wakes at once.
+	stopCh   chan struct{}
+	stopping atomic.Bool
+	// wake (capacity one) wakes a parked poll_oneoff: a socket it waits on
+	// is ready (the runtime's ready watch), a write queue drained, the
+	// cancel channel fired.
+	wake     chan struct{}
+	exitCode atomic.Int64 // -1, or the code given to proc_exit
+	dials    int
+	accepts  int
+	dialErr  error
 	// inited: init (_water_init / watm_init_v1) has run, without a config
 	// (the pool runs it ahead for connections that have none).
 	inited bool
@@ -85,10 +87,6 @@ type instance struct {
 	// pollsWrite: the module has subscribed to write-readiness at least
 	// once, so a full write queue answers it EAGAIN instead of blocking.
 	pollsWrite bool
-	// qevent is an eventfd, created with the first write queue, that a
-	// queue's flusher writes when the queue empties (poll_oneoff waits on it).
-	qmu    sync.Mutex
-	qevent int
 	// iovScratch holds fd_write's iovecs for writeWhole.
 	iovScratch [][]byte
 	// fullQueues counts the sockets whose write queue is at its bound;
@@ -110,11 +108,7 @@ const exitCodeStopped = sys.ExitCodeContextCanceled
 //
 // ctx bounds the start function (see bounded).
 func newInstance(ctx context.Context, m *Module) (*instance, error) {
-	efd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-	if err != nil {
-		return nil, fmt.Errorf("watm: eventfd: %w", err)
-	}
-	in := &instance{m: m, interrupt: efd, qevent: -1, logger: m.rt.cfg.logger}
+	in := &instance{m: m, stopCh: make(chan struct{}), wake: make(chan struct{}, 1), logger: m.rt.cfg.logger}
 	in.exitCode.Store(-1)
 	in.fds.max = m.rt.cfg.maxFDs
 	in.fds.setStdio(0, stdinFile{})
@@ -334,10 +328,9 @@ func (in *instance) exitStopped() { panic(sys.NewExitError(exitCodeStopped)) }
 // forceStop wakes a module blocked in the host and makes it exit at the
 // next function call or loop iteration (wazero's close-on-context-done).
 func (in *instance) forceStop() {
-	in.stopping.Store(true)
-	var one [8]byte
-	one[0] = 1
-	_, _ = unix.Write(in.interrupt, one[:])
+	if in.stopping.CompareAndSwap(false, true) {
+		close(in.stopCh)
+	}
 	in.fds.abort()
 	in.cancel()
 }
@@ -447,8 +440,4 @@ func (in *instance) release() {
 		_ = in.mod.Close(context.Background())
 	}
 	in.cancel()
-	_ = unix.Close(in.interrupt)
-	if in.qevent >= 0 {
-		_ = unix.Close(in.qevent)
-	}
 }

@@ -9,6 +9,7 @@ import (
 	"io"
 	"log/slog"
 	"sync"
+	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
@@ -54,8 +55,11 @@ type Runtime struct {
 	seen           map[[32]byte]*seenSet // water_seen's sets, by module bytes
 	closed         bool
 
-	hangups *hangupWatch   // ends sessions whose connection went away
-	closers sync.WaitGroup // the Closes hangups starts
+	hangups *hangupWatch // ends sessions whose connection went away
+	readies *readyWatch  // wakes modules parked in poll_oneoff
+	// busyWaiters counts the poll_oneoffs waiting in ppoll (busyWait).
+	busyWaiters atomic.Int32
+	closers     sync.WaitGroup // the Closes hangups starts
 
 	poolCtx    context.Context // ends the pools' refill goroutines
 	poolCancel context.CancelFunc
@@ -164,6 +168,12 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		return nil, err
 	}
 	r.hangups = h
+	if r.readies, err = newReadyWatch(); err != nil {
+		h.close()
+		r.rt.Close(ctx)
+		r.trusted.Close(ctx)
+		return nil, err
+	}
 	return r, nil
 }
 
@@ -325,6 +335,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 	wg.Wait()
 	r.closers.Wait()
 	r.hangups.close()
+	r.readies.close()
 	err := errors.Join(r.rt.Close(ctx), r.trusted.Close(ctx))
 	for _, m := range r.loaded {
 		m.image.close()

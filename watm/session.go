@@ -5,7 +5,6 @@ import (
 	"errors"
 	"fmt"
 	"net"
-	"os"
 	"sync"
 	"sync/atomic"
 	"time"
@@ -23,10 +22,10 @@ const forceWait = 2 * time.Second
 // caller's plaintext conn and the dialed or accepted conns included, is
 // closed when the session ends.
 type Session struct {
-	in         *instance
-	cancelHost *os.File // the host's end of the cancel channel
-	stopAfter  func() bool
-	done       chan struct{}
+	in        *instance
+	cancel    *cancelFile // the cancel channel, nil until set-up made it
+	stopAfter func() bool
+	done      chan struct{}
 	// moved counts reads and writes that moved bytes on the connection's
 	// watched sockets: the hang-up watch's sign that the module is working.
 	moved atomic.Uint64
@@ -119,9 +118,6 @@ func (s *Session) discard(plain *sockFile) {
 		s.in.fds.removeFile(plain)
 	}
 	s.in.release()
-	if s.cancelHost != nil {
-		s.cancelHost.Close()
-	}
 }
 
 // enterRole calls _water_dial / _water_accept with the plaintext fd, or
@@ -172,24 +168,15 @@ func (e *DialError) Error() string { return "watm: " + e.Func + ": " + e.Err.Err
 func (e *DialError) Unwrap() error { return e.Err }
 
 // openCancel creates the cancel channel (v0 _water_cancel_with, v1
-// watm_ctrlpipe_v1): a socketpair whose module end becomes readable when
-// the host asks the module to stop.
+// watm_ctrlpipe_v1): a descriptor that becomes readable when the host asks
+// the module to stop (cancelFile; no kernel object).
 func (s *Session) openCancel() error {
-	hostEnd, modEnd, err := socketPair()
-	if err != nil {
-		return err
-	}
-	s.cancelHost = hostEnd
-	f, err := fileSock(modEnd)
-	if err != nil {
-		return err
-	}
-	f.control = true
+	f := newCancelFile(s.in, s.in.m.abi.cancelByte)
 	fd, e := s.in.fds.insert(f)
 	if e != ESUCCESS {
-		_ = f.close()
 		return fmt.Errorf("watm: cancel fd: %w", e)
 	}
+	s.cancel = f
 	a := s.in.m.abi
 	r, err := s.in.call(a.cancelWith, uint64(fd))
 	if err != nil {
@@ -269,7 +256,6 @@ func (s *Session) end(err error) {
 	s.ended = true
 	s.err = err
 	s.in.release()
-	s.cancelHost.Close()
 	s.mu.Unlock()
 	if s.stopAfter != nil {
 		s.stopAfter()
@@ -310,7 +296,7 @@ func (s *Session) stop() error {
 	}
 	asked := !s.ended
 	if asked {
-		_, _ = s.cancelHost.Write([]byte{s.in.m.abi.cancelByte})
+		s.cancel.fire()
 	}
 	s.mu.Unlock()
 

@@ -33,16 +33,18 @@ type sockFile struct {
 	writableReported bool
 	// peer: one of the connection's own sockets (plaintext, dialed,
 	// accepted), which the runtime's hang-up watch follows.
-	peer bool
-	// control: the session's cancel channel. It carries no input the
-	// module could queue anywhere, so it is never throttled.
-	control bool
+	peer    bool
 	hangups *hangupWatch
 	watchID atomic.Uint64 // registration in hangups, 0 for none
 	eof     atomic.Bool   // the module has read end of file
 	// moved is the watching session's progress counter, nil until the
 	// hang-up watch follows the socket.
 	moved atomic.Pointer[atomic.Uint64]
+	// readies holds the socket's registration (readyID, 0 for none) while
+	// a parked poll_oneoff has waited on it; parkEvents is poll's scratch.
+	readies    *readyWatch
+	readyID    atomic.Uint64
+	parkEvents uint32
 }
 
 // newSockFile wraps any net.Conn. A conn with an OS descriptor (TCP, Unix,
@@ -96,11 +98,14 @@ func (s *sockFile) read(p []byte, nonblock bool) (int, Errno) {
 	return n, errno
 }
 
-// unwatch deregisters the socket from the hang-up watch before its
-// descriptor is closed or given back.
+// unwatch deregisters the socket from the hang-up and ready watches
+// before its descriptor is closed or given back.
 func (s *sockFile) unwatch() {
 	if s.watchID.Load() != 0 {
 		s.hangups.remove(s)
+	}
+	if s.readyID.Load() != 0 {
+		s.readies.remove(s)
 	}
 }
 

@@ -31,8 +31,10 @@ const (
 
 // poll_oneoff(in, out, nsubscriptions, result.nevents) waits until one of
 // the subscribed descriptors is ready, a clock fires, or the connection is
-// stopped. It blocks in ppoll(2) on the real descriptors, always together
-// with the instance's interrupt descriptor so that a forced stop wakes it.
+// stopped. A busy connection waits a little in ppoll(2) on the real
+// descriptors; then the module parks, holding no OS thread, until the
+// runtime's ready watch, a clock, its cancel channel, a write queue or a
+// forced stop wakes it (RATIONALE.md, "Why ppoll first, then park?").
 // Descriptors that are always ready (config, stdout) and bad descriptors
 // (an event with EBADF) make it return at once.
 var pollOneoff = &hostFunc{name: "poll_oneoff", params: params(i32, i32, i32, i32),
@@ -60,13 +62,16 @@ var pollOneoff = &hostFunc{name: "poll_oneoff", params: params(i32, i32, i32, i3
 // hot path does not allocate.
 type pollState struct {
 	fds    []unix.PollFd
-	subs   []int       // subscription index of fds[i] (fds[0] is the interrupt)
-	socks  []*sockFile // the socket of fds[i], for write subscriptions
+	subs   []int       // subscription index of fds[i]
+	socks  []*sockFile // the socket of fds[i]
 	clocks []pollClock
 	queued []pollQueued // write subscriptions whose socket has bytes queued
 	// throttled: a read subscription was left out because its socket is
 	// throttled (another socket's write queue is full).
 	throttled bool
+	// cancelWait: a read subscription waits on the cancel channel.
+	cancelWait bool
+	timer      *time.Timer // the earliest clock, while parked
 }
 
 type pollClock struct {
@@ -79,42 +84,113 @@ type pollQueued struct {
 	s   *sockFile
 }
 
+// busyWait is how long a poll_oneoff with nothing ready waits in ppoll(2)
+// before it parks, and maxBusyWaiters how many instances of a Runtime may
+// wait so at once (each holds a thread meanwhile): see RATIONALE.md.
+const (
+	busyWait       = time.Millisecond
+	maxBusyWaiters = 16
+)
+
 // poll is poll_oneoff. It returns the events that are ready; with none
-// ready yet, it waits in ppoll(2) for a descriptor, the earliest clock, the
-// queue event or the interrupt, and reports only the clocks whose deadline
-// passed.
+// ready yet, it waits (busyWaitPoll, then park) for a descriptor, the
+// earliest clock, a write queue, the cancel channel or a forced stop, and
+// reports only the clocks whose deadline passed.
 func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno) {
 	ps := &in.pollScratch
 	now := in.monotonic()
 	for first := true; ; first = false {
-		// A wake-up by the queue event (a queue emptied or fell below its
-		// bound) scans again: throttled reads and queued writes change.
-		ps.fds = append(ps.fds[:0], unix.PollFd{Fd: int32(in.interrupt), Events: unix.POLLIN})
-		ps.subs = append(ps.subs[:0], -1)
-		ps.socks = append(ps.socks[:0], nil)
-		ps.clocks, ps.queued, ps.throttled = ps.clocks[:0], ps.queued[:0], false
+		select { // what woke an earlier wait is in the scan below
+		case <-in.wake:
+		default:
+		}
+		ps.fds, ps.subs, ps.socks = ps.fds[:0], ps.subs[:0], ps.socks[:0]
+		ps.clocks, ps.queued, ps.throttled, ps.cancelWait = ps.clocks[:0], ps.queued[:0], false, false
 		nev := in.pollScan(mem, inPtr, outPtr, n, now, first)
-		if len(ps.queued) > 0 || ps.throttled {
-			ps.fds = append(ps.fds, unix.PollFd{Fd: int32(in.queueEvent()), Events: unix.POLLIN})
-			ps.subs = append(ps.subs, -1)
-			ps.socks = append(ps.socks, nil)
-		}
-		timeout := time.Duration(-1)
-		if nev > 0 {
-			timeout = 0
-		} else if d := earliest(ps.clocks); d != math.MaxInt64 {
-			timeout = time.Duration(max(0, d-int64(in.monotonic())))
-		}
-		if e := in.ppoll(ps.fds, timeout); e != ESUCCESS {
-			return 0, e
-		}
-		if ps.fds[0].Revents != 0 && in.stopping.Load() {
-			in.exitStopped()
+		if len(ps.fds) > 0 {
+			if e := in.ppoll(ps.fds, 0); e != ESUCCESS {
+				return 0, e
+			}
 		}
 		nev = in.pollEvents(mem, inPtr, outPtr, nev)
-		if nev > 0 || len(ps.clocks) == 0 && len(ps.fds) == 1 {
+		if in.stopping.Load() {
+			in.exitStopped()
+		}
+		if nev > 0 || len(ps.clocks) == 0 && len(ps.fds) == 0 && len(ps.queued) == 0 && !ps.throttled && !ps.cancelWait {
 			return nev, ESUCCESS
 		}
+		if first {
+			if nev, e := in.busyWaitPoll(mem, inPtr, outPtr); e != ESUCCESS || nev > 0 {
+				return nev, e
+			}
+		}
+		in.park()
+	}
+}
+
+// busyWaitPoll waits up to busyWait in ppoll(2), if the wait needs no
+// wake-up but the descriptors' and fewer than maxBusyWaiters wait so.
+func (in *instance) busyWaitPoll(mem api.Memory, inPtr, outPtr uint32) (uint32, Errno) {
+	ps := &in.pollScratch
+	if len(ps.fds) == 0 || len(ps.queued) > 0 || ps.throttled || ps.cancelWait {
+		return 0, ESUCCESS
+	}
+	rt := in.m.rt
+	if rt.busyWaiters.Add(1) > maxBusyWaiters {
+		rt.busyWaiters.Add(-1)
+		return 0, ESUCCESS
+	}
+	timeout := busyWait
+	if d := earliest(ps.clocks); d != math.MaxInt64 {
+		timeout = min(timeout, time.Duration(max(0, d-int64(in.monotonic()))))
+	}
+	e := in.ppoll(ps.fds, timeout)
+	rt.busyWaiters.Add(-1)
+	if e != ESUCCESS {
+		return 0, e
+	}
+	if in.stopping.Load() {
+		in.exitStopped()
+	}
+	return in.pollEvents(mem, inPtr, outPtr, 0), ESUCCESS
+}
+
+// park waits, holding no thread, until something the scan found worth
+// waiting for may have happened: a subscribed socket is ready (registered
+// one-shot with the runtime's ready watch), the earliest clock, a wake-up
+// (write queue, cancel channel) or a forced stop. The caller scans again:
+// what woke it is only a hint.
+func (in *instance) park() {
+	ps := &in.pollScratch
+	for i, s := range ps.socks {
+		s.parkEvents |= epollInterest(ps.fds[i].Events)
+	}
+	ok := true
+	for _, s := range ps.socks {
+		if s.parkEvents != 0 {
+			ok = in.m.rt.readies.arm(s, s.parkEvents, in.wake) && ok
+			s.parkEvents = 0
+		}
+	}
+	if !ok {
+		return // a socket closed meanwhile: the next scan reports it
+	}
+	var timeout <-chan time.Time
+	if d := earliest(ps.clocks); d != math.MaxInt64 {
+		wait := time.Duration(max(0, d-int64(in.monotonic())))
+		if ps.timer == nil {
+			ps.timer = time.NewTimer(wait)
+		} else {
+			ps.timer.Reset(wait)
+		}
+		defer ps.timer.Stop()
+		timeout = ps.timer.C
+	}
+	select {
+	case <-in.wake:
+	case <-timeout:
+	case <-in.stopCh:
+		in.exitStopped()
 	}
 }
 
@@ -152,6 +228,12 @@ func (in *instance) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64
 			switch {
 			case e != ESUCCESS:
 				nev = writeEvent(mem, outPtr, nev, sub, e, tag, 0)
+			case tag == eventFdRead && isCancel(f):
+				if f.(*cancelFile).readable() {
+					nev = writeEvent(mem, outPtr, nev, sub, ESUCCESS, tag, 0)
+				} else {
+					ps.cancelWait = true
+				}
 			case f.pollfd() < 0:
 				nev = writeEvent(mem, outPtr, nev, sub, ESUCCESS, tag, 0)
 			case tag == eventFdRead:
@@ -159,13 +241,9 @@ func (in *instance) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64
 					ps.throttled = true
 					break
 				}
-				in.pollAdd(f.pollfd(), unix.POLLIN, i, nil)
+				in.pollAdd(f.pollfd(), unix.POLLIN, i, f.(*sockFile))
 			default:
-				s, _ := f.(*sockFile)
-				if s == nil {
-					in.pollAdd(f.pollfd(), unix.POLLOUT, i, nil)
-					break
-				}
+				s := f.(*sockFile)
 				in.pollsWrite = true
 				switch {
 				case waitsOnOther && s.writableReported:
@@ -197,9 +275,9 @@ func (in *instance) pollAdd(fd int, events int16, sub uint32, s *sockFile) {
 // queue has emptied and the clocks whose deadline passed.
 func (in *instance) pollEvents(mem api.Memory, inPtr, outPtr, nev uint32) uint32 {
 	ps := &in.pollScratch
-	for j := 1; j < len(ps.fds); j++ {
+	for j := range ps.fds {
 		re := ps.fds[j].Revents
-		if re == 0 || ps.subs[j] < 0 {
+		if re == 0 {
 			continue
 		}
 		sub := inPtr + uint32(ps.subs[j])*subSize
@@ -212,19 +290,15 @@ func (in *instance) pollEvents(mem api.Memory, inPtr, outPtr, nev uint32) uint32
 		if re&unix.POLLNVAL != 0 {
 			errno = EBADF
 		}
-		if s := ps.socks[j]; s != nil {
-			s.writableReported = true
+		if tag == eventFdWrite {
+			ps.socks[j].writableReported = true
 		}
 		nev = writeEvent(mem, outPtr, nev, sub, errno, tag, flags)
 	}
-	if len(ps.queued) > 0 || ps.throttled {
-		var buf [8]byte
-		_, _ = unix.Read(in.queueEvent(), buf[:])
-		for _, q := range ps.queued {
-			if q.s.wq.empty() {
-				q.s.writableReported = true
-				nev = writeEvent(mem, outPtr, nev, q.sub, ESUCCESS, eventFdWrite, 0)
-			}
+	for _, q := range ps.queued {
+		if q.s.wq.empty() {
+			q.s.writableReported = true
+			nev = writeEvent(mem, outPtr, nev, q.sub, ESUCCESS, eventFdWrite, 0)
 		}
 	}
 	now := int64(in.monotonic())
@@ -278,6 +352,11 @@ func writeEvent(mem api.Memory, out, nev, sub uint32, errno Errno, tag uint8, fl
 		mem.WriteUint16Le(ev+24, flags)
 	}
 	return nev + 1
+}
+
+func isCancel(f file) bool {
+	_, ok := f.(*cancelFile)
+	return ok
 }
 
 // ppoll waits, restarting after EINTR with the time that is left.

@@ -324,9 +324,6 @@ func (in *instance) writeWhole(s *sockFile, bufs [][]byte) (int, Errno) {
 // queueWrite queues bufs (total bytes were asked for in this call).
 func (in *instance) queueWrite(s *sockFile, bufs [][]byte, total int) (int, Errno) {
 	if s.wq == nil {
-		if in.queueEvent() < 0 {
-			return 0, EIO
-		}
 		s.wq = newWriteQueue(s, in.m.rt.cfg.grace, in.wakePoll, &in.fullQueues)
 		in.queues = append(in.queues, s.wq)
 	}
@@ -383,37 +380,21 @@ func (s *sockFile) writev(bufs [][]byte) (int, Errno) {
 	return s.written(n, errno, err)
 }
 
-// wakePoll writes the instance's queue event, on which poll_oneoff waits
-// while a write subscription's socket has bytes queued.
-func (in *instance) wakePoll() {
-	var one [8]byte
-	one[0] = 1
-	_, _ = unix.Write(in.queueEvent(), one[:])
-}
-
-// queueEvent returns the instance's queue eventfd, created on first use.
-func (in *instance) queueEvent() int {
-	in.qmu.Lock()
-	defer in.qmu.Unlock()
-	if in.qevent < 0 {
-		fd, err := unix.Eventfd(0, unix.EFD_CLOEXEC|unix.EFD_NONBLOCK)
-		if err != nil {
-			return -1
-		}
-		in.qevent = fd
-	}
-	return in.qevent
-}
+// wakePoll wakes a parked poll_oneoff: a queue emptied, failed or fell
+// below its bound (poll_oneoff waits for that while a write subscription's
+// socket has bytes queued or a read is throttled).
+func (in *instance) wakePoll() { signal(in.wake) }
 
 // throttled reports whether reads from s are held back: a socket of the
 // instance other than s has a full write queue, so the module gets no more
 // input to put there until it drains. A full queue's own socket still
 // reads (its peer may wait for that before it reads again), unless another
 // queue is full too: what it reads would go there. The cancel channel is
-// never held back: a module must see it however full its queues are.
+// never held back (it is no sockFile): a module must see it however full
+// its queues are.
 func (in *instance) throttled(s *sockFile) bool {
 	full := in.fullQueues.Load()
-	if full == 0 || s.control {
+	if full == 0 {
 		return false
 	}
 	if s.wq != nil && !s.wq.below() {

@@ -1,0 +1,91 @@
+package watm
+
+import "sync"
+
+// cancelFile is the module's end of its cancel channel (v0
+// _water_cancel_with, v1 watm_ctrlpipe_v1): a descriptor in the fd table
+// with no kernel object behind it. Modules see what the end of a
+// socketpair showed them (which is what it was): a stream socket,
+// never readable until the host asks the module to stop, then readable with
+// the one cancel byte, and not readable again once it is read; writes are
+// taken and dropped (the host never read them). A blocking read waits for
+// the byte or a forced stop.
+type cancelFile struct {
+	in    *instance
+	fired chan struct{} // closed when the host writes the byte
+
+	mu      sync.Mutex
+	once    sync.Once
+	b       byte
+	pending bool // the byte is written and not read yet
+	shutRD  bool // sock_shutdown(RD): reads see end of file
+}
+
+func newCancelFile(in *instance, b byte) *cancelFile {
+	return &cancelFile{in: in, b: b, fired: make(chan struct{})}
+}
+
+// fire writes the cancel byte and wakes a module waiting on it.
+func (c *cancelFile) fire() {
+	c.once.Do(func() {
+		c.mu.Lock()
+		c.pending = true
+		c.mu.Unlock()
+		close(c.fired)
+		signal(c.in.wake)
+	})
+}
+
+// readable reports whether a read would not wait.
+func (c *cancelFile) readable() bool {
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	return c.pending || c.shutRD
+}
+
+func (c *cancelFile) filetype() uint8 { return filetypeSocketStream }
+func (c *cancelFile) pollfd() int     { return -1 }
+func (c *cancelFile) close() error    { return nil }
+
+func (c *cancelFile) read(p []byte, nonblock bool) (int, Errno) {
+	if len(p) == 0 {
+		return 0, ESUCCESS
+	}
+	if !nonblock {
+		select {
+		case <-c.fired:
+		case <-c.in.stopCh:
+			return 0, EBADF // the forced stop unwinds the module (hostErrno)
+		}
+	}
+	c.mu.Lock()
+	defer c.mu.Unlock()
+	switch {
+	case c.shutRD:
+		return 0, ESUCCESS
+	case c.pending:
+		c.pending = false
+		p[0] = c.b
+		return 1, ESUCCESS
+	}
+	if !nonblock {
+		// The byte was read already: like the socketpair, wait for good.
+		c.mu.Unlock()
+		<-c.in.stopCh
+		c.mu.Lock()
+		return 0, EBADF
+	}
+	return 0, EAGAIN
+}
+
+func (c *cancelFile) write(p []byte, _ bool) (int, Errno) { return len(p), ESUCCESS }
+
+func (c *cancelFile) shutdown(how uint8) Errno {
+	if how < 1 || how > 3 {
+		return EINVAL
+	}
+	c.mu.Lock()
+	c.shutRD = c.shutRD || how&1 != 0
+	c.mu.Unlock()
+	return ESUCCESS
+}
