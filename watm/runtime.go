@@ -57,8 +57,10 @@ type Runtime struct {
 
 	hangups *hangupWatch // ends sessions whose connection went away
 	readies *readyWatch  // wakes modules parked in poll_oneoff
-	// busyWaiters counts the poll_oneoffs waiting in ppoll (busyWait).
+	// busyWaiters counts the poll_oneoffs waiting in ppoll (busyWait),
+	// parked those parked.
 	busyWaiters atomic.Int32
+	parked      atomic.Int32
 	closers     sync.WaitGroup // the Closes hangups starts
 
 	poolCtx    context.Context // ends the pools' refill goroutines

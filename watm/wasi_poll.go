@@ -186,6 +186,8 @@ func (in *instance) park() {
 		defer ps.timer.Stop()
 		timeout = ps.timer.C
 	}
+	in.m.rt.parked.Add(1)
+	defer in.m.rt.parked.Add(-1)
 	select {
 	case <-in.wake:
 	case <-timeout:
