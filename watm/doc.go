@@ -40,9 +40,13 @@
 // data. See wasi.go and the wasi_*.go files.
 //
 // Sockets with an OS descriptor are read and written straight between the
-// descriptor and the module's memory. poll_oneoff blocks in ppoll(2) on
-// those descriptors plus a per-instance eventfd that a forced stop writes.
-// A net.Conn without a descriptor (a TLS conn, net.Pipe) is bridged through
+// descriptor and the module's memory. poll_oneoff waits up to 1 ms in
+// ppoll(2) on those descriptors, then parks its goroutine: the Runtime's
+// one epoll instance, waited on in the Go netpoller, wakes it when a socket
+// is ready (park.go). The cancel channel is a descriptor with no kernel
+// object (cancel.go); a forced stop and the write queues wake a parked
+// module through channels. An idle connection holds no OS thread and no
+// descriptor beyond its sockets. A net.Conn without a descriptor (a TLS conn, net.Pipe) is bridged through
 // a socketpair.
 //
 // A non-blocking fd_write never returns a short count: what the kernel does
