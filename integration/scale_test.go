@@ -5,6 +5,8 @@ import (
 	"fmt"
 	"io"
 	"net"
+	"os"
+	"strconv"
 	"sync"
 	"testing"
 	"time"
@@ -17,7 +19,9 @@ import (
 // thread (under 100 threads whatever the number of connections) and no
 // descriptor beyond their two sockets, every connection still echoes
 // intact after idling, and both PTs exit within a second of stdin close
-// with all of them open.
+// with all of them open. WATERPT_SCALE_CONNS sets the number of
+// connections (default 1000, 200 with -short; this process holds 2 fds per
+// connection, so up to about 9000 under a 20,000 fd limit).
 func TestManyIdleConnections(t *testing.T) {
 	const (
 		maxThreads = 100
@@ -27,6 +31,12 @@ func TestManyIdleConnections(t *testing.T) {
 	n := 1000
 	if testing.Short() {
 		n = 200
+	}
+	if v := os.Getenv("WATERPT_SCALE_CONNS"); v != "" {
+		var err error
+		if n, err = strconv.Atoi(v); err != nil || n < 1 {
+			t.Fatalf("WATERPT_SCALE_CONNS=%q: want a positive number of connections", v)
+		}
 	}
 	p := startWaterPair(t, tortest.PairConfig{})
 	echoOnce(t, p, 1024)
