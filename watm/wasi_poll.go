@@ -84,11 +84,14 @@ type pollQueued struct {
 	s   *sockFile
 }
 
-// busyWait is how long a poll_oneoff with nothing ready waits in ppoll(2)
-// before it parks, and maxBusyWaiters how many instances of a Runtime may
-// wait so at once (each holds a thread meanwhile): see RATIONALE.md.
+// busyWait is how long a poll_oneoff with nothing ready may wait in
+// ppoll(2) before it parks, in slices of at most busySlice (between which
+// it looks at its wake channel: a write queue, the cancel channel), and
+// maxBusyWaiters how many instances of a Runtime may wait so at once (each
+// holds a thread meanwhile): see RATIONALE.md.
 const (
 	busyWait       = time.Millisecond
+	busySlice      = 250 * time.Microsecond
 	maxBusyWaiters = 16
 )
 
@@ -99,6 +102,7 @@ const (
 func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno) {
 	ps := &in.pollScratch
 	now := in.monotonic()
+	busyLeft := busyWait
 	for first := true; ; first = false {
 		select { // what woke an earlier wait is in the scan below
 		case <-in.wake:
@@ -119,40 +123,57 @@ func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno
 		if nev > 0 || len(ps.clocks) == 0 && len(ps.fds) == 0 && len(ps.queued) == 0 && !ps.throttled && !ps.cancelWait {
 			return nev, ESUCCESS
 		}
-		if first {
-			if nev, e := in.busyWaitPoll(mem, inPtr, outPtr); e != ESUCCESS || nev > 0 {
+		if busyLeft > 0 && (len(ps.fds) > 0 || in.untilClock() <= busyLeft) {
+			if nev, e := in.busyWaitPoll(mem, inPtr, outPtr, &busyLeft); e != ESUCCESS || nev > 0 {
 				return nev, e
 			}
+			continue
 		}
 		in.park()
 	}
 }
 
-// busyWaitPoll waits up to busyWait in ppoll(2), if the wait needs no
-// wake-up but the descriptors' and fewer than maxBusyWaiters wait so.
-func (in *instance) busyWaitPoll(mem api.Memory, inPtr, outPtr uint32) (uint32, Errno) {
+// untilClock is how long until the earliest clock subscription fires.
+func (in *instance) untilClock() time.Duration {
+	d := earliest(in.pollScratch.clocks)
+	if d == math.MaxInt64 {
+		return math.MaxInt64
+	}
+	return time.Duration(max(0, d-int64(in.monotonic())))
+}
+
+// busyWaitPoll waits in ppoll(2) while *left lasts, if fewer than
+// maxBusyWaiters of the Runtime wait so (else it gives up its budget). It
+// returns the events found, or none when its wake channel fired (the
+// caller scans again) or the budget is spent.
+func (in *instance) busyWaitPoll(mem api.Memory, inPtr, outPtr uint32, left *time.Duration) (uint32, Errno) {
 	ps := &in.pollScratch
-	if len(ps.fds) == 0 || len(ps.queued) > 0 || ps.throttled || ps.cancelWait {
-		return 0, ESUCCESS
-	}
 	rt := in.m.rt
+	defer rt.busyWaiters.Add(-1)
 	if rt.busyWaiters.Add(1) > maxBusyWaiters {
-		rt.busyWaiters.Add(-1)
+		*left = 0
 		return 0, ESUCCESS
 	}
-	timeout := busyWait
-	if d := earliest(ps.clocks); d != math.MaxInt64 {
-		timeout = min(timeout, time.Duration(max(0, d-int64(in.monotonic()))))
+	for *left > 0 {
+		slice := min(*left, busySlice, in.untilClock())
+		start := time.Now()
+		if e := in.ppoll(ps.fds, slice); e != ESUCCESS {
+			return 0, e
+		}
+		*left -= max(time.Since(start), time.Microsecond)
+		if in.stopping.Load() {
+			in.exitStopped()
+		}
+		if nev := in.pollEvents(mem, inPtr, outPtr, 0); nev > 0 {
+			return nev, ESUCCESS
+		}
+		select {
+		case <-in.wake:
+			return 0, ESUCCESS
+		default:
+		}
 	}
-	e := in.ppoll(ps.fds, timeout)
-	rt.busyWaiters.Add(-1)
-	if e != ESUCCESS {
-		return 0, e
-	}
-	if in.stopping.Load() {
-		in.exitStopped()
-	}
-	return in.pollEvents(mem, inPtr, outPtr, 0), ESUCCESS
+	return 0, ESUCCESS
 }
 
 // park waits, holding no thread, until something the scan found worth
@@ -176,8 +197,7 @@ func (in *instance) park() {
 		return // a socket closed meanwhile: the next scan reports it
 	}
 	var timeout <-chan time.Time
-	if d := earliest(ps.clocks); d != math.MaxInt64 {
-		wait := time.Duration(max(0, d-int64(in.monotonic())))
+	if wait := in.untilClock(); wait != math.MaxInt64 {
 		if ps.timer == nil {
 			ps.timer = time.NewTimer(wait)
 		} else {
