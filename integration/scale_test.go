@@ -70,8 +70,8 @@ func TestManyIdleConnections(t *testing.T) {
 	})
 	for _, side := range sides {
 		pid := side.pt.Pid()
-		fds, threads, _ := settledUsage(t, pid)
-		t.Logf("%s holding %d connections: %d threads, %d fds (%d before)", side.name, n, threads, fds, side.fds0)
+		fds, threads, pss := settledUsage(t, pid)
+		t.Logf("%s holding %d connections: %d threads, %d fds (%d before), PSS %d kB", side.name, n, threads, fds, side.fds0, pss)
 		if threads >= maxThreads {
 			t.Errorf("%s: %d threads with %d connections held, want under %d", side.name, threads, n, maxThreads)
 		}
