@@ -55,6 +55,10 @@ type Runtime struct {
 	seen           map[[32]byte]*seenSet // water_seen's sets, by module bytes
 	closed         bool
 
+	// queueBlocks are the write queues' blocks (*queueBlock), shared by
+	// all instances: a burst of queued writes reuses them.
+	queueBlocks sync.Pool
+
 	hangups *hangupWatch // ends sessions whose connection went away
 	readies *readyWatch  // wakes modules parked in poll_oneoff
 	// busyWaiters counts the poll_oneoffs waiting in ppoll (busyWait),
