@@ -3,11 +3,14 @@ package watm_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/water-pt/water-pt/watm"
 )
@@ -33,8 +36,11 @@ func echoServer(t testing.TB, m *watm.Module) *tcpPair {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.Close()
 				io.Copy(c, c)
+				c.Close()
+				if err := c.(*watm.Conn).Session().Wait(); err != nil {
+					t.Errorf("echo server session: %v", err)
+				}
 			}()
 		}
 	}()
@@ -105,10 +111,9 @@ func TestSequentialThenConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if live := rt.Live(); live > 0 {
-		// Server-side sessions end when their echo goroutines close.
-		t.Logf("%d sessions still live at the end (server side winding down)", live)
-	}
+	// Every client session has ended (roundTrip waits); the server-side
+	// ones end when their echo goroutines close, shortly after.
+	waitFor(t, 10*time.Second, "end of all sessions", func() bool { return rt.Live() == 0 })
 }
 
 func TestRelayBetweenTCPPeers(t *testing.T) {
@@ -118,9 +123,7 @@ func TestRelayBetweenTCPPeers(t *testing.T) {
 	dst := newTCP(t)   // peer B
 	front := newTCP(t) // where peer A connects
 	r := &watm.Relay{Module: m, Config: watm.ConnConfig{Dial: dst.dial}}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- r.Serve(ctx, front.ln) }()
+	stop := serveRelay(t, r, front.ln)
 
 	a, err := net.Dial("tcp", front.ln.Addr().String())
 	if err != nil {
@@ -143,8 +146,29 @@ func TestRelayBetweenTCPPeers(t *testing.T) {
 	}
 	a.Close()
 	b.Close()
-	cancel()
-	if err := <-served; err != nil {
+	wantClean(t, stop(1))
+}
+
+// TestRelayReportsFailedSession checks that Serve hands a session that
+// could not reach its destination to OnSessionEnd with the cause.
+func TestRelayReportsFailedSession(t *testing.T) {
+	leakCheck(t)
+	rt := newRuntime(t)
+	m := shipped(t, rt, "plain")
+	front := newTCP(t)
+	refused := func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", "127.0.0.1:1")
+	}
+	stop := serveRelay(t, &watm.Relay{Module: m, Config: watm.ConnConfig{Dial: refused}}, front.ln)
+	a, err := net.Dial("tcp", front.ln.Addr().String())
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer a.Close()
+	ended := stop(1)
+	const want = "watm: _water_associate: dial tcp 127.0.0.1:1: connect: connection refused"
+	if len(ended) == 1 && (!errors.Is(ended[0], syscall.ECONNREFUSED) || ended[0].Error() != want) {
+		t.Errorf("session ended with %v, want %q", ended[0], want)
 	}
 }
