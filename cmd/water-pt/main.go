@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -155,10 +156,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		managedFlagError(err)
 		return 2
 	}
-	level, err := parseLevel(opts.logLevel)
-	if err == nil {
-		err = opts.checkServerLimits()
-	}
+	level, err := opts.check()
 	if err != nil {
 		fmt.Fprintln(stderr, "water-pt:", err)
 		managedFlagError(err)
@@ -197,6 +195,19 @@ func managedFlagError(err error) {
 // module's accept. Cutting it short would close every failed probe at the
 // same early moment, which lyrebird never does.
 const serverSetupTimeout = 2 * time.Minute
+
+// check validates the flag values that the flag package cannot, and
+// returns the -logLevel.
+func (o *options) check() (slog.Level, error) {
+	level, err := parseLevel(o.logLevel)
+	if err == nil {
+		err = o.checkServerLimits()
+	}
+	if err == nil {
+		_, err = o.setupTimeoutFor()
+	}
+	return level, err
+}
 
 // setupTimeoutFor is -watm-setup-timeout, or the default for the process's
 // role when it is not set.
