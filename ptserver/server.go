@@ -230,8 +230,7 @@ func (m *Method) AdvertisedAddr() *net.TCPAddr {
 	return &net.TCPAddr{IP: m.Bindaddr.Addr.IP, Port: port}
 }
 
-// Serve accepts on every method until acceptCtx ends or StopAccepting is
-// called, then waits for the open connections to end. Ending connCtx stops
+// Serve accepts on every method until acceptCtx ends, then waits for the open connections to end. Ending connCtx stops
 // the open connections (each module is asked to stop, then stopped).
 func (s *Server) Serve(acceptCtx, connCtx context.Context) {
 	for _, m := range s.methods {
@@ -239,22 +238,6 @@ func (s *Server) Serve(acceptCtx, connCtx context.Context) {
 		go s.routineAccept(acceptCtx, connCtx, m)
 	}
 	s.wg.Wait()
-}
-
-// StopAccepting closes the listeners; open connections go on.
-func (s *Server) StopAccepting() {
-	for _, m := range s.methods {
-		m.ln.Close()
-	}
-}
-
-// CloseConns closes every open inbound connection.
-func (s *Server) CloseConns() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		c.Close()
-	}
 }
 
 func (s *Server) routineAccept(ctx, connCtx context.Context, m *Method) {
