@@ -191,8 +191,9 @@ func bridgeOr(bridge string, policy watm.DialPolicy) watm.DialPolicy {
 	if policy == nil {
 		return nil // the runtime's default: the destination only
 	}
+	toBridge := watm.AllowTCP(bridge)
 	return func(network, address string) bool {
-		return (address == bridge && (network == "tcp" || network == "tcp4" || network == "tcp6")) || policy(network, address)
+		return toBridge(network, address) || policy(network, address)
 	}
 }
 

@@ -103,14 +103,7 @@ func (o *options) dialPolicy() watm.DialPolicy {
 	if len(o.allowDial) == 0 {
 		return nil
 	}
-	allowed := map[string]bool{}
-	for _, a := range o.allowDial {
-		allowed[a] = true
-	}
-	return func(network, address string) bool {
-		tcp := network == "tcp" || network == "tcp4" || network == "tcp6"
-		return tcp && (allowed["*"] || allowed[address])
-	}
+	return watm.AllowTCP(o.allowDial...)
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
