@@ -44,8 +44,6 @@ var fdPrestatDirName = &hostFunc{name: "fd_prestat_dir_name", params: params(i32
 		return ESUCCESS
 	}}
 
-const ENAMETOOLONG Errno = 37
-
 func (in *instance) preopen(fd int32) (*dirFile, Errno) {
 	f, _, e := in.fds.get(fd)
 	if e != ESUCCESS {
@@ -115,8 +113,6 @@ var pathOpen = &hostFunc{name: "path_open", params: params(i32, i32, i32, i32, i
 		mem.WriteUint32Le(res, uint32(fd))
 		return ESUCCESS
 	}}
-
-const EROFS Errno = 69
 
 // path_filestat_get(fd, flags, path, path_len, result.filestat).
 var pathFilestatGet = &hostFunc{name: "path_filestat_get", params: params(i32, i32, i32, i32, i32),
