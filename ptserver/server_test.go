@@ -124,12 +124,12 @@ func TestIdleTimeout(t *testing.T) {
 	s.IdleTimeout = idle
 	addr := serve(t, s)[0].Addr().String()
 
+	start := time.Now() // before the dial: the server's deadline starts at accept
 	silent, err := net.Dial("tcp", addr)
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer silent.Close()
-	start := time.Now()
 	silent.SetReadDeadline(time.Now().Add(10 * time.Second))
 	if n, err := silent.Read(make([]byte, 1)); n != 0 || err != io.EOF {
 		t.Fatalf("silent conn: read %d, %v; want EOF", n, err)
