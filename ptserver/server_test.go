@@ -19,9 +19,8 @@ import (
 	"github.com/water-pt/water-pt/watm/modules"
 )
 
-// newServer is a Server for the water method on a loopback port, with the
-// embedded modules and tor's side played by ext.
-func newServer(t *testing.T, ext *extortest.Server, opts map[string]string) *Server {
+// newCatalog is the embedded modules on a runtime that lasts for the test.
+func newCatalog(t *testing.T) *watm.Catalog {
 	t.Helper()
 	ctx := context.Background()
 	rt, err := watm.NewRuntime(ctx, watm.WithPoolSize(0))
@@ -29,17 +28,19 @@ func newServer(t *testing.T, ext *extortest.Server, opts map[string]string) *Ser
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close(ctx) })
+	return watm.NewCatalog(rt, nil, modules.Lookup, modules.Names(), modules.Default)
+}
+
+// newServer is a Server for the water method on a loopback port, with
+// cat's modules and tor's side played by ext.
+func newServer(cat *watm.Catalog, ext *extortest.Server, opts map[string]string) *Server {
 	args := pt.Args{}
 	for k, v := range opts {
 		args.Add(k, v)
 	}
 	info := *ext.ServerInfo()
 	info.Bindaddrs = []pt.Bindaddr{{MethodName: MethodName, Addr: &net.TCPAddr{IP: net.IPv4(127, 0, 0, 1)}, Options: args}}
-	return &Server{
-		Info:    info,
-		Catalog: watm.NewCatalog(rt, nil, modules.Lookup, modules.Names(), modules.Default),
-		Logger:  slog.New(slog.DiscardHandler),
-	}
+	return &Server{Info: info, Catalog: cat, Logger: slog.New(slog.DiscardHandler)}
 }
 
 // serve runs s until the test ends.
@@ -60,6 +61,7 @@ func serve(t *testing.T, s *Server) []*Method {
 // MethodError (an SMETHOD-ERROR line) naming the method and the cause.
 func TestSetupErrors(t *testing.T) {
 	ext := extortest.Start(t, extortest.Echo())
+	cat := newCatalog(t)
 	for _, tc := range []struct {
 		name, method string
 		opts         map[string]string
@@ -78,7 +80,7 @@ func TestSetupErrors(t *testing.T) {
 				`module stderr: watm: init: this module takes no arguments`},
 	} {
 		t.Run(tc.name, func(t *testing.T) {
-			s := newServer(t, ext, tc.opts)
+			s := newServer(cat, ext, tc.opts)
 			s.Info.Bindaddrs[0].MethodName = tc.method
 			methods, errs := s.Setup(context.Background())
 			if len(methods) != 0 || len(errs) != 1 {
@@ -97,7 +99,7 @@ func TestSetupErrors(t *testing.T) {
 // as EncodeConfig writes it).
 func TestSMETHODArgs(t *testing.T) {
 	ext := extortest.Start(t, extortest.Echo())
-	s := newServer(t, ext, map[string]string{"watm": "plain", "watm-client-config": "AQI="})
+	s := newServer(newCatalog(t), ext, map[string]string{"watm": "plain", "watm-client-config": "AQI="})
 	m := serve(t, s)[0]
 	bound := m.Addr().(*net.TCPAddr)
 	if got := m.AdvertisedAddr(); !got.IP.Equal(net.IPv4(127, 0, 0, 1)) || got.Port != bound.Port || bound.Port == 0 {
@@ -119,7 +121,7 @@ func TestSMETHODArgs(t *testing.T) {
 // carried (the echo comes back through the module).
 func TestIdleTimeout(t *testing.T) {
 	ext := extortest.Start(t, extortest.Echo())
-	s := newServer(t, ext, map[string]string{"watm": "plain"})
+	s := newServer(newCatalog(t), ext, map[string]string{"watm": "plain"})
 	const idle = 300 * time.Millisecond
 	s.IdleTimeout = idle
 	addr := serve(t, s)[0].Addr().String()
@@ -161,7 +163,7 @@ func TestIdleTimeout(t *testing.T) {
 // once, while the open one stays up.
 func TestMaxConns(t *testing.T) {
 	ext := extortest.Start(t, extortest.Echo())
-	s := newServer(t, ext, map[string]string{"watm": "plain"})
+	s := newServer(newCatalog(t), ext, map[string]string{"watm": "plain"})
 	s.IdleTimeout = time.Minute
 	s.MaxConns = 1
 	addr := serve(t, s)[0].Addr().String()
