@@ -17,7 +17,11 @@ import (
 
 // echoServer accepts network conns through the module's listener role and
 // echoes the plaintext back, until the test ends.
-func echoServer(t testing.TB, m *watm.Module) *tcpPair {
+func echoServer(t testing.TB, m *watm.Module) *tcpPair { return serveEcho(t, m, nil) }
+
+// serveEcho is echoServer that also hands each server session's result to
+// ended, if set (a session cut short when the test ends is ECANCELED).
+func serveEcho(t testing.TB, m *watm.Module, ended func(error)) *tcpPair {
 	t.Helper()
 	tp := newTCP(t)
 	var wg sync.WaitGroup
@@ -38,8 +42,8 @@ func echoServer(t testing.TB, m *watm.Module) *tcpPair {
 				defer wg.Done()
 				io.Copy(c, c)
 				c.Close()
-				if err := c.(*watm.Conn).Session().Wait(); err != nil {
-					t.Errorf("echo server session: %v", err)
+				if err := c.(*watm.Conn).Session().Wait(); ended != nil {
+					ended(err)
 				}
 			}()
 		}
@@ -77,7 +81,12 @@ func TestSequentialThenConcurrent(t *testing.T) {
 	// pool refilling in the background would hold a varying number of fds.
 	rt := newRuntime(t, watm.WithPoolSize(0))
 	m := shipped(t, rt, "plain")
-	srv := echoServer(t, m)
+	// Every server session ends because its client closed: cleanly.
+	srv := serveEcho(t, m, func(err error) {
+		if err != nil {
+			t.Errorf("echo server session: %v", err)
+		}
+	})
 	ctx := context.Background()
 	msg := randomBytes(4096, 7)
 	// Warm up once so that lazily started runtime goroutines are counted
