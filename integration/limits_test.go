@@ -15,6 +15,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/water-pt/water-pt/integration/tortest"
+	"github.com/water-pt/water-pt/ptserver/extortest"
 )
 
 // Abuse: what a hostile client, a flood or a bad bridge line can make a PT
@@ -366,4 +367,37 @@ func maxDuration(ds []time.Duration) time.Duration {
 		m = max(m, d)
 	}
 	return m
+}
+
+// TestServerExtORPortDenied: when tor's ExtORPort refuses the handshake,
+// the server closes the client's connection and logs that it cannot reach
+// tor (not that the module rejected it).
+func TestServerExtORPortDenied(t *testing.T) {
+	p := startWaterPair(t, tortest.PairConfig{ExtOROpts: []extortest.Option{extortest.WithDeny()},
+		ServerArgs: []string{"-enableLogging", "-logLevel", "WARN"}})
+	ctx := ctxTimeout(t, 30*time.Second)
+	c, err := p.Dial(ctx)
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	if _, err := c.Write([]byte("hello")); err != nil {
+		t.Fatal(err)
+	}
+	c.SetReadDeadline(time.Now().Add(20 * time.Second))
+	if n, err := c.Read(make([]byte, 1)); n != 0 || (err != io.EOF && !isReset(err)) {
+		t.Fatalf("read: %d, %v; want the connection closed", n, err)
+	}
+	var log []byte
+	waitFor(t, 10*time.Second, "a log line about the ExtORPort", func() bool {
+		log, _ = os.ReadFile(filepath.Join(p.ServerStateDir, logFile))
+		return strings.Contains(string(log), "cannot reach tor's ExtORPort/ORPort")
+	})
+	if !strings.Contains(string(log), "DENY") {
+		t.Errorf("the log does not carry the ExtORPort's refusal:\n%s", log)
+	}
+	if strings.Contains(string(log), "module rejected") {
+		t.Errorf("the log says the module rejected the connection:\n%s", log)
+	}
+	stopPair(t, p)
 }

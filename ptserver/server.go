@@ -276,21 +276,28 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 	if dialer == nil {
 		dialer = &net.Dialer{}
 	}
-	or, err := pt.DialOrWithDialer(dialer, &s.Info, remote, m.Bindaddr.MethodName)
-	if err != nil {
-		s.Logger.Warn("cannot reach tor's ExtORPort/ORPort", "client", remote, "err", err)
-		c.Close()
-		return
+	// The ExtORPort handshake (round trips with tor) runs while the module
+	// instance is taken: since the first byte is in, both are on the
+	// connection's critical path.
+	var orErr error
+	dialOr := func(context.Context) (net.Conn, error) {
+		or, err := pt.DialOrWithDialer(dialer, &s.Info, remote, m.Bindaddr.MethodName)
+		orErr = err
+		return or, err
 	}
 	l := &watm.Listener{Module: m.Module.Module, Config: watm.ConnConfig{Config: m.Config, Logger: s.Logger, Policy: s.DialPolicy}}
-	_, sess, err := l.AcceptConn(ctx, c, or)
-	if err != nil {
-		if te, ok := errors.AsType[*watm.SetupTimeoutError](err); ok {
-			s.Logger.Warn("module set-up timed out: instance stopped, connection closed; raise -watm-setup-timeout if the module needs longer",
-				"timeout", te.Timeout, "func", te.Func, "err", err, ptlog.NotifyTor, true)
-		}
+	sess, err := l.AcceptDialing(ctx, c, dialOr)
+	switch te, timedOut := errors.AsType[*watm.SetupTimeoutError](err); {
+	case err == nil:
+	case orErr != nil:
+		s.Logger.Warn("cannot reach tor's ExtORPort/ORPort", "client", remote, "err", err)
+		return
+	case timedOut:
+		s.Logger.Warn("module set-up timed out: instance stopped, connection closed; raise -watm-setup-timeout if the module needs longer",
+			"timeout", te.Timeout, "func", te.Func, "err", err, ptlog.NotifyTor, true)
+		fallthrough
+	default:
 		s.Logger.Warn("module rejected connection", "client", remote, "err", err)
-		or.Close()
 		return
 	}
 	if err := sess.Wait(); err != nil && !watm.IsNormalClose(err) {

@@ -9,7 +9,9 @@ import (
 	"strconv"
 	"strings"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/water-pt/water-pt/watm"
 )
@@ -83,6 +85,7 @@ func tcpServer(t testing.TB, handle func(net.Conn)) *tcpPair {
 func benchWrite(b *testing.B, c net.Conn) {
 	buf := randomBytes(256<<10, 9)
 	b.SetBytes(int64(len(buf)))
+	cpu0 := processCPU(b)
 	b.ResetTimer()
 	for range b.N {
 		if _, err := c.Write(buf); err != nil {
@@ -90,6 +93,18 @@ func benchWrite(b *testing.B, c net.Conn) {
 		}
 	}
 	b.StopTimer()
+	// The process's CPU time per MiB (both instances and the peers): on a
+	// shared machine steadier than MB/s, which other loads change.
+	b.ReportMetric(float64(processCPU(b)-cpu0)/float64(b.N)/(float64(len(buf))/(1<<20))/1e3, "cpu-us/MiB")
+}
+
+// processCPU is the process's user and system CPU time so far.
+func processCPU(b *testing.B) time.Duration {
+	var ru syscall.Rusage
+	if err := syscall.Getrusage(syscall.RUSAGE_SELF, &ru); err != nil {
+		b.Fatal(err)
+	}
+	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
 func BenchmarkThroughput(b *testing.B) {

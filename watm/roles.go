@@ -1,6 +1,7 @@
 package watm
 
 import (
+	"cmp"
 	"context"
 	"errors"
 	"net"
@@ -97,6 +98,67 @@ func (l *Listener) AcceptConn(ctx context.Context, network net.Conn, plaintext n
 	}
 	s.Start()
 	return nil, s, nil
+}
+
+// AcceptDialing is AcceptConn for a plaintext side still to be dialed:
+// dialPlain runs while the instance is taken from the pool (or made, when
+// the pool is empty), so that neither waits for the other, and the
+// session, started, owns what it dialed. On failure network and the dialed
+// conn are closed; dialPlain's own error is returned as it is.
+func (l *Listener) AcceptDialing(ctx context.Context, network net.Conn, dialPlain func(context.Context) (net.Conn, error)) (*Session, error) {
+	m := l.Module
+	if err := m.need(RoleListener); err != nil {
+		network.Close()
+		return nil, err
+	}
+	cc := l.Config
+	cc.Accept = acceptOnce(network)
+	type dialed struct {
+		c   net.Conn
+		err error
+	}
+	ch := make(chan dialed, 1)
+	go func() {
+		c, err := dialPlain(ctx)
+		ch <- dialed{c, err}
+	}()
+	sctx, cancel := m.rt.setupContext(ctx)
+	defer cancel()
+	in, err := m.acquire(sctx, cc)
+	d := <-ch
+	s, err := m.enterDialed(ctx, sctx, in, err, d.c, d.err)
+	if err != nil {
+		network.Close()
+		return nil, err
+	}
+	s.Start()
+	return s, nil
+}
+
+// enterDialed runs the listener's set-up on in once both in (or its error
+// ierr) and the dialed plaintext (or its error derr) are there; on failure
+// it releases in and closes plaintext.
+func (m *Module) enterDialed(ctx, sctx context.Context, in *instance, ierr error, plaintext net.Conn, derr error) (*Session, error) {
+	err := cmp.Or(derr, ierr)
+	var plain *sockFile
+	if err == nil {
+		plain, err = newSockFile(plaintext)
+	}
+	if err != nil {
+		if in != nil {
+			in.release()
+		}
+		if plaintext != nil {
+			plaintext.Close()
+		}
+		return nil, err
+	}
+	s, err := m.enter(ctx, sctx, in, RoleListener, plain)
+	if err != nil {
+		plain.detach()
+		plaintext.Close()
+	}
+	return s, err
 }
 
 // acceptOnce hands conn to host_accept exactly once.

@@ -54,6 +54,10 @@ type Runtime struct {
 	seen           map[[32]byte]*seenSet // water_seen's sets, by module bytes
 	closed         bool
 
+	// queueBlocks are the write queues' blocks (*queueBlock), shared by
+	// all instances: a burst of queued writes reuses them.
+	queueBlocks sync.Pool
+
 	hangups *hangupWatch   // ends sessions whose connection went away
 	closers sync.WaitGroup // the Closes hangups starts
 

@@ -77,6 +77,16 @@ func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc 
 func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc ConnConfig) (*Session, error) {
 	sctx, cancel := m.rt.setupContext(ctx)
 	defer cancel()
+	in, err := m.acquire(sctx, cc)
+	if err != nil {
+		return nil, err
+	}
+	return m.enter(ctx, sctx, in, role, plain)
+}
+
+// acquire takes an instance from the pool, or makes one when it is empty,
+// configured for cc.
+func (m *Module) acquire(sctx context.Context, cc ConnConfig) (*instance, error) {
 	in := m.pool.getFor(cc)
 	if in == nil {
 		var err error
@@ -85,6 +95,12 @@ func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc Con
 		}
 	}
 	in.configure(cc)
+	return in, nil
+}
+
+// enter runs the set-up of a session on in (see Prepare); on failure in is
+// released.
+func (m *Module) enter(ctx, sctx context.Context, in *instance, role Role, plain *sockFile) (*Session, error) {
 	s := &Session{in: in, done: make(chan struct{})}
 	if err := m.rt.track(s); err != nil {
 		s.discard(plain)

@@ -25,14 +25,16 @@ const (
 // running only while the queue is not empty) has written them. A socket gets
 // one on its first short write; its chunks are freed as they are written.
 type writeQueue struct {
-	s     *sockFile
-	grace time.Duration
-	wake  func()        // tells poll_oneoff that the queue emptied, failed or fell below the bound
-	full  *atomic.Int32 // the instance's count of queues at or over the bound
+	s      *sockFile
+	grace  time.Duration
+	wake   func()        // tells poll_oneoff that the queue emptied, failed or fell below the bound
+	full   *atomic.Int32 // the instance's count of queues at or over the bound
+	blocks *sync.Pool    // the Runtime's queueBlocks
 
 	mu      sync.Mutex
 	cond    sync.Cond
-	chunks  [][]byte
+	chunks  []queueChunk
+	iovs    [][]byte // the flusher's writev buffers, reused
 	queued  int
 	running bool  // a flusher goroutine is running
 	err     Errno // the flusher's write error, reported on the next call
@@ -45,8 +47,28 @@ type writeQueue struct {
 	wg     sync.WaitGroup
 }
 
-func newWriteQueue(s *sockFile, grace time.Duration, wake func(), full *atomic.Int32) *writeQueue {
-	q := &writeQueue{s: s, grace: grace, wake: wake, full: full}
+// queueBlockSize is the size of the blocks a queue copies writes into.
+// The blocks come from a pool of the Runtime's, not one allocation per
+// write: a module that writes faster than its peer reads (every module
+// built with Go's runtime, which never waits for writability as long as
+// writes are whole) has all its writes copied here, and allocating each
+// cost more in garbage collection than the copy itself (RATIONALE.md, "Why
+// are queued writes copied into pooled blocks?").
+const queueBlockSize = 64 << 10
+
+type queueBlock = [queueBlockSize]byte
+
+// flushIovecs bounds the blocks the flusher writes in one call (1 MiB).
+const flushIovecs = 16
+
+// queueChunk is the bytes start to end of a block still to be written.
+type queueChunk struct {
+	blk        *queueBlock
+	start, end int
+}
+
+func newWriteQueue(s *sockFile, grace time.Duration, wake func(), full *atomic.Int32, blocks *sync.Pool) *writeQueue {
+	q := &writeQueue{s: s, grace: grace, wake: wake, full: full, blocks: blocks}
 	q.cond.L = &q.mu
 	return q
 }
@@ -75,7 +97,9 @@ func (q *writeQueue) tryAppend(bufs [][]byte, n int) bool {
 	if q.queued+n > writeQueueBound {
 		return false
 	}
-	q.appendLocked(flatten(bufs, n))
+	for _, b := range bufs {
+		q.appendLocked(b)
+	}
 	return true
 }
 
@@ -99,7 +123,7 @@ func (q *writeQueue) appendBlocking(bufs [][]byte) Errno {
 				return e
 			}
 			k := min(len(b), writeQueueHardBound-q.queued)
-			q.appendLocked(append([]byte(nil), b[:k]...))
+			q.appendLocked(b[:k])
 			q.mu.Unlock()
 			b = b[k:]
 		}
@@ -107,9 +131,19 @@ func (q *writeQueue) appendBlocking(bufs [][]byte) Errno {
 	return ESUCCESS
 }
 
-func (q *writeQueue) appendLocked(chunk []byte) {
-	q.chunks = append(q.chunks, chunk)
-	q.setQueued(q.queued + len(chunk))
+// appendLocked copies b to the end of the queue: into the last block's
+// room, then into new blocks.
+func (q *writeQueue) appendLocked(b []byte) {
+	q.setQueued(q.queued + len(b))
+	for len(b) > 0 {
+		if k := len(q.chunks); k == 0 || q.chunks[k-1].end == queueBlockSize {
+			q.chunks = append(q.chunks, queueChunk{blk: q.newBlock()})
+		}
+		c := &q.chunks[len(q.chunks)-1]
+		n := copy(c.blk[c.end:], b)
+		c.end += n
+		b = b[n:]
+	}
 	if !q.running {
 		q.running = true
 		q.wg.Add(1)
@@ -128,9 +162,16 @@ func (q *writeQueue) routineFlush() {
 			q.finishLocked()
 			return
 		}
-		head := q.chunks[0]
+		// Appends only add after end (or blocks after these), so the
+		// bytes written here stay as they are while unlocked. All that is
+		// queued goes in one writev: fewer calls, fewer waits.
+		bufs := q.iovs[:0]
+		for _, c := range q.chunks[:min(len(q.chunks), flushIovecs)] {
+			bufs = append(bufs, c.blk[c.start:c.end])
+		}
+		q.iovs = bufs
 		q.mu.Unlock()
-		n, e := q.s.write(head, false)
+		n, e := q.s.writev(bufs, false)
 		q.mu.Lock()
 		if e != ESUCCESS {
 			q.err = e
@@ -138,12 +179,7 @@ func (q *writeQueue) routineFlush() {
 			return
 		}
 		below := q.setQueued(q.queued - n)
-		if n == len(head) {
-			q.chunks[0] = nil
-			q.chunks = q.chunks[1:]
-		} else {
-			q.chunks[0] = head[n:]
-		}
+		q.consumedLocked(n)
 		q.cond.Broadcast()
 		q.mu.Unlock()
 		if below {
@@ -159,7 +195,10 @@ func (q *writeQueue) finishLocked() {
 		_ = q.s.rc.Control(func(fd uintptr) { _ = unix.Shutdown(int(fd), unix.SHUT_WR) })
 	}
 	q.running = false
-	q.chunks = nil
+	for _, c := range q.chunks {
+		q.blocks.Put(c.blk)
+	}
+	q.chunks, q.iovs = nil, nil
 	q.setQueued(0)
 	then := q.then
 	q.then = nil
@@ -276,13 +315,32 @@ func (q *writeQueue) abort() {
 	}
 }
 
-// flatten copies the first n bytes of bufs into one chunk.
-func flatten(bufs [][]byte, n int) []byte {
-	out := make([]byte, 0, n)
-	for _, b := range bufs {
-		out = append(out, b...)
+// newBlock takes a block from the pool.
+func (q *writeQueue) newBlock() *queueBlock {
+	if b, ok := q.blocks.Get().(*queueBlock); ok {
+		return b
 	}
-	return out
+	return new(queueBlock)
+}
+
+// consumedLocked drops n written bytes from the head of the queue; a
+// block written to its end goes back to the pool, the last one is reused.
+func (q *writeQueue) consumedLocked(n int) {
+	for n > 0 {
+		c := &q.chunks[0]
+		k := min(n, c.end-c.start)
+		c.start += k
+		n -= k
+		switch {
+		case c.start < c.end:
+		case len(q.chunks) == 1:
+			c.start, c.end = 0, 0
+		default:
+			q.blocks.Put(c.blk)
+			q.chunks[0] = queueChunk{}
+			q.chunks = q.chunks[1:]
+		}
+	}
 }
 
 // writeWhole is fd_write on a non-blocking socket: every byte of bufs is
@@ -306,7 +364,7 @@ func (in *instance) writeWhole(s *sockFile, bufs [][]byte) (int, Errno) {
 			return in.queueWrite(s, bufs, total)
 		}
 	}
-	n, e := s.writev(bufs)
+	n, e := s.writev(bufs, true)
 	switch {
 	case e == EAGAIN && in.pollsWrite:
 		return 0, EAGAIN
@@ -327,7 +385,7 @@ func (in *instance) queueWrite(s *sockFile, bufs [][]byte, total int) (int, Errn
 		if in.queueEvent() < 0 {
 			return 0, EIO
 		}
-		s.wq = newWriteQueue(s, in.m.rt.cfg.grace, in.wakePoll, &in.fullQueues)
+		s.wq = newWriteQueue(s, in.m.rt.cfg.grace, in.wakePoll, &in.fullQueues, &in.m.rt.queueBlocks)
 		in.queues = append(in.queues, s.wq)
 	}
 	n := 0
@@ -367,14 +425,20 @@ func skip(bufs [][]byte, n int) [][]byte {
 	return bufs
 }
 
-// writev writes bufs with one writev(2) without waiting.
-func (s *sockFile) writev(bufs [][]byte) (int, Errno) {
+// writev writes bufs with one writev(2), waiting for writability unless
+// nonblock; one buffer (what most modules pass) with write(2), which
+// builds no iovec array on the heap.
+func (s *sockFile) writev(bufs [][]byte, nonblock bool) (int, Errno) {
 	var n int
 	var errno Errno
 	err := s.rc.Write(func(fd uintptr) bool {
 		var e error
-		n, e = unix.Writev(int(fd), bufs)
-		if e == unix.EINTR {
+		if len(bufs) == 1 {
+			n, e = unix.Write(int(fd), bufs[0])
+		} else {
+			n, e = unix.Writev(int(fd), bufs)
+		}
+		if e == unix.EINTR || (e == unix.EAGAIN && !nonblock) {
 			return false
 		}
 		n, errno = fixN(n, e)

@@ -400,7 +400,7 @@ func TestParseSystems(t *testing.T) {
 		t.Errorf("obfs4proxy = %+v", o)
 	}
 	for in, want := range map[string]string{
-		"baseline,nope":     `unknown system "nope"; known: baseline, water-pt, obfs4proxy, water-obfs4`,
+		"baseline,nope":     `unknown system "nope"; known: baseline, water-pt, water-pt-before, obfs4proxy, water-obfs4`,
 		"water,water-pt":    `system "water-pt" listed twice`,
 		"baseline,,water":   `empty system name`,
 		"obfs4,obfs4proxy ": `system "obfs4proxy" listed twice`,
@@ -408,6 +408,37 @@ func TestParseSystems(t *testing.T) {
 		if _, err := ParseSystems(in); err == nil || !strings.Contains(err.Error(), want) {
 			t.Errorf("ParseSystems(%q) = %v, want %q", in, err, want)
 		}
+	}
+}
+
+func TestWithBefore(t *testing.T) {
+	base, err := ParseSystems(DefaultSystems)
+	if err != nil {
+		t.Fatal(err)
+	}
+	ss, err := withBefore(base, "/tmp/old-water-pt")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if got := systemNames(ss); !slices.Equal(got, []string{NameBaseline, NameWater, NameBefore}) {
+		t.Errorf("names %v", got)
+	}
+	if b := ss[2]; !b.Water || b.Transport != "water" || b.Versus != NameBaseline || b.DefaultServerOptions[0].Value != "plain" {
+		t.Errorf("water-pt-before = %+v", b)
+	}
+	if ss, err := withBefore(base, ""); err != nil || len(ss) != 2 {
+		t.Errorf("without -before-binary: %v, %v", systemNames(ss), err)
+	}
+	listed, err := ParseSystems("baseline,water-pt-before")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if ss, err := withBefore(listed, "/tmp/old"); err != nil || len(ss) != 2 {
+		t.Errorf("listed and given: %v, %v", systemNames(ss), err)
+	}
+	want := "system water-pt-before needs -before-binary PATH"
+	if _, err := withBefore(listed, ""); err == nil || !strings.Contains(err.Error(), want) {
+		t.Errorf("listed without binary: %v, want %q", err, want)
 	}
 }
 

@@ -101,6 +101,7 @@ func run(args []string) int {
 		asJSON     = fs.Bool("json", false, "print the report as JSON on stdout (progress still goes to stderr)")
 		systems    = fs.String("systems", DefaultSystems, "comma-separated systems to measure: "+strings.Join(systemNames(KnownSystems()), ", "))
 		obfs4proxy = fs.String("obfs4proxy-binary", Obfs4proxyBinary, "the obfs4proxy (or lyrebird) binary of system obfs4proxy")
+		before     = fs.String("before-binary", "", "another water-pt binary (e.g. built from an older commit), measured as system "+NameBefore+" in the same rounds; adds that system to -systems")
 		timeout    = fs.Duration("timeout", 0, "bound on the whole run (default: computed from the sizes and phase bounds)")
 		quiet      = fs.Bool("q", false, "no progress on stderr")
 		echoBytes  = int64(def.EchoBytes)
@@ -191,9 +192,16 @@ func run(args []string) int {
 		fmt.Fprintf(os.Stderr, "bench: -systems: %v\n", err)
 		return 2
 	}
+	if cfg.Systems, err = withBefore(cfg.Systems, *before); err != nil {
+		fmt.Fprintf(os.Stderr, "bench: %v\n", err)
+		return 2
+	}
 	for i := range cfg.Systems {
-		if cfg.Systems[i].Name == NameObfs4proxy {
+		switch cfg.Systems[i].Name {
+		case NameObfs4proxy:
 			cfg.Systems[i].Binary = *obfs4proxy
+		case NameBefore:
+			cfg.Systems[i].Binary = *before
 		}
 	}
 	if cfg.Conns < 0 || cfg.Setups < 0 || cfg.RTTs < 0 || cfg.Rounds < 0 || cfg.Spacing < 0 || cfg.Parallel < 1 || cfg.EchoBytes < 1 {

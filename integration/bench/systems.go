@@ -32,6 +32,7 @@ const (
 	NameWater      = "water-pt"
 	NameObfs4proxy = "obfs4proxy"
 	NameWaterObfs4 = "water-obfs4"
+	NameBefore     = "water-pt-before"
 )
 
 // Obfs4proxyBinary is Debian's obfs4proxy, the reference obfs4 PT.
@@ -53,6 +54,11 @@ func KnownSystems() []System {
 			Transport: "water", Versus: NameBaseline, Water: true,
 			// The identity module, which isolates what the runtime costs
 			// (water's default module is obfs4, measured as water-obfs4).
+			DefaultServerOptions: []tortest.KV{{Key: "watm", Value: "plain"}}},
+		// Another water-pt build (-before-binary), measured in the same
+		// rounds as water-pt, so that a change is compared in one run.
+		{Name: NameBefore, Label: "water-pt, -before-binary", Package: waterPackage,
+			Transport: "water", Versus: NameBaseline, Water: true,
 			DefaultServerOptions: []tortest.KV{{Key: "watm", Value: "plain"}}},
 		{Name: NameObfs4proxy, Label: "obfs4proxy (Debian)", Binary: Obfs4proxyBinary,
 			Transport: "obfs4"},
@@ -107,4 +113,25 @@ func systemNames(ss []System) []string {
 		names = append(names, s.Name)
 	}
 	return names
+}
+
+// withBefore adds system NameBefore to systems when binary (-before-binary)
+// is given, and refuses NameBefore without it.
+func withBefore(systems []System, binary string) ([]System, error) {
+	listed := false
+	for _, s := range systems {
+		listed = listed || s.Name == NameBefore
+	}
+	switch {
+	case listed && binary == "":
+		return nil, fmt.Errorf("system %s needs -before-binary PATH (the other water-pt binary)", NameBefore)
+	case listed || binary == "":
+		return systems, nil
+	}
+	for _, s := range KnownSystems() {
+		if s.Name == NameBefore {
+			systems = append(systems, s)
+		}
+	}
+	return systems, nil
 }

@@ -60,7 +60,9 @@ func Scrub(s string) string {
 			b.WriteString(Scrubbed)
 			last = end
 		}
-		i = j
+		// A bracketed zone ("[::1%eth0:x]") may have taken bytes past
+		// this run: they are gone already.
+		i = max(j, last)
 	}
 	if last == 0 {
 		return s
