@@ -95,6 +95,28 @@ func TestBadEnvironment(t *testing.T) {
 		name: "server-bad-options",
 		env:  append(server("k"), "TOR_PT_SERVER_TRANSPORT_OPTIONS=water:watm"),
 		want: []string{"VERSION 1", `ENV-ERROR TOR_PT_SERVER_TRANSPORT_OPTIONS: "water:watm": no equals sign in "water:watm"`},
+	}, {
+		name: "server-bindaddr-no-port",
+		env:  append(server("l"), "TOR_PT_SERVER_BINDADDR=water-nonsense"),
+		want: []string{"VERSION 1", `ENV-ERROR TOR_PT_SERVER_BINDADDR: "water-nonsense": address nonsense: missing port in address`},
+	}, {
+		name: "server-bindaddr-no-dash",
+		env:  append(server("m"), "TOR_PT_SERVER_BINDADDR=water127.0.0.1:0"),
+		want: []string{"VERSION 1", `ENV-ERROR TOR_PT_SERVER_BINDADDR: "water127.0.0.1:0": doesn't contain "-"`},
+	}, {
+		name: "server-bindaddr-other-method",
+		env:  append(server("n"), "TOR_PT_SERVER_BINDADDR=other-127.0.0.1:0"),
+		want: []string{"VERSION 1",
+			"SMETHOD-ERROR water no bind address for it in TOR_PT_SERVER_BINDADDR: tor passes one for every transport it asks for (ServerTransportListenAddr, or 0.0.0.0:0)",
+			"SMETHODS DONE"},
+	}, {
+		name: "server-bad-extorport",
+		env:  append(server("o"), "TOR_PT_EXTENDED_SERVER_PORT=nope"),
+		want: []string{"VERSION 1", `ENV-ERROR cannot resolve TOR_PT_EXTENDED_SERVER_PORT "nope": address nope: missing port in address`},
+	}, {
+		name: "server-bad-orport",
+		env:  append(server("p"), "TOR_PT_EXTENDED_SERVER_PORT=", "TOR_PT_ORPORT=bad"),
+		want: []string{"VERSION 1", `ENV-ERROR cannot resolve TOR_PT_ORPORT "bad": address bad: missing port in address`},
 	}}
 	for _, tc := range cases {
 		t.Run(tc.name, func(t *testing.T) {

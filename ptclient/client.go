@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/internal/accept"
+	"github.com/water-pt/water-pt/internal/ptlog"
 	"github.com/water-pt/water-pt/watm"
 )
 
@@ -18,10 +19,6 @@ const (
 	DefaultHandshakeTimeout = 10 * time.Second
 	DefaultDialTimeout      = 30 * time.Second
 )
-
-// NotifyTor is the slog attribute key that marks a record as notable: the
-// managed proxy also sends it to tor as a LOG line.
-const NotifyTor = "notify_tor"
 
 // Client is the SOCKS5 side of water-pt. Each SOCKS connection is served
 // on its own goroutine:
@@ -108,7 +105,7 @@ func (c *Client) open(ctx context.Context, conn net.Conn) (*watm.Session, string
 			code, msg = ReplyConnectionNotAllowed, "module rejected"
 		}
 		_ = req.Reject(code)
-		c.Logger.Warn(msg, "err", err, NotifyTor, true)
+		c.Logger.Warn(msg, "err", err, ptlog.NotifyTor, true)
 		return nil, target, err
 	}
 	cc := watm.ConnConfig{
@@ -131,9 +128,9 @@ func (c *Client) open(ctx context.Context, conn net.Conn) (*watm.Session, string
 		_ = req.Reject(ReplyForError(err))
 		if te, ok := errors.AsType[*watm.SetupTimeoutError](err); ok {
 			c.Logger.Warn("module set-up timed out: instance stopped, SOCKS request refused with TTL expired; raise -watm-setup-timeout if the module needs longer",
-				"timeout", te.Timeout, "func", te.Func, "err", err, NotifyTor, true)
+				"timeout", te.Timeout, "func", te.Func, "err", err, ptlog.NotifyTor, true)
 		} else if !isDialError(err) { // e.g. the module refused its args: tor should see why
-			c.Logger.Warn("module failed to start", "module", r.Name, "err", err, NotifyTor, true)
+			c.Logger.Warn("module failed to start", "module", r.Name, "err", err, ptlog.NotifyTor, true)
 		}
 		return nil, target, err
 	}
@@ -194,8 +191,9 @@ func bridgeOr(bridge string, policy watm.DialPolicy) watm.DialPolicy {
 	if policy == nil {
 		return nil // the runtime's default: the destination only
 	}
+	toBridge := watm.AllowTCP(bridge)
 	return func(network, address string) bool {
-		return (address == bridge && (network == "tcp" || network == "tcp4" || network == "tcp6")) || policy(network, address)
+		return toBridge(network, address) || policy(network, address)
 	}
 }
 

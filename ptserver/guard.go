@@ -10,6 +10,8 @@ import (
 	"time"
 
 	"golang.org/x/sys/unix"
+
+	"github.com/water-pt/water-pt/internal/ptlog"
 )
 
 // What an inbound connection may cost before it has proved anything.
@@ -37,7 +39,7 @@ func (s *Server) admit(c net.Conn) bool {
 	c.Close()
 	if log, suppressed := s.full.Event(time.Now()); log {
 		s.Logger.Warn("too many connections: closing new ones at once (logged once per burst; -max-conns)",
-			"open", n, "max_conns", s.MaxConns, "refused_since_last_log", suppressed, NotifyTor, true)
+			"open", n, "max_conns", s.MaxConns, "refused_since_last_log", suppressed, ptlog.NotifyTor, true)
 	}
 	return false
 }

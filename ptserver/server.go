@@ -13,6 +13,7 @@ import (
 	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
 	"github.com/water-pt/water-pt/internal/accept"
+	"github.com/water-pt/water-pt/internal/ptlog"
 	"github.com/water-pt/water-pt/watm"
 )
 
@@ -22,10 +23,6 @@ const MethodName = "water"
 // Obfs4Method is the transport that runs the embedded obfs4 module,
 // wire-compatible with obfs4proxy and lyrebird.
 const Obfs4Method = "obfs4"
-
-// NotifyTor is the slog attribute key that marks a record as notable: the
-// managed proxy also sends it to tor as a LOG line.
-const NotifyTor = "notify_tor"
 
 // Method is one configured server transport: what it listens on and what
 // it advertises.
@@ -122,7 +119,7 @@ func (s *Server) setupMethod(ctx context.Context, b pt.Bindaddr) (*Method, error
 	}
 	s.Logger.Info("serving", "method", b.MethodName, "addr", m.ln.Addr().String(),
 		"module", r.Name, "source", r.Source, "sha256", r.Module.SHA256(), "abi", r.Module.Version(),
-		"trusted", r.Module.Trusted(), NotifyTor, true)
+		"trusted", r.Module.Trusted(), ptlog.NotifyTor, true)
 	return m, nil
 }
 
@@ -230,8 +227,7 @@ func (m *Method) AdvertisedAddr() *net.TCPAddr {
 	return &net.TCPAddr{IP: m.Bindaddr.Addr.IP, Port: port}
 }
 
-// Serve accepts on every method until acceptCtx ends or StopAccepting is
-// called, then waits for the open connections to end. Ending connCtx stops
+// Serve accepts on every method until acceptCtx ends, then waits for the open connections to end. Ending connCtx stops
 // the open connections (each module is asked to stop, then stopped).
 func (s *Server) Serve(acceptCtx, connCtx context.Context) {
 	for _, m := range s.methods {
@@ -239,22 +235,6 @@ func (s *Server) Serve(acceptCtx, connCtx context.Context) {
 		go s.routineAccept(acceptCtx, connCtx, m)
 	}
 	s.wg.Wait()
-}
-
-// StopAccepting closes the listeners; open connections go on.
-func (s *Server) StopAccepting() {
-	for _, m := range s.methods {
-		m.ln.Close()
-	}
-}
-
-// CloseConns closes every open inbound connection.
-func (s *Server) CloseConns() {
-	s.mu.Lock()
-	defer s.mu.Unlock()
-	for c := range s.conns {
-		c.Close()
-	}
 }
 
 func (s *Server) routineAccept(ctx, connCtx context.Context, m *Method) {
@@ -314,7 +294,7 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 		return
 	case timedOut:
 		s.Logger.Warn("module set-up timed out: instance stopped, connection closed; raise -watm-setup-timeout if the module needs longer",
-			"timeout", te.Timeout, "func", te.Func, "err", err, NotifyTor, true)
+			"timeout", te.Timeout, "func", te.Func, "err", err, ptlog.NotifyTor, true)
 		fallthrough
 	default:
 		s.Logger.Warn("module rejected connection", "client", remote, "err", err)

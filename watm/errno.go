@@ -7,6 +7,8 @@ import (
 	"net"
 	"os"
 	"syscall"
+
+	"github.com/water-pt/water-pt/watm/internal/spec"
 )
 
 // Errno is a WASI preview-1 error number. Host functions work with Errno and
@@ -15,60 +17,46 @@ import (
 // friends).
 type Errno uint16
 
-// WASI preview-1 errno values used by the host (the full table is in
-// errnoNames).
+// The WASI preview-1 errno values the host returns (spec has them all).
 const (
-	ESUCCESS     Errno = 0
-	EACCES       Errno = 2
-	EADDRINUSE   Errno = 3
-	EAGAIN       Errno = 6
-	EBADF        Errno = 8
-	ECANCELED    Errno = 11
-	ECONNABORTED Errno = 13
-	ECONNREFUSED Errno = 14
-	ECONNRESET   Errno = 15
-	EFAULT       Errno = 21
-	EHOSTUNREACH Errno = 23
-	EINTR        Errno = 27
-	EINVAL       Errno = 28
-	EIO          Errno = 29
-	EISDIR       Errno = 31
-	EMFILE       Errno = 33
-	ENETDOWN     Errno = 38
-	ENETUNREACH  Errno = 40
-	ENOENT       Errno = 44
-	ENOMEM       Errno = 48
-	ENOSYS       Errno = 52
-	ENOTCONN     Errno = 53
-	ENOTDIR      Errno = 54
-	ENOTSOCK     Errno = 57
-	ENOTSUP      Errno = 58
-	EPERM        Errno = 63
-	EPIPE        Errno = 64
-	ESPIPE       Errno = 70
-	ETIMEDOUT    Errno = 73
-	ENOTCAPABLE  Errno = 76
+	ESUCCESS     Errno = spec.ESUCCESS
+	EACCES       Errno = spec.EACCES
+	EADDRINUSE   Errno = spec.EADDRINUSE
+	EAGAIN       Errno = spec.EAGAIN
+	EBADF        Errno = spec.EBADF
+	ECANCELED    Errno = spec.ECANCELED
+	ECONNABORTED Errno = spec.ECONNABORTED
+	ECONNREFUSED Errno = spec.ECONNREFUSED
+	ECONNRESET   Errno = spec.ECONNRESET
+	EFAULT       Errno = spec.EFAULT
+	EHOSTUNREACH Errno = spec.EHOSTUNREACH
+	EINTR        Errno = spec.EINTR
+	EINVAL       Errno = spec.EINVAL
+	EIO          Errno = spec.EIO
+	EISDIR       Errno = spec.EISDIR
+	EMFILE       Errno = spec.EMFILE
+	ENAMETOOLONG Errno = spec.ENAMETOOLONG
+	ENETDOWN     Errno = spec.ENETDOWN
+	ENETUNREACH  Errno = spec.ENETUNREACH
+	ENOENT       Errno = spec.ENOENT
+	ENOMEM       Errno = spec.ENOMEM
+	ENOSYS       Errno = spec.ENOSYS
+	ENOTCONN     Errno = spec.ENOTCONN
+	ENOTDIR      Errno = spec.ENOTDIR
+	ENOTSOCK     Errno = spec.ENOTSOCK
+	ENOTSUP      Errno = spec.ENOTSUP
+	EPERM        Errno = spec.EPERM
+	EPIPE        Errno = spec.EPIPE
+	EROFS        Errno = spec.EROFS
+	ESPIPE       Errno = spec.ESPIPE
+	ETIMEDOUT    Errno = spec.ETIMEDOUT
+	ENOTCAPABLE  Errno = spec.ENOTCAPABLE
 )
-
-var errnoNames = [...]string{
-	"ESUCCESS", "E2BIG", "EACCES", "EADDRINUSE", "EADDRNOTAVAIL", "EAFNOSUPPORT",
-	"EAGAIN", "EALREADY", "EBADF", "EBADMSG", "EBUSY", "ECANCELED", "ECHILD",
-	"ECONNABORTED", "ECONNREFUSED", "ECONNRESET", "EDEADLK", "EDESTADDRREQ",
-	"EDOM", "EDQUOT", "EEXIST", "EFAULT", "EFBIG", "EHOSTUNREACH", "EIDRM",
-	"EILSEQ", "EINPROGRESS", "EINTR", "EINVAL", "EIO", "EISCONN", "EISDIR",
-	"ELOOP", "EMFILE", "EMLINK", "EMSGSIZE", "EMULTIHOP", "ENAMETOOLONG",
-	"ENETDOWN", "ENETRESET", "ENETUNREACH", "ENFILE", "ENOBUFS", "ENODEV",
-	"ENOENT", "ENOEXEC", "ENOLCK", "ENOLINK", "ENOMEM", "ENOMSG", "ENOPROTOOPT",
-	"ENOSPC", "ENOSYS", "ENOTCONN", "ENOTDIR", "ENOTEMPTY", "ENOTRECOVERABLE",
-	"ENOTSOCK", "ENOTSUP", "ENOTTY", "ENXIO", "EOVERFLOW", "EOWNERDEAD", "EPERM",
-	"EPIPE", "EPROTO", "EPROTONOSUPPORT", "EPROTOTYPE", "ERANGE", "EROFS",
-	"ESPIPE", "ESRCH", "ESTALE", "ETIMEDOUT", "ETXTBSY", "EXDEV", "ENOTCAPABLE",
-}
 
 // String returns the errno's name, e.g. "EFAULT".
 func (e Errno) String() string {
-	if int(e) < len(errnoNames) {
-		return errnoNames[e]
+	if name, ok := spec.ErrnoName(uint16(e)); ok {
+		return name
 	}
 	return "errno(" + itoa(int(e)) + ")"
 }

@@ -215,3 +215,53 @@ func netPipeTCP(t testing.TB) (a, b net.Conn, err error) {
 	t.Cleanup(func() { a.Close(); b.Close() })
 	return a, b, nil
 }
+
+// serveRelay runs r.Serve on ln with session results collected. The
+// returned stop waits (bounded) until n sessions have ended, ends Serve,
+// fails the test if Serve failed or a session did not end cleanly, and
+// returns the results in the order the sessions ended.
+func serveRelay(t testing.TB, r *watm.Relay, ln net.Listener) (stop func(n int) []error) {
+	t.Helper()
+	var mu sync.Mutex
+	var ended []error
+	r.OnSessionEnd = func(err error) {
+		mu.Lock()
+		defer mu.Unlock()
+		ended = append(ended, err)
+	}
+	count := func() int {
+		mu.Lock()
+		defer mu.Unlock()
+		return len(ended)
+	}
+	ctx, cancel := context.WithCancel(context.Background())
+	served := make(chan error, 1)
+	go func() { served <- r.Serve(ctx, ln) }()
+	return func(n int) []error {
+		t.Helper()
+		deadline := time.Now().Add(10 * time.Second)
+		for count() < n && time.Now().Before(deadline) {
+			time.Sleep(5 * time.Millisecond)
+		}
+		cancel()
+		if err := <-served; err != nil {
+			t.Errorf("Serve: %v", err)
+		}
+		mu.Lock()
+		defer mu.Unlock()
+		if len(ended) != n {
+			t.Errorf("%d relay sessions ended, want %d: %v", len(ended), n, ended)
+		}
+		return ended
+	}
+}
+
+// wantClean fails the test unless every session result is nil.
+func wantClean(t testing.TB, ended []error) {
+	t.Helper()
+	for i, err := range ended {
+		if err != nil {
+			t.Errorf("relay session %d: %v", i, err)
+		}
+	}
+}

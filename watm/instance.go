@@ -399,6 +399,7 @@ func (in *instance) dialAddress(network, address string) (int32, Errno) {
 	return in.dial(func(ctx context.Context) (net.Conn, error) { return dialAddr(ctx, network, address) })
 }
 
+// isTCP is the one test for Go's TCP networks (AllowTCP uses it too).
 func isTCP(network string) bool { return network == "tcp" || network == "tcp4" || network == "tcp6" }
 
 func (in *instance) insertConn(c net.Conn) (int32, Errno) {

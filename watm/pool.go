@@ -13,7 +13,8 @@ import (
 
 // DefaultPoolSize is how many started instances each module keeps ready.
 // An instance of a Go module takes a few milliseconds to instantiate and
-// start (wazero copies its data segments, then the Go runtime initialises);
+// start (its memory image is mapped, not copied: see dataimage.go; most of
+// the time is the Go runtime initialising in the start function);
 // taking one from the pool makes that cost invisible to a connection. Each
 // idle instance holds about a megabyte of memory for a Go module.
 const DefaultPoolSize = 4

@@ -210,6 +210,18 @@ func (w *wrappedListener) Addr() net.Addr { return w.inner.Addr() }
 type Relay struct {
 	Module *Module
 	Config ConnConfig // Dial must be set
+	// OnSessionEnd, if set, is called by Serve once for each accepted
+	// conn, with the error that ended it: from setting up its session
+	// (also logged) or from the session itself, nil when it ended
+	// cleanly. Calls come from several goroutines at once; Serve returns
+	// after the last one.
+	OnSessionEnd func(err error)
+}
+
+func (r *Relay) sessionEnded(err error) {
+	if r.OnSessionEnd != nil {
+		r.OnSessionEnd(err)
+	}
 }
 
 // RelayConn relays one already accepted conn.
@@ -243,12 +255,13 @@ func (r *Relay) Serve(ctx context.Context, l net.Listener) error {
 		s, err := r.RelayConn(ctx, c)
 		if err != nil {
 			r.Module.rt.cfg.logger.Warn("watm: relay connection failed", "err", err)
+			r.sessionEnded(err)
 			continue
 		}
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			_ = s.Wait()
+			r.sessionEnded(s.Wait())
 		}()
 	}
 }

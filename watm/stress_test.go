@@ -3,18 +3,25 @@ package watm_test
 import (
 	"bytes"
 	"context"
+	"errors"
 	"fmt"
 	"io"
 	"net"
 	"sync"
+	"syscall"
 	"testing"
+	"time"
 
 	"github.com/water-pt/water-pt/watm"
 )
 
 // echoServer accepts network conns through the module's listener role and
 // echoes the plaintext back, until the test ends.
-func echoServer(t testing.TB, m *watm.Module) *tcpPair {
+func echoServer(t testing.TB, m *watm.Module) *tcpPair { return serveEcho(t, m, nil) }
+
+// serveEcho is echoServer that also hands each server session's result to
+// ended, if set (a session cut short when the test ends is ECANCELED).
+func serveEcho(t testing.TB, m *watm.Module, ended func(error)) *tcpPair {
 	t.Helper()
 	tp := newTCP(t)
 	var wg sync.WaitGroup
@@ -33,8 +40,11 @@ func echoServer(t testing.TB, m *watm.Module) *tcpPair {
 			wg.Add(1)
 			go func() {
 				defer wg.Done()
-				defer c.Close()
 				io.Copy(c, c)
+				c.Close()
+				if err := c.(*watm.Conn).Session().Wait(); ended != nil {
+					ended(err)
+				}
 			}()
 		}
 	}()
@@ -71,7 +81,12 @@ func TestSequentialThenConcurrent(t *testing.T) {
 	// pool refilling in the background would hold a varying number of fds.
 	rt := newRuntime(t, watm.WithPoolSize(0))
 	m := shipped(t, rt, "plain")
-	srv := echoServer(t, m)
+	// Every server session ends because its client closed: cleanly.
+	srv := serveEcho(t, m, func(err error) {
+		if err != nil {
+			t.Errorf("echo server session: %v", err)
+		}
+	})
 	ctx := context.Background()
 	msg := randomBytes(4096, 7)
 	// Warm up once so that lazily started runtime goroutines are counted
@@ -105,10 +120,9 @@ func TestSequentialThenConcurrent(t *testing.T) {
 	for err := range errs {
 		t.Error(err)
 	}
-	if live := rt.Live(); live > 0 {
-		// Server-side sessions end when their echo goroutines close.
-		t.Logf("%d sessions still live at the end (server side winding down)", live)
-	}
+	// Every client session has ended (roundTrip waits); the server-side
+	// ones end when their echo goroutines close, shortly after.
+	waitFor(t, 10*time.Second, "end of all sessions", func() bool { return rt.Live() == 0 })
 }
 
 func TestRelayBetweenTCPPeers(t *testing.T) {
@@ -118,9 +132,7 @@ func TestRelayBetweenTCPPeers(t *testing.T) {
 	dst := newTCP(t)   // peer B
 	front := newTCP(t) // where peer A connects
 	r := &watm.Relay{Module: m, Config: watm.ConnConfig{Dial: dst.dial}}
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() { served <- r.Serve(ctx, front.ln) }()
+	stop := serveRelay(t, r, front.ln)
 
 	a, err := net.Dial("tcp", front.ln.Addr().String())
 	if err != nil {
@@ -143,8 +155,29 @@ func TestRelayBetweenTCPPeers(t *testing.T) {
 	}
 	a.Close()
 	b.Close()
-	cancel()
-	if err := <-served; err != nil {
+	wantClean(t, stop(1))
+}
+
+// TestRelayReportsFailedSession checks that Serve hands a session that
+// could not reach its destination to OnSessionEnd with the cause.
+func TestRelayReportsFailedSession(t *testing.T) {
+	leakCheck(t)
+	rt := newRuntime(t)
+	m := shipped(t, rt, "plain")
+	front := newTCP(t)
+	refused := func(ctx context.Context) (net.Conn, error) {
+		var d net.Dialer
+		return d.DialContext(ctx, "tcp", "127.0.0.1:1")
+	}
+	stop := serveRelay(t, &watm.Relay{Module: m, Config: watm.ConnConfig{Dial: refused}}, front.ln)
+	a, err := net.Dial("tcp", front.ln.Addr().String())
+	if err != nil {
 		t.Fatal(err)
+	}
+	defer a.Close()
+	ended := stop(1)
+	const want = "watm: _water_associate: dial tcp 127.0.0.1:1: connect: connection refused"
+	if len(ended) == 1 && (!errors.Is(ended[0], syscall.ECONNREFUSED) || ended[0].Error() != want) {
+		t.Errorf("session ended with %v, want %q", ended[0], want)
 	}
 }

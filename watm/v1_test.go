@@ -36,7 +36,10 @@ func TestV1Pairs(t *testing.T) {
 			c.Close()
 			s.Close()
 			if err := c.Session().Wait(); err != nil {
-				t.Fatal(err)
+				t.Fatalf("client session: %v", err)
+			}
+			if err := s.Session().Wait(); err != nil {
+				t.Fatalf("server session: %v", err)
 			}
 		})
 	}
@@ -46,11 +49,7 @@ func TestV1Relay(t *testing.T) {
 	rt := newRuntime(t)
 	m := shipped(t, rt, "plain_v1")
 	dst, front := newTCP(t), newTCP(t)
-	ctx, cancel := context.WithCancel(context.Background())
-	served := make(chan error, 1)
-	go func() {
-		served <- (&watm.Relay{Module: m, Config: watm.ConnConfig{Dial: dst.dial}}).Serve(ctx, front.ln)
-	}()
+	stop := serveRelay(t, &watm.Relay{Module: m, Config: watm.ConnConfig{Dial: dst.dial}}, front.ln)
 	a, err := net.Dial("tcp", front.ln.Addr().String())
 	if err != nil {
 		t.Fatal(err)
@@ -67,10 +66,7 @@ func TestV1Relay(t *testing.T) {
 	}
 	a.Close()
 	b.Close()
-	cancel()
-	if err := <-served; err != nil {
-		t.Fatal(err)
-	}
+	wantClean(t, stop(1))
 }
 
 // TestV1CtrlpipeStop checks that Close asks a v1 module to stop through its

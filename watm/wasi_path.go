@@ -44,8 +44,6 @@ var fdPrestatDirName = &hostFunc{name: "fd_prestat_dir_name", params: params(i32
 		return ESUCCESS
 	}}
 
-const ENAMETOOLONG Errno = 37
-
 func (in *instance) preopen(fd int32) (*dirFile, Errno) {
 	f, _, e := in.fds.get(fd)
 	if e != ESUCCESS {
@@ -78,7 +76,9 @@ func (in *instance) dirAt(mem api.Memory, fd int32, path, pathLen uint32) (*dirF
 // path_open(fd, dirflags, path, path_len, oflags, rights_base,
 // rights_inheriting, fdflags, result.opened_fd) opens a file of /conf
 // read-only, or a service of /water (read and write). Creating, truncating
-// or opening a file for write is EROFS; ENOENT when nothing has the name.
+// or opening a file for write is EROFS; ENOENT when nothing has the name;
+// ENOTDIR when O_DIRECTORY names a file (every name in them is a file).
+// Errnos: EFAULT, EBADF, ENOTDIR, ENOENT, EROFS, EMFILE.
 var pathOpen = &hostFunc{name: "path_open", params: params(i32, i32, i32, i32, i32, i64, i64, i32, i32),
 	names: []string{"fd", "dirflags", "path", "path_len", "oflags", "fs_rights_base", "fs_rights_inheriting", "fdflags", "result.opened_fd"},
 	body: func(in *instance, mem api.Memory, s []uint64) Errno {
@@ -91,17 +91,25 @@ var pathOpen = &hostFunc{name: "path_open", params: params(i32, i32, i32, i32, i
 			return e
 		}
 		const oflagsCreatTruncExcl = 1 | 4 | 8
+		const oflagsDirectory = 2
 		const rightFdWrite = 1 << 6
 		if uint16(s[4])&oflagsCreatTruncExcl != 0 {
 			return EROFS
 		}
+		wantDir := uint16(s[4])&oflagsDirectory != 0
 		var f file
 		if open, ok := d.service(path); ok {
+			if wantDir {
+				return ENOTDIR
+			}
 			f = open()
 		} else {
 			data, e := d.lookup(path)
 			if e != ESUCCESS {
 				return e
+			}
+			if wantDir {
+				return ENOTDIR
 			}
 			if uint16(s[7])&1 != 0 || (s[5]&rightFdWrite != 0 && s[5] != allRights) {
 				return EROFS
@@ -115,8 +123,6 @@ var pathOpen = &hostFunc{name: "path_open", params: params(i32, i32, i32, i32, i
 		mem.WriteUint32Le(res, uint32(fd))
 		return ESUCCESS
 	}}
-
-const EROFS Errno = 69
 
 // path_filestat_get(fd, flags, path, path_len, result.filestat).
 var pathFilestatGet = &hostFunc{name: "path_filestat_get", params: params(i32, i32, i32, i32, i32),

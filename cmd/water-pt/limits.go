@@ -13,7 +13,7 @@ import (
 
 	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
-	"github.com/water-pt/water-pt/ptserver"
+	"github.com/water-pt/water-pt/internal/ptlog"
 	"github.com/water-pt/water-pt/watm"
 )
 
@@ -112,7 +112,7 @@ func newRuntime(ctx context.Context, ropts []watm.Option, cacheDir string, logge
 	}
 	logger.Warn("compiled-module cache unusable; running without it (modules are compiled at each start). "+
 		"Make the directory writable, choose another with -watm-cache, or -watm-cache off",
-		"dir", cacheDir, "err", err, ptserver.NotifyTor, true)
+		"dir", cacheDir, "err", err, ptlog.NotifyTor, true)
 	return watm.NewRuntime(ctx, ropts...)
 }
 

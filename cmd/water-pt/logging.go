@@ -13,7 +13,6 @@ import (
 	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
 	"github.com/water-pt/water-pt/internal/ptlog"
-	"github.com/water-pt/water-pt/ptserver"
 )
 
 // logFileName is the log in the state directory (-enableLogging).
@@ -40,7 +39,7 @@ func openLogFile(dir string) (*os.File, error) {
 }
 
 // logHandler writes records to the log file (when logging is on) and sends
-// notable ones (attribute ptserver.NotifyTor) to tor as LOG lines. Unless
+// notable ones (attribute ptlog.NotifyTor) to tor as LOG lines. Unless
 // unsafe is set, every address in a message or attribute is scrubbed first:
 // pt-spec asks PTs not to write client addresses to disk.
 type logHandler struct {
@@ -60,9 +59,9 @@ func newLogHandler(w io.Writer, level slog.Level, toTor, unsafe bool) *logHandle
 	return h
 }
 
-// replace scrubs and drops the NotifyTor marker from the file output.
+// replace scrubs and drops the ptlog.NotifyTor marker from the file output.
 func (h *logHandler) replace(_ []string, a slog.Attr) slog.Attr {
-	if a.Key == ptserver.NotifyTor {
+	if a.Key == ptlog.NotifyTor {
 		return slog.Attr{}
 	}
 	if h.unsafe {
@@ -87,7 +86,7 @@ func (h *logHandler) Enabled(_ context.Context, l slog.Level) bool {
 func (h *logHandler) Handle(ctx context.Context, r slog.Record) error {
 	notify := false
 	r.Attrs(func(a slog.Attr) bool {
-		if a.Key == ptserver.NotifyTor {
+		if a.Key == ptlog.NotifyTor {
 			notify = true
 		}
 		return true
@@ -108,7 +107,7 @@ func (h *logHandler) sendToTor(r slog.Record) {
 	var b strings.Builder
 	b.WriteString(r.Message)
 	add := func(a slog.Attr) bool {
-		if a.Key != ptserver.NotifyTor {
+		if a.Key != ptlog.NotifyTor {
 			a = h.replace(nil, a)
 			fmt.Fprintf(&b, " %s=%v", a.Key, a.Value)
 		}

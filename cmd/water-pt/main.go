@@ -23,6 +23,7 @@ import (
 	"flag"
 	"fmt"
 	"io"
+	"log/slog"
 	"os"
 	"runtime"
 	"runtime/debug"
@@ -102,14 +103,7 @@ func (o *options) dialPolicy() watm.DialPolicy {
 	if len(o.allowDial) == 0 {
 		return nil
 	}
-	allowed := map[string]bool{}
-	for _, a := range o.allowDial {
-		allowed[a] = true
-	}
-	return func(network, address string) bool {
-		tcp := network == "tcp" || network == "tcp4" || network == "tcp6"
-		return tcp && (allowed["*"] || allowed[address])
-	}
+	return watm.AllowTCP(o.allowDial...)
 }
 
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
@@ -155,10 +149,7 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		managedFlagError(err)
 		return 2
 	}
-	level, err := parseLevel(opts.logLevel)
-	if err == nil {
-		err = opts.checkServerLimits()
-	}
+	level, err := opts.check()
 	if err != nil {
 		fmt.Fprintln(stderr, "water-pt:", err)
 		managedFlagError(err)
@@ -197,6 +188,19 @@ func managedFlagError(err error) {
 // module's accept. Cutting it short would close every failed probe at the
 // same early moment, which lyrebird never does.
 const serverSetupTimeout = 2 * time.Minute
+
+// check validates the flag values that the flag package cannot, and
+// returns the -logLevel.
+func (o *options) check() (slog.Level, error) {
+	level, err := parseLevel(o.logLevel)
+	if err == nil {
+		err = o.checkServerLimits()
+	}
+	if err == nil {
+		_, err = o.setupTimeoutFor()
+	}
+	return level, err
+}
 
 // setupTimeoutFor is -watm-setup-timeout, or the default for the process's
 // role when it is not set.

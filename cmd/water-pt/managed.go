@@ -11,6 +11,7 @@ import (
 
 	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
+	"github.com/water-pt/water-pt/internal/ptlog"
 	"github.com/water-pt/water-pt/ptclient"
 	"github.com/water-pt/water-pt/ptserver"
 	"github.com/water-pt/water-pt/watm"
@@ -189,7 +190,7 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 		go func() {
 			defer close(warmed)
 			if _, err := cat.Load(acceptCtx, watm.Spec{}); err != nil {
-				logger.Error("cannot load the default module", "err", err, ptserver.NotifyTor, true)
+				logger.Error("cannot load the default module", "err", err, ptlog.NotifyTor, true)
 			}
 		}()
 		defer func() { <-warmed }()
@@ -226,7 +227,7 @@ func managedServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 		return 1
 	}
 	if err := ptserver.WriteBridgeLine(stateDir, methods); err != nil {
-		logger.Warn("cannot write the bridge line file", "err", err, ptserver.NotifyTor, true)
+		logger.Warn("cannot write the bridge line file", "err", err, ptlog.NotifyTor, true)
 	}
 	return serveUntilStopped(ctx, logger, stdin, srv.Serve)
 }
@@ -250,7 +251,7 @@ func serveUntilStopped(ctx context.Context, logger *slog.Logger, stdin io.Reader
 		select {
 		case k := <-tm.events:
 			if k == stopGraceful {
-				logger.Info("SIGINT: no longer accepting connections; open ones may finish; SIGINT again to exit", ptserver.NotifyTor, true)
+				logger.Info("SIGINT: no longer accepting connections; open ones may finish; SIGINT again to exit", ptlog.NotifyTor, true)
 				stopAccepting()
 				continue
 			}

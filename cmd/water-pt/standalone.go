@@ -76,10 +76,7 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 	if *listen == "" {
 		return usage("-listen is required")
 	}
-	level, err := parseLevel(opts.logLevel)
-	if err == nil {
-		err = opts.checkServerLimits()
-	}
+	level, err := opts.check()
 	if err != nil {
 		return usage(err.Error())
 	}

@@ -14,6 +14,8 @@ import (
 	"sync"
 	"syscall"
 	"time"
+
+	"github.com/water-pt/water-pt/internal/ptlog"
 )
 
 // Back-off after a transient accept error, as net/http's Server.
@@ -21,10 +23,6 @@ const (
 	MinDelay = 5 * time.Millisecond
 	MaxDelay = time.Second
 )
-
-// NotifyTor is the slog attribute key that marks a record for tor's log
-// (ptserver.NotifyTor and ptclient.NotifyTor are the same key).
-const NotifyTor = "notify_tor"
 
 // Quiet is how long a burst of events stays one burst: an event that comes
 // sooner after the last logged one is counted, not logged.
@@ -57,7 +55,7 @@ func Loop(ctx context.Context, ln net.Listener, logger *slog.Logger, what string
 		delay = min(max(2*delay, MinDelay), MaxDelay)
 		if ok, n := burst.Event(time.Now()); ok {
 			logger.Warn(what+": accept failed; retrying (logged once per burst)", "err", err,
-				"since_last_log", n, "retry_in", delay.String(), NotifyTor, true)
+				"since_last_log", n, "retry_in", delay.String(), ptlog.NotifyTor, true)
 		}
 		if !sleep(ctx, delay) {
 			return nil

@@ -16,6 +16,11 @@ import (
 	"strings"
 )
 
+// NotifyTor is the slog attribute key that marks a record as notable: the
+// managed proxy also sends it to tor as a LOG line. ptclient, ptserver and
+// the command share this one key.
+const NotifyTor = "notify_tor"
+
 // Scrubbed replaces each address.
 const Scrubbed = "[scrubbed]"
 

@@ -17,6 +17,7 @@ import (
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
 
+	"github.com/water-pt/water-pt/watm/internal/spec"
 	"github.com/water-pt/water-pt/watm/modules"
 )
 
@@ -146,22 +147,6 @@ func (r *wasmReader) bytes() []byte {
 
 func (r *wasmReader) name() string { return string(r.bytes()) }
 
-// wasiPreview1 is every function of wasi_snapshot_preview1: a module may
-// import any of them, and nothing else from that module.
-var wasiPreview1 = []string{
-	"args_get", "args_sizes_get", "environ_get", "environ_sizes_get",
-	"clock_res_get", "clock_time_get", "fd_advise", "fd_allocate", "fd_close",
-	"fd_datasync", "fd_fdstat_get", "fd_fdstat_set_flags", "fd_fdstat_set_rights",
-	"fd_filestat_get", "fd_filestat_set_size", "fd_filestat_set_times", "fd_pread",
-	"fd_prestat_get", "fd_prestat_dir_name", "fd_pwrite", "fd_read", "fd_readdir",
-	"fd_renumber", "fd_seek", "fd_sync", "fd_tell", "fd_write",
-	"path_create_directory", "path_filestat_get", "path_filestat_set_times",
-	"path_link", "path_open", "path_readlink", "path_remove_directory",
-	"path_rename", "path_symlink", "path_unlink_file", "poll_oneoff",
-	"proc_exit", "proc_raise", "sched_yield", "random_get", "sock_accept",
-	"sock_recv", "sock_send", "sock_shutdown",
-}
-
 // TestModuleABI checks that every module has exactly the imports and
 // exports of its WATER version (v1 for names ending in _v1, else v0), with
 // their types, plus water_seen for the modules that keep a replay filter.
@@ -241,7 +226,7 @@ func TestModuleABI(t *testing.T) {
 				case "env":
 					gotImports[fn] = sig(f.ParamTypes(), f.ResultTypes())
 				case "wasi_snapshot_preview1":
-					if !slices.Contains(wasiPreview1, fn) {
+					if !slices.Contains(spec.Preview1Functions(), fn) {
 						t.Errorf("imports %s.%s, not a WASI preview 1 function", mod, fn)
 					}
 				default:

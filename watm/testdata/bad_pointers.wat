@@ -8,10 +8,11 @@
 ;; byte may be read from or written to the caller fd, and no call may block
 ;; (the caller fd is made non-blocking first; a host that does the I/O before
 ;; checking a result pointer gives EAGAIN here and fails the check).
-;; The rule these checks assume: (1) an fd the module does not own is EBADF;
-;; (2) then every pointer/length is checked (EFAULT), including sums that
-;; overflow 32 bits; (3) only then anything else (ESPIPE, ENOTDIR, ENOTSOCK,
-;; ENOTSUP, ...).
+;; The rule these checks assume: (1) every pointer/length is checked first
+;; (EFAULT), including sums that overflow 32 bits; (2) then the fd (one the
+;; module does not own is EBADF); (3) only then anything else (ESPIPE,
+;; ENOTDIR, ENOTSOCK, ENOTSUP, ...). Only owned fds are passed here, so the
+;; order of (1) and (2) is tested in TestWASIErrnoOrder, not here.
 ;; Two exceptions, both documented in README.md:
 ;;   - fd_prestat_get / fd_prestat_dir_name may also answer EBADF (8): in
 ;;     WASI that is how "not a preopen" is reported, and wasi-libc relies on it;

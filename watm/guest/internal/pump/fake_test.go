@@ -4,6 +4,8 @@ import (
 	"fmt"
 	"math/rand/v2"
 	"sync"
+	"testing"
+	"time"
 
 	"github.com/water-pt/water-pt/watm/guest/internal/pump"
 	"github.com/water-pt/water-pt/watm/guest/internal/wasi"
@@ -21,6 +23,7 @@ type kernel struct {
 	next  int32
 	rng   *rand.Rand
 	polls int // Poll calls, for the efficiency check
+	idle  int // Poll calls now blocked with nothing ready
 }
 
 type end struct {
@@ -192,8 +195,25 @@ func (k *kernel) Poll(subs []pump.Sub, wait bool, ready []pump.Ready) (int, wasi
 		if n > 0 || !wait {
 			return n, 0
 		}
+		k.idle++
 		k.cond.Wait()
+		k.idle--
 	}
+}
+
+// waitIdle returns once a Poll call is blocked with nothing ready (the
+// loop has gone idle), failing the test after a few seconds.
+func (k *kernel) waitIdle(t testing.TB) {
+	t.Helper()
+	for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(time.Millisecond) {
+		k.mu.Lock()
+		idle := k.idle
+		k.mu.Unlock()
+		if idle > 0 {
+			return
+		}
+	}
+	t.Fatal("the loop did not go idle in poll_oneoff within 5s")
 }
 
 // writeAll writes p to the blocking fd, then shuts it down if shut.

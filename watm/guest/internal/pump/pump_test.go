@@ -231,7 +231,7 @@ func TestRunCancelIdle(t *testing.T) {
 	net, _ := k.socketpair(100)
 	cancel, cancelPeer := k.socketpair(1)
 	done := start(k, addOne{}, plain, net, cancel)
-	time.Sleep(10 * time.Millisecond)
+	k.waitIdle(t)
 	k.writeAll(cancelPeer, []byte{0}, false)
 	wait(t, done, wasi.ECANCELED)
 }
@@ -312,7 +312,7 @@ func TestRunErrors(t *testing.T) {
 		plain, _ := k.socketpair(100)
 		net, _ := k.socketpair(100)
 		done := start(k, addOne{}, plain, net, pump.NoFD)
-		time.Sleep(10 * time.Millisecond)
+		k.waitIdle(t)
 		k.Close(net)
 		wait(t, done, wasi.EBADF)
 	})

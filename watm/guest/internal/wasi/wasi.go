@@ -6,67 +6,42 @@
 // numbers and layouts are plain Go so that they can be tested anywhere.
 package wasi
 
-import "strconv"
+import (
+	"strconv"
+
+	"github.com/water-pt/water-pt/watm/internal/spec"
+)
 
 // Errno is a WASI preview 1 errno. Zero means success.
 type Errno uint16
 
-// The errnos the guest produces or tests for. The numbers are WASI's, not
-// the host's.
+// The errnos the guest produces or tests for (spec has them all).
 const (
-	ESUCCESS   Errno = 0
-	EAGAIN     Errno = 6
-	EALREADY   Errno = 7
-	EBADF      Errno = 8
-	ECANCELED  Errno = 11
-	ECONNRESET Errno = 15
-	EFAULT     Errno = 21
-	EFBIG      Errno = 22
-	EINTR      Errno = 27
-	EINVAL     Errno = 28
-	EIO        Errno = 29
-	ENOENT     Errno = 44
-	ENOSYS     Errno = 52
-	ENOTCONN   Errno = 53
-	ENOTSUP    Errno = 58
-	EPIPE      Errno = 64
+	ESUCCESS   Errno = spec.ESUCCESS
+	EAGAIN     Errno = spec.EAGAIN
+	EALREADY   Errno = spec.EALREADY
+	EBADF      Errno = spec.EBADF
+	ECANCELED  Errno = spec.ECANCELED
+	ECONNRESET Errno = spec.ECONNRESET
+	EFAULT     Errno = spec.EFAULT
+	EFBIG      Errno = spec.EFBIG
+	EINTR      Errno = spec.EINTR
+	EINVAL     Errno = spec.EINVAL
+	EIO        Errno = spec.EIO
+	ENOENT     Errno = spec.ENOENT
+	ENOSYS     Errno = spec.ENOSYS
+	ENOTCONN   Errno = spec.ENOTCONN
+	ENOTSUP    Errno = spec.ENOTSUP
+	EPIPE      Errno = spec.EPIPE
 )
 
-// Error names the errno, e.g. "EPIPE" or "errno 42".
+// Error names the errno, e.g. "EPIPE" or "errno 142".
 func (e Errno) Error() string {
-	switch e {
-	case ESUCCESS:
+	if e == ESUCCESS {
 		return "success"
-	case EAGAIN:
-		return "EAGAIN"
-	case EALREADY:
-		return "EALREADY"
-	case EBADF:
-		return "EBADF"
-	case ECANCELED:
-		return "ECANCELED"
-	case ECONNRESET:
-		return "ECONNRESET"
-	case EFAULT:
-		return "EFAULT"
-	case EFBIG:
-		return "EFBIG"
-	case EINTR:
-		return "EINTR"
-	case EINVAL:
-		return "EINVAL"
-	case EIO:
-		return "EIO"
-	case ENOENT:
-		return "ENOENT"
-	case ENOSYS:
-		return "ENOSYS"
-	case ENOTCONN:
-		return "ENOTCONN"
-	case ENOTSUP:
-		return "ENOTSUP"
-	case EPIPE:
-		return "EPIPE"
+	}
+	if name, ok := spec.ErrnoName(uint16(e)); ok {
+		return name
 	}
 	return "errno " + strconv.Itoa(int(e))
 }
