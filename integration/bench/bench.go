@@ -294,12 +294,17 @@ func buildBinaries(cfg Config) (map[string]string, func(), error) {
 	}
 	t0 := time.Now()
 	for _, s := range cfg.Systems {
-		if s.Binary != "" || bins[s.Package] != "" {
+		mu.Lock() // the builds below write bins as they finish
+		skip := s.Binary != "" || bins[s.Package] != ""
+		if !skip {
+			bins[s.Package] = "(building)"
+		}
+		mu.Unlock()
+		if skip {
 			continue
 		}
 		bd := &tortest.Builder{Package: s.Package}
 		builders = append(builders, bd)
-		bins[s.Package] = "(building)"
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
