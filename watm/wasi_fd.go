@@ -280,6 +280,7 @@ var fdPread = &hostFunc{name: "fd_pread", params: params(i32, i32, i32, i64, i32
 		return ESUCCESS
 	}}
 
+// fd_pwrite on the config file is EBADF, as fd_write: it is read-only.
 var fdPwrite = &hostFunc{name: "fd_pwrite", params: params(i32, i32, i32, i64, i32), names: []string{"fd", "iovs", "iovs_len", "offset", "result.nwritten"},
 	body: func(in *instance, mem api.Memory, s []uint64) Errno {
 		if !inRange(mem, p32(s, 4), 4) {
@@ -288,8 +289,12 @@ var fdPwrite = &hostFunc{name: "fd_pwrite", params: params(i32, i32, i32, i64, i
 		if e := checkIovecs(mem, p32(s, 1), p32(s, 2)); e != ESUCCESS {
 			return e
 		}
-		if _, _, e := in.fds.get(int32(s[0])); e != ESUCCESS {
+		f, _, e := in.fds.get(int32(s[0]))
+		if e != ESUCCESS {
 			return e
+		}
+		if _, ok := f.(*memFile); ok {
+			return EBADF
 		}
 		return ESPIPE
 	}}
