@@ -299,6 +299,20 @@ var fdPwrite = &hostFunc{name: "fd_pwrite", params: params(i32, i32, i32, i64, i
 		return ESPIPE
 	}}
 
+// fd_advise(fd, offset, len, advice) takes the hint and ignores it; an
+// advice WASI does not define (above 5, NOREUSE) is EINVAL, as wazero
+// answers. Errnos: EBADF, EINVAL.
+var fdAdvise = &hostFunc{name: "fd_advise", params: params(i32, i64, i64, i32), names: []string{"fd", "offset", "len", "advice"},
+	body: func(in *instance, _ api.Memory, s []uint64) Errno {
+		if _, _, e := in.fds.get(int32(s[0])); e != ESUCCESS {
+			return e
+		}
+		if uint8(s[3]) > 5 {
+			return EINVAL
+		}
+		return ESUCCESS
+	}}
+
 // fdOnly declares a function that only checks its descriptor, then answers
 // with errno: the file-system operations a socket or config file cannot do.
 func fdOnly(name string, errno Errno, ps []string, ts ...paramType) *hostFunc {
@@ -314,7 +328,6 @@ func fdOnly(name string, errno Errno, ps []string, ts ...paramType) *hostFunc {
 type paramType = api.ValueType
 
 var (
-	fdAdvise           = fdOnly("fd_advise", ESUCCESS, []string{"fd", "offset", "len", "advice"}, i32, i64, i64, i32)
 	fdAllocate         = fdOnly("fd_allocate", ENOTSUP, []string{"fd", "offset", "len"}, i32, i64, i64)
 	fdDatasync         = fdOnly("fd_datasync", EINVAL, []string{"fd"}, i32)
 	fdSync             = fdOnly("fd_sync", EINVAL, []string{"fd"}, i32)
