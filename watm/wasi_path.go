@@ -190,9 +190,25 @@ var (
 		params(i32, i32, i32, i32, i32, i32), [2]int{1, 2}, [2]int{4, 5})
 	pathUnlinkFile = pathOp("path_unlink_file", EROFS, []string{"fd", "path", "path_len"},
 		params(i32, i32, i32), [2]int{1, 2})
-	fdReaddir = pathOp("fd_readdir", ENOTSUP, []string{"fd", "buf", "buf_len", "cookie", "result.bufused"},
-		params(i32, i32, i32, i64, i32), [2]int{1, 2}, [2]int{4, 4})
 )
+
+// fd_readdir(fd, buf, buf_len, cookie, result.bufused): listing /conf is
+// not supported. Errnos: EFAULT, EBADF, ENOTDIR, ENOTSUP.
+var fdReaddir = &hostFunc{name: "fd_readdir", params: params(i32, i32, i32, i64, i32),
+	names: []string{"fd", "buf", "buf_len", "cookie", "result.bufused"},
+	body: func(in *instance, mem api.Memory, s []uint64) Errno {
+		if !inRange(mem, p32(s, 1), p32(s, 2)) || !inRange(mem, p32(s, 4), 4) {
+			return EFAULT
+		}
+		f, _, e := in.fds.get(int32(s[0]))
+		if e != ESUCCESS {
+			return e
+		}
+		if _, ok := f.(*dirFile); !ok {
+			return ENOTDIR
+		}
+		return ENOTSUP
+	}}
 
 // path_readlink(fd, path, path_len, buf, buf_len, result.bufused): /conf
 // has no links.
