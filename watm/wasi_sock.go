@@ -28,12 +28,16 @@ var sockRecv = &hostFunc{name: "sock_recv", params: params(i32, i32, i32, i32, i
 	}}
 
 // sock_send(fd, si_data, si_data_len, si_flags, result.so_datalen) is
-// fd_write on a socket.
+// fd_write on a socket; WASI defines no si_flags, so any is ENOTSUP (as
+// wazero answers).
 var sockSend = &hostFunc{name: "sock_send", params: params(i32, i32, i32, i32, i32),
 	names: []string{"fd", "si_data", "si_data_len", "si_flags", "result.so_datalen"},
 	body: func(in *instance, mem api.Memory, s []uint64) Errno {
 		if e := in.sockOnly(mem, int32(s[0]), p32(s, 1), p32(s, 2), p32(s, 4)); e != ESUCCESS {
 			return e
+		}
+		if uint16(s[3]) != 0 {
+			return ENOTSUP
 		}
 		return in.writev(mem, int32(s[0]), p32(s, 1), p32(s, 2), p32(s, 4))
 	}}
