@@ -156,9 +156,17 @@ var pathFilestatGet = &hostFunc{name: "path_filestat_get", params: params(i32, i
 		return ESUCCESS
 	}}
 
-// pathOp declares a path function that checks its pointers and descriptor
-// and then answers errno: /conf cannot be changed.
+// pathOp declares a path function that checks its pointers and its
+// directory descriptors (the parameters named fd, old_fd and new_fd: both
+// of path_link and path_rename) and then answers errno: /conf cannot be
+// changed.
 func pathOp(name string, errno Errno, names []string, ts []api.ValueType, ptrs ...[2]int) *hostFunc {
+	var dirs []int
+	for i, n := range names {
+		if n == "fd" || n == "old_fd" || n == "new_fd" {
+			dirs = append(dirs, i)
+		}
+	}
 	return &hostFunc{name: name, params: ts, names: names,
 		body: func(in *instance, mem api.Memory, s []uint64) Errno {
 			for _, p := range ptrs {
@@ -166,12 +174,14 @@ func pathOp(name string, errno Errno, names []string, ts []api.ValueType, ptrs .
 					return EFAULT
 				}
 			}
-			f, _, e := in.fds.get(int32(s[0]))
-			if e != ESUCCESS {
-				return e
-			}
-			if _, ok := f.(*dirFile); !ok {
-				return ENOTDIR
+			for _, i := range dirs {
+				f, _, e := in.fds.get(int32(s[i]))
+				if e != ESUCCESS {
+					return e
+				}
+				if _, ok := f.(*dirFile); !ok {
+					return ENOTDIR
+				}
 			}
 			return errno
 		}}
