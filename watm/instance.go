@@ -13,6 +13,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
+
+	"github.com/water-pt/water-pt/watm/internal/spec"
 )
 
 // DialFunc connects to the destination the caller chose for a connection:
@@ -118,7 +120,7 @@ func newInstance(ctx context.Context, m *Module) (*instance, error) {
 	if m.abi.version == 1 {
 		// Go's wasip1 runtime looks for preopens while it starts, so /conf
 		// is there from the start; configure fills it.
-		in.conf = &dirFile{name: "/conf", entries: map[string][]byte{}}
+		in.conf = &dirFile{name: spec.ConfigDir, entries: map[string][]byte{}}
 		_, _ = in.fds.insert(in.conf)
 	}
 	if m.services {
@@ -156,7 +158,7 @@ func (in *instance) configure(cc ConnConfig) {
 		in.logger = cc.Logger
 	}
 	if in.conf != nil && cc.Config != nil {
-		in.conf.entries["watm.cfg"] = cc.Config
+		in.conf.entries[spec.ConfigFile] = cc.Config
 	}
 }
 

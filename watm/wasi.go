@@ -6,12 +6,14 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/water-pt/water-pt/watm/internal/spec"
 )
 
 // The host module names a WATM imports from.
 const (
-	wasiModuleName = "wasi_snapshot_preview1"
-	envModuleName  = "env"
+	wasiModuleName = spec.WASIModule
+	envModuleName  = spec.EnvModule
 )
 
 // hostFunc declares one host function: its name, parameter types and names,
