@@ -11,7 +11,7 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/catalog"
 	"github.com/water-pt/water-pt/watm/conformance"
 )
 
@@ -102,7 +102,7 @@ func (f *checkFlags) options(stderr io.Writer) (conformance.Options, error) {
 		if c.v == "" {
 			continue
 		}
-		b, err := watm.DecodeConfig(c.v)
+		b, err := catalog.DecodeConfig(c.v)
 		if err != nil {
 			return o, fmt.Errorf("%s: %w", c.flag, err)
 		}

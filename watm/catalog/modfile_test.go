@@ -1,4 +1,4 @@
-package watm_test
+package catalog_test
 
 import (
 	"context"
@@ -10,17 +10,23 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/catalog"
 	"github.com/water-pt/water-pt/watm/modules"
 )
 
-func newCatalog(t *testing.T) *watm.Catalog {
-	return watm.NewCatalog(newRuntime(t), nil, modules.Lookup, modules.Names(), modules.Default)
+func newCatalog(t *testing.T) *catalog.Catalog {
+	rt, err := watm.NewRuntime(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	return catalog.New(rt, catalog.WithEmbedded(modules.Lookup, modules.Names(), modules.Default))
 }
 
 // loadPath asks the catalog for the module file at path, as watm=/abs/path
 // on a bridge line does.
-func loadPath(c *watm.Catalog, path string) error {
-	_, err := c.Load(context.Background(), watm.Spec{Name: path})
+func loadPath(c *catalog.Catalog, path string) error {
+	_, err := c.Load(context.Background(), catalog.Spec{Name: path})
 	return err
 }
 
