@@ -4,6 +4,7 @@ import (
 	"context"
 	"errors"
 	"fmt"
+	"github.com/water-pt/water-pt/watm/watmtest"
 	"io"
 	"net"
 	"os"
@@ -59,7 +60,7 @@ func TestReplyForError(t *testing.T) {
 			return dial(expired, &net.Dialer{}, closedPort(t))
 		}, ptclient.ReplyTTLExpired},
 		{"read deadline (real)", func(t *testing.T) error {
-			c, s := tcpPair(t)
+			c, s := watmtest.Pair(t)
 			_ = s
 			c.SetReadDeadline(time.Now().Add(-time.Second))
 			_, err := c.Read(make([]byte, 1))

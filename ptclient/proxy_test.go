@@ -7,6 +7,7 @@ import (
 	"encoding/base64"
 	"errors"
 	"fmt"
+	"github.com/water-pt/water-pt/watm/watmtest"
 	"io"
 	"net"
 	"net/http"
@@ -21,55 +22,6 @@ import (
 	"github.com/water-pt/water-pt/ptclient/proxytest"
 )
 
-// serve runs handler on each connection to a fresh loopback listener. When
-// the test ends it closes the listener and every connection and waits for
-// the handlers.
-func serve(t *testing.T, handler func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		routines sync.WaitGroup
-		mu       sync.Mutex
-		conns    = map[net.Conn]struct{}{}
-		closed   bool
-	)
-	routines.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			if closed {
-				mu.Unlock()
-				c.Close()
-				return
-			}
-			conns[c] = struct{}{}
-			mu.Unlock()
-			routines.Go(func() {
-				defer c.Close()
-				handler(c)
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		closed = true
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		routines.Wait()
-	})
-	return ln.Addr().String()
-}
-
-func echo(c net.Conn) { io.Copy(c, c) }
 
 // checkEcho checks that c is the raw TCP connection and that it reaches an
 // echo server.
@@ -210,7 +162,7 @@ func TestProxyDialerRejects(t *testing.T) {
 }
 
 func TestProxySOCKS5(t *testing.T) {
-	target := serve(t, echo)
+	target := watmtest.Echo(t).Address()
 	_, port, _ := net.SplitHostPort(target)
 	for _, tt := range []struct {
 		name   string
@@ -236,7 +188,7 @@ func TestProxySOCKS5(t *testing.T) {
 }
 
 func TestProxySOCKS5Refused(t *testing.T) {
-	target := serve(t, echo)
+	target := watmtest.Echo(t).Address()
 	srv := proxytest.StartSOCKS5(t, proxytest.Options{Username: "alice", Password: "right"})
 
 	t.Run("wrong password", func(t *testing.T) {
@@ -296,7 +248,7 @@ func TestProxySOCKS5ReplyCodes(t *testing.T) {
 }
 
 func TestProxyHTTP(t *testing.T) {
-	target := serve(t, echo)
+	target := watmtest.Echo(t).Address()
 	for _, tt := range []struct {
 		name string
 		opts proxytest.Options
@@ -365,7 +317,7 @@ func TestProxyHTTPResponses(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := make(chan *http.Request, 1)
-			addr := serve(t, func(c net.Conn) {
+			addr := watmtest.Serve(t, func(c net.Conn) {
 				req, err := http.ReadRequest(bufio.NewReader(c))
 				if err != nil {
 					t.Errorf("proxy: reading the request: %v", err)
@@ -377,7 +329,7 @@ func TestProxyHTTPResponses(t *testing.T) {
 					return
 				}
 				io.Copy(io.Discard, c)
-			})
+			}).Address()
 			u := &url.URL{Scheme: "http", Host: addr, User: tt.auth}
 			c, err := dialVia(t, u, target)
 
@@ -429,7 +381,7 @@ type socks4aRequest struct {
 // code and, when it grants, echoes.
 func socks4aServer(t *testing.T, code byte) (addr string, reqs <-chan socks4aRequest) {
 	ch := make(chan socks4aRequest, 1)
-	addr = serve(t, func(c net.Conn) {
+	addr = watmtest.Serve(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		var hdr [8]byte
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
@@ -457,7 +409,7 @@ func socks4aServer(t *testing.T, code byte) (addr string, reqs <-chan socks4aReq
 		if code == 0x5a {
 			io.Copy(c, br)
 		}
-	})
+	}).Address()
 	return addr, ch
 }
 
@@ -507,14 +459,14 @@ func TestProxyDialContext(t *testing.T) {
 	for _, scheme := range []string{"socks5", "socks4a", "http"} {
 		t.Run(scheme, func(t *testing.T) {
 			heard := make(chan struct{}, 2)
-			addr := serve(t, func(c net.Conn) {
+			addr := watmtest.Serve(t, func(c net.Conn) {
 				var b [1]byte
 				if _, err := c.Read(b[:]); err != nil {
 					return
 				}
 				heard <- struct{}{}
 				io.Copy(io.Discard, c) // and never a word back
-			})
+			}).Address()
 			d, err := ptclient.ProxyDialer(&url.URL{Scheme: scheme, Host: addr}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -557,7 +509,7 @@ func (r *recordingDialer) DialContext(ctx context.Context, network, addr string)
 }
 
 func TestProxyDialerUsesForward(t *testing.T) {
-	target := serve(t, echo)
+	target := watmtest.Echo(t).Address()
 	srv := proxytest.StartHTTP(t, proxytest.Options{})
 	fwd := &recordingDialer{}
 	d, err := ptclient.ProxyDialer(srv.URL(), fwd)

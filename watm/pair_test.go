@@ -1,20 +1,21 @@
 package watm_test
 
 import (
+	"github.com/water-pt/water-pt/watm/watmtest"
 	"testing"
 )
 
 func TestPairPlain64MiB(t *testing.T) {
 	for _, name := range []string{"plain", "reverse"} {
 		t.Run(name, func(t *testing.T) {
-			leakCheck(t)
+			watmtest.LeakCheck(t)
 			rt := newRuntime(t)
 			m := shipped(t, rt, name)
 			c, s := wrappedPair(t, m, m)
-			up, down := randomBytes(64<<20, 1), randomBytes(64<<20, 2)
+			up, down := watmtest.RandomBytes(64<<20, 1), watmtest.RandomBytes(64<<20, 2)
 			errs := make(chan error, 2)
-			go func() { errs <- sendAndCheck(c, s, up) }()
-			go func() { errs <- sendAndCheck(s, c, down) }()
+			go func() { errs <- watmtest.SendAndCheck(c, s, up) }()
+			go func() { errs <- watmtest.SendAndCheck(s, c, down) }()
 			for range 2 {
 				if err := <-errs; err != nil {
 					t.Fatal(err)

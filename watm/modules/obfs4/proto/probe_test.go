@@ -3,6 +3,7 @@ package proto
 import (
 	"crypto/rand"
 	"errors"
+	"github.com/water-pt/water-pt/watm/watmtest"
 	"io"
 	"net"
 	"os"
@@ -36,7 +37,7 @@ type probeResult struct {
 // the server's end and counts what the prober received.
 func probe(t *testing.T, id *ServerIdentity, replay ReplayFilter, limit time.Duration, send func(net.Conn)) probeResult {
 	t.Helper()
-	cRaw, sRaw := tcpPair(t)
+	cRaw, sRaw := watmtest.Pair(t)
 	tm := defaultTiming()
 	tm.serverLimit = limit
 	start := time.Now()
@@ -147,7 +148,7 @@ func (r *recordingConn) Write(p []byte) (int, error) {
 // handshake message as sent.
 func clientHelloBytes(t *testing.T, id *ServerIdentity, replay ReplayFilter, tm timing) []byte {
 	t.Helper()
-	cRaw, sRaw := tcpPair(t)
+	cRaw, sRaw := watmtest.Pair(t)
 	rec := &recordingConn{Conn: cRaw}
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -205,7 +206,7 @@ func TestEpochHourSkew(t *testing.T) {
 	for _, skew := range []time.Duration{-2 * time.Hour, 2 * time.Hour} {
 		tm := defaultTiming()
 		tm.now = func() time.Time { return time.Now().Add(skew) }
-		cRaw, sRaw := tcpPair(t)
+		cRaw, sRaw := watmtest.Pair(t)
 		hello, err := clientHelloBytesUnanswered(id, tm)
 		if err != nil {
 			t.Fatal(err)
