@@ -22,7 +22,6 @@ import (
 	"github.com/water-pt/water-pt/ptclient/proxytest"
 )
 
-
 // checkEcho checks that c is the raw TCP connection and that it reaches an
 // echo server.
 func checkEcho(t *testing.T, c net.Conn) {
