@@ -1,6 +1,7 @@
 package integration
 
 import (
+	"github.com/water-pt/water-pt/watm/watmtest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -70,7 +71,7 @@ func TestProxy(t *testing.T) {
 
 			// A bridge that refuses, behind the proxy.
 			ctx := ctxTimeout(t, 30*time.Second)
-			c, rep, err := tortest.DialSOCKS(ctx, p.ClientMethod.Addr, closedPort(t), p.ServerMethod.Args)
+			c, rep, err := tortest.DialSOCKS(ctx, p.ClientMethod.Addr, watmtest.ClosedPort(t), p.ServerMethod.Args)
 			if c != nil {
 				c.Close()
 			}

@@ -15,18 +15,6 @@ import (
 	"github.com/water-pt/water-pt/ptclient"
 )
 
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
-
 // opErr is what net.Dialer returns for a failed connect(2).
 func opErr(errno syscall.Errno) error {
 	return &net.OpError{Op: "dial", Net: "tcp", Addr: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1), Port: 443},
@@ -54,10 +42,10 @@ func TestReplyForError(t *testing.T) {
 	}{
 		{"nil", func(*testing.T) error { return nil }, ptclient.ReplySucceeded},
 		{"refused (real)", func(t *testing.T) error {
-			return dial(context.Background(), &net.Dialer{}, closedPort(t))
+			return dial(context.Background(), &net.Dialer{}, watmtest.ClosedPort(t))
 		}, ptclient.ReplyConnectionRefused},
 		{"deadline passed (real)", func(t *testing.T) error {
-			return dial(expired, &net.Dialer{}, closedPort(t))
+			return dial(expired, &net.Dialer{}, watmtest.ClosedPort(t))
 		}, ptclient.ReplyTTLExpired},
 		{"read deadline (real)", func(t *testing.T) error {
 			c, s := watmtest.Pair(t)
@@ -68,7 +56,7 @@ func TestReplyForError(t *testing.T) {
 		}, ptclient.ReplyTTLExpired},
 		{"source address not on this host (real)", func(t *testing.T) error {
 			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1)}}
-			return dial(context.Background(), d, closedPort(t))
+			return dial(context.Background(), d, watmtest.ClosedPort(t))
 		}, ptclient.ReplyAddressNotSupported},
 		{"DNS failure (real)", func(t *testing.T) error {
 			r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
@@ -77,7 +65,7 @@ func TestReplyForError(t *testing.T) {
 			return dial(context.Background(), &net.Dialer{Resolver: r}, "no-such-host.invalid:443")
 		}, ptclient.ReplyHostUnreachable},
 		{"canceled (real)", func(t *testing.T) error {
-			return dial(canceled, &net.Dialer{}, closedPort(t))
+			return dial(canceled, &net.Dialer{}, watmtest.ClosedPort(t))
 		}, ptclient.ReplyGeneralFailure},
 		{"ECONNRESET", func(*testing.T) error { return opErr(syscall.ECONNRESET) }, ptclient.ReplyConnectionRefused},
 		{"ENETUNREACH", func(*testing.T) error { return opErr(syscall.ENETUNREACH) }, ptclient.ReplyNetworkUnreachable},

@@ -210,7 +210,7 @@ func TestProxySOCKS5Refused(t *testing.T) {
 	}
 
 	t.Run("proxy not listening", func(t *testing.T) {
-		_, err := dialVia(t, &url.URL{Scheme: "socks5", Host: closedPort(t)}, target)
+		_, err := dialVia(t, &url.URL{Scheme: "socks5", Host: watmtest.ClosedPort(t)}, target)
 		if !errors.Is(err, syscall.ECONNREFUSED) || ptclient.ReplyForError(err) != ptclient.ReplyConnectionRefused {
 			t.Errorf("error %v (reply %v), want connection refused", err, ptclient.ReplyForError(err))
 		}
@@ -241,7 +241,7 @@ func TestProxySOCKS5ReplyCodes(t *testing.T) {
 	}
 	t.Run("real refusal", func(t *testing.T) {
 		srv := proxytest.StartSOCKS5(t, proxytest.Options{})
-		_, err := dialVia(t, srv.URL(), closedPort(t))
+		_, err := dialVia(t, srv.URL(), watmtest.ClosedPort(t))
 		wantProxyError(t, err, ptclient.ReplyConnectionRefused, "connection refused")
 	})
 }
@@ -286,7 +286,7 @@ func TestProxyHTTP(t *testing.T) {
 	}
 	t.Run("target refuses", func(t *testing.T) {
 		srv := proxytest.StartHTTP(t, proxytest.Options{})
-		_, err := dialVia(t, srv.URL(), closedPort(t))
+		_, err := dialVia(t, srv.URL(), watmtest.ClosedPort(t))
 		wantProxyError(t, err, ptclient.ReplyHostUnreachable, "502 Bad Gateway")
 	})
 }

@@ -27,7 +27,7 @@ import (
 // separately as linear-B/inst).
 
 // tcpRelay is the baseline: accept, dial dst, io.Copy both ways.
-func tcpRelay(t testing.TB, dst watm.DialFunc) *watmtest.Listener {
+func tcpRelay(t testing.TB, dst watm.DialFunc) *watmtest.Server {
 	return watmtest.Serve(t, func(a net.Conn) {
 		b, err := dst(context.Background())
 		if err != nil {

@@ -14,7 +14,7 @@ import (
 )
 
 // bridgeConns is a TCP server that hands each accepted conn to the test.
-func bridgeConns(t *testing.T) (*watmtest.Listener, <-chan net.Conn) {
+func bridgeConns(t *testing.T) (*watmtest.Server, <-chan net.Conn) {
 	ch := make(chan net.Conn, 8)
 	tp := watmtest.Serve(t, func(c net.Conn) {
 		done := make(chan struct{})

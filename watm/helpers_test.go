@@ -60,7 +60,7 @@ func wrappedPair(t testing.TB, client, server *watm.Module) (c, s *watm.Conn) {
 	}
 	ch := make(chan res, 1)
 	go func() {
-		nc, err := tp.Listener.Accept()
+		nc, err := tp.Accept()
 		if err != nil {
 			ch <- res{err: err}
 			return

@@ -99,7 +99,7 @@ func TestShortWritesAbsorbed(t *testing.T) {
 	a, b := watmtest.Pair(t)
 	srv := watmtest.Listen(t)
 	peer := make(chan net.Conn, 1)
-	go func() { c, _ := srv.Listener.Accept(); peer <- c }()
+	go func() { c, _ := srv.Accept(); peer <- c }()
 	sess, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.Dial})
 	if err != nil {
 		t.Fatal(err)

@@ -152,7 +152,7 @@ func testTimerAndRole(t *testing.T, m *watm.Module) {
 	}
 	ch := make(chan hello, 1)
 	go func() {
-		c, err := tp.Listener.Accept()
+		c, err := tp.Accept()
 		if err != nil {
 			ch <- hello{err: err}
 			return
@@ -183,7 +183,7 @@ func testTimerAndRole(t *testing.T, m *watm.Module) {
 func testErrorReachesHost(t *testing.T, m *watm.Module) {
 	tp := watmtest.Listen(t)
 	go func() {
-		if c, err := tp.Listener.Accept(); err == nil {
+		if c, err := tp.Accept(); err == nil {
 			c.Close()
 		}
 	}()

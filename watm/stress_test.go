@@ -27,7 +27,7 @@ func serveEcho(t testing.TB, m *watm.Module, ended func(error)) *watmtest.Listen
 	tp := watmtest.Listen(t)
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); tp.Listener.Close(); wg.Wait() })
+	t.Cleanup(func() { cancel(); tp.Close(); wg.Wait() })
 	l := &watm.Listener{Module: m}
 	wl := l.Listen(ctx, tp.Listener)
 	wg.Add(1)
@@ -140,7 +140,7 @@ func TestRelayBetweenTCPPeers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := dst.Listener.Accept()
+	b, err := dst.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}

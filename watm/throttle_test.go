@@ -23,7 +23,7 @@ func TestCancelWhileQueueFull(t *testing.T) {
 			tp := watmtest.Listen(t)
 			held := make(chan net.Conn, 1)
 			go func() {
-				c, err := tp.Listener.Accept()
+				c, err := tp.Accept()
 				if err != nil {
 					close(held)
 					return

@@ -55,7 +55,7 @@ func TestV1Relay(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := dst.Listener.Accept()
+	b, err := dst.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -111,7 +111,7 @@ func TestConfigDelivery(t *testing.T) {
 	srv := watmtest.Listen(t)
 	go func() {
 		for {
-			c, err := srv.Listener.Accept()
+			c, err := srv.Accept()
 			if err != nil {
 				return
 			}
@@ -163,7 +163,7 @@ func TestDialPolicy(t *testing.T) {
 	for _, tp := range []*watmtest.Listener{allowed, other} {
 		go func() {
 			for {
-				c, err := tp.Listener.Accept()
+				c, err := tp.Accept()
 				if err != nil {
 					return
 				}
@@ -223,7 +223,7 @@ func TestV1DialEntry(t *testing.T) {
 	srv := watmtest.Listen(t)
 	go func() {
 		for {
-			c, err := srv.Listener.Accept()
+			c, err := srv.Accept()
 			if err != nil {
 				return
 			}

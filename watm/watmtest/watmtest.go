@@ -19,6 +19,7 @@ import (
 	"os"
 	"runtime"
 	"sync"
+	"sync/atomic"
 	"testing"
 	"time"
 )
@@ -48,6 +49,19 @@ func (l *Listener) Dial(ctx context.Context) (net.Conn, error) {
 	return d.DialContext(ctx, "tcp", l.Address())
 }
 
+// ClosedPort returns a loopback address nothing listens on (a dial is
+// refused).
+func ClosedPort(t testing.TB) string {
+	t.Helper()
+	ln, err := net.Listen("tcp", "127.0.0.1:0")
+	if err != nil {
+		t.Fatal(err)
+	}
+	addr := ln.Addr().String()
+	ln.Close()
+	return addr
+}
+
 // Pair returns the two ends of a loopback TCP connection, closed when the
 // test ends. Real sockets, not net.Pipe: the kernel buffers what the other
 // side has not read yet, and each end has a descriptor.
@@ -71,12 +85,22 @@ func Pair(t testing.TB) (client, server *net.TCPConn) {
 	return client, server
 }
 
+// Server is a Listener whose connections Serve handles.
+type Server struct {
+	*Listener
+	accepted atomic.Int64
+}
+
+// Accepted counts the connections the server has accepted.
+func (s *Server) Accepted() int { return int(s.accepted.Load()) }
+
 // Serve runs handle on each connection accepted on a new Listener, then
 // closes the connection. When the test ends it closes the listener and
 // every connection still open, and waits for the handlers.
-func Serve(t testing.TB, handle func(net.Conn)) *Listener {
+func Serve(t testing.TB, handle func(net.Conn)) *Server {
 	t.Helper()
 	l := Listen(t)
+	s := &Server{Listener: l}
 	var (
 		wg     sync.WaitGroup
 		mu     sync.Mutex
@@ -99,6 +123,7 @@ func Serve(t testing.TB, handle func(net.Conn)) *Listener {
 			if err != nil {
 				return
 			}
+			s.accepted.Add(1)
 			mu.Lock()
 			if closed {
 				mu.Unlock()
@@ -113,17 +138,17 @@ func Serve(t testing.TB, handle func(net.Conn)) *Listener {
 			})
 		}
 	})
-	return l
+	return s
 }
 
-// Echo serves connections that echo back what they read.
-func Echo(t testing.TB) *Listener {
+// Echo serves connections that echo back what they read, then close.
+func Echo(t testing.TB) *Server {
 	t.Helper()
 	return Serve(t, func(c net.Conn) { io.Copy(c, c) })
 }
 
 // Sink serves connections that read and discard everything.
-func Sink(t testing.TB) *Listener {
+func Sink(t testing.TB) *Server {
 	t.Helper()
 	return Serve(t, func(c net.Conn) { io.Copy(io.Discard, c) })
 }
