@@ -8,7 +8,6 @@ import (
 	"encoding/hex"
 	"errors"
 	"fmt"
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"io"
 	"net"
 	"net/netip"
@@ -23,6 +22,7 @@ import (
 
 	"github.com/water-pt/water-pt/integration/tortest"
 	"github.com/water-pt/water-pt/watm/modules"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // Bad input: what tor (or an operator, or a censor probing the bridge) can

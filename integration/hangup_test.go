@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"errors"
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"io"
 	"net"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/integration/tortest"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // Modules that never look at their sockets or cancel channel outlive

@@ -3,7 +3,6 @@ package integration
 import (
 	"context"
 	"errors"
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"io"
 	"net"
 	"os"
@@ -17,6 +16,7 @@ import (
 
 	"github.com/water-pt/water-pt/integration/tortest"
 	"github.com/water-pt/water-pt/ptserver/extortest"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // Abuse: what a hostile client, a flood or a bad bridge line can make a PT

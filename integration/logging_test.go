@@ -3,7 +3,6 @@ package integration
 import (
 	"bytes"
 	"context"
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"os"
 	"path/filepath"
 	"regexp"
@@ -12,6 +11,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/integration/tortest"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // -enableLogging writes water-pt.log in the state directory, as lyrebird

@@ -6,7 +6,6 @@ import (
 	"encoding/json"
 	"errors"
 	"fmt"
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"io"
 	"net"
 	"os"
@@ -23,6 +22,7 @@ import (
 	"github.com/water-pt/water-pt/ptserver"
 	"github.com/water-pt/water-pt/ptserver/extortest"
 	"github.com/water-pt/water-pt/watm/modules/obfs4/proto"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // obfs4Side is one end of an obfs4 pair: water-pt or Debian's obfs4proxy.

@@ -1,7 +1,6 @@
 package integration
 
 import (
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"path/filepath"
 	"strings"
 	"testing"
@@ -9,6 +8,7 @@ import (
 
 	"github.com/water-pt/water-pt/integration/tortest"
 	"github.com/water-pt/water-pt/ptclient/proxytest"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // TOR_PT_PROXY: tor asks the client PT to reach its bridges through an

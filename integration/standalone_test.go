@@ -4,7 +4,6 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"net/netip"
 	"os"
 	"os/exec"
@@ -15,6 +14,7 @@ import (
 
 	"github.com/water-pt/water-pt/integration/tortest"
 	"github.com/water-pt/water-pt/watm/modules"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // Standalone mode, no tor: "water-pt server" in front of a plain TCP echo

@@ -4,7 +4,6 @@ import (
 	"context"
 	"errors"
 	"fmt"
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"io"
 	"net"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/ptclient"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // opErr is what net.Dialer returns for a failed connect(2).

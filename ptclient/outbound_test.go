@@ -3,7 +3,6 @@ package ptclient_test
 import (
 	"context"
 	"encoding/binary"
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"io"
 	"net"
 	"net/netip"
@@ -14,6 +13,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/water-pt/water-pt/ptclient"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 func TestParseOutboundBind(t *testing.T) {

@@ -3,7 +3,6 @@ package ptclient_test
 import (
 	"bytes"
 	"errors"
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"io"
 	"net"
 	"os"
@@ -13,6 +12,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/ptclient"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // Client messages.

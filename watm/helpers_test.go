@@ -122,6 +122,18 @@ func serveRelay(t testing.TB, r *watm.Relay, ln net.Listener) (stop func(n int) 
 	}
 }
 
+// closeClean closes each conn and fails the test unless its session ended
+// cleanly.
+func closeClean(t testing.TB, conns ...*watm.Conn) {
+	t.Helper()
+	for _, c := range conns {
+		c.Close()
+		if err := c.Session().Wait(); err != nil {
+			t.Errorf("session ended with %v", err)
+		}
+	}
+}
+
 // wantClean fails the test unless every session result is nil.
 func wantClean(t testing.TB, ended []error) {
 	t.Helper()

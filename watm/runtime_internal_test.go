@@ -3,11 +3,11 @@ package watm
 import (
 	"context"
 	"errors"
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"testing"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/water-pt/water-pt/watm/modules"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // TestLoadAfterClose closes the runtime while a module is being compiled

@@ -33,13 +33,8 @@ func TestSDKFixturesBulk(t *testing.T) {
 			}
 			c, s := wrappedPair(t, m, m)
 			up, down := watmtest.RandomBytes(16<<20, 1), watmtest.RandomBytes(16<<20, 2)
-			errs := make(chan error, 2)
-			go func() { errs <- watmtest.SendAndCheck(c, s, up) }()
-			go func() { errs <- watmtest.SendAndCheck(s, c, down) }()
-			for range 2 {
-				if err := <-errs; err != nil {
-					t.Fatal(err)
-				}
+			if err := watmtest.Exchange(c, s, up, down); err != nil {
+				t.Fatal(err)
 			}
 			for _, conn := range []*watm.Conn{c, s} {
 				select {

@@ -219,20 +219,10 @@ func testUnknownArg(t *testing.T, m *watm.Module) {
 func testStreamPair(t *testing.T, m *watm.Module) {
 	c, s := wrappedPair(t, m, m)
 	up, down := watmtest.RandomBytes(3<<20+17, 1), watmtest.RandomBytes(2<<20+5, 2)
-	errs := make(chan error, 2)
-	go func() { errs <- watmtest.SendAndCheck(c, s, up) }()
-	go func() { errs <- watmtest.SendAndCheck(s, c, down) }()
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+	if err := watmtest.Exchange(c, s, up, down); err != nil {
+		t.Fatal(err)
 	}
-	for _, conn := range []*watm.Conn{c, s} {
-		conn.Close()
-		if err := conn.Session().Wait(); err != nil {
-			t.Errorf("session ended with %v", err)
-		}
-	}
+	closeClean(t, c, s)
 }
 
 // Close on an idle connection: the worker honours the cancel channel.

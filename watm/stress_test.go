@@ -146,13 +146,8 @@ func TestRelayBetweenTCPPeers(t *testing.T) {
 	}
 	defer b.Close()
 	up, down := watmtest.RandomBytes(8<<20, 3), watmtest.RandomBytes(8<<20, 4)
-	errs := make(chan error, 2)
-	go func() { errs <- watmtest.SendAndCheck(a, b, up) }()
-	go func() { errs <- watmtest.SendAndCheck(b, a, down) }()
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+	if err := watmtest.Exchange(a, b, up, down); err != nil {
+		t.Fatal(err)
 	}
 	a.Close()
 	b.Close()

@@ -26,22 +26,10 @@ func TestV1Pairs(t *testing.T) {
 	for name, pair := range map[string][2]*watm.Module{"v1-v1": {v1, v1}, "v0-v1": {v0, v1}, "v1-v0": {v1, v0}} {
 		t.Run(name, func(t *testing.T) {
 			c, s := wrappedPair(t, pair[0], pair[1])
-			errs := make(chan error, 2)
-			go func() { errs <- watmtest.SendAndCheck(c, s, watmtest.RandomBytes(8<<20, 1)) }()
-			go func() { errs <- watmtest.SendAndCheck(s, c, watmtest.RandomBytes(8<<20, 2)) }()
-			for range 2 {
-				if err := <-errs; err != nil {
-					t.Fatal(err)
-				}
+			if err := watmtest.Exchange(c, s, watmtest.RandomBytes(8<<20, 1), watmtest.RandomBytes(8<<20, 2)); err != nil {
+				t.Fatal(err)
 			}
-			c.Close()
-			s.Close()
-			if err := c.Session().Wait(); err != nil {
-				t.Fatalf("client session: %v", err)
-			}
-			if err := s.Session().Wait(); err != nil {
-				t.Fatalf("server session: %v", err)
-			}
+			closeClean(t, c, s)
 		})
 	}
 }
@@ -106,18 +94,12 @@ func readPlain(t *testing.T, m *watm.Module, cc watm.ConnConfig) (string, error)
 	return string(got), err
 }
 
+// hangUp is a watmtest.Serve handler that closes each connection at once.
+func hangUp(net.Conn) {}
+
 func TestConfigDelivery(t *testing.T) {
 	rt := newRuntime(t)
-	srv := watmtest.Listen(t)
-	go func() {
-		for {
-			c, err := srv.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	srv := watmtest.Serve(t, hangUp)
 	addr := srv.Address()
 	v0, err := fixture(t, rt, "v0_config")
 	if err != nil {
@@ -159,18 +141,7 @@ func TestDialPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	allowed, other := watmtest.Listen(t), watmtest.Listen(t)
-	for _, tp := range []*watmtest.Listener{allowed, other} {
-		go func() {
-			for {
-				c, err := tp.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
-	}
+	allowed, other := watmtest.Serve(t, hangUp), watmtest.Serve(t, hangUp)
 	dest, otherAddr := allowed.Address(), other.Address()
 	base := watm.ConnConfig{Dial: allowed.Dial, Destination: dest}
 
@@ -220,16 +191,7 @@ func TestV1DialEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := watmtest.Listen(t)
-	go func() {
-		for {
-			c, err := srv.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
+	srv := watmtest.Serve(t, hangUp)
 	got, err := readPlain(t, m, watm.ConnConfig{Dial: srv.Dial, Destination: srv.Address()})
 	if err != nil {
 		t.Fatal(err)

@@ -2,7 +2,6 @@ package proxytest_test
 
 import (
 	"bufio"
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"io"
 	"net"
 	"net/http"
@@ -11,6 +10,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/ptclient/proxytest"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // openTunnel opens a tunnel through srv to target with raw protocol bytes

@@ -3,7 +3,6 @@ package conformance
 import (
 	"context"
 	"errors"
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"net"
 	"os"
 	"path/filepath"
@@ -11,6 +10,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 func smallOptions() Options {

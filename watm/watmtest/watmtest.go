@@ -234,6 +234,22 @@ func SendAndCheck(w, r net.Conn, data []byte) error {
 	return nil
 }
 
+// Exchange sends up from a to b and down from b to a at the same time,
+// each half-closed at its end and checked byte for byte (SendAndCheck),
+// and returns the first failure at once (the other direction's goroutines
+// end when the test closes the connections).
+func Exchange(a, b net.Conn, up, down []byte) error {
+	errs := make(chan error, 2)
+	go func() { errs <- SendAndCheck(a, b, up) }()
+	go func() { errs <- SendAndCheck(b, a, down) }()
+	for range 2 {
+		if err := <-errs; err != nil {
+			return err
+		}
+	}
+	return nil
+}
+
 // FirstDiff is the index of the first byte where a and b differ (the
 // shorter length when one is a prefix of the other).
 func FirstDiff(a, b []byte) int {

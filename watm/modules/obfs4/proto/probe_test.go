@@ -3,7 +3,6 @@ package proto
 import (
 	"crypto/rand"
 	"errors"
-	"github.com/water-pt/water-pt/watm/watmtest"
 	"io"
 	"net"
 	"os"
@@ -11,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // probeIdentity returns an identity whose close delay is 0 s and whose
