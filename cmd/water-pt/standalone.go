@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -42,8 +41,7 @@ func standaloneUsage(mode string) string {
 // paths as managed mode: for apps that speak SOCKS5 themselves, and for
 // trying a module out.
 func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("water-pt "+mode, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("water-pt "+mode, standaloneUsage(mode), stderr)
 	var opts options
 	opts.register(fs, "the -state directory")
 	opts.logLevel = "INFO"
@@ -63,17 +61,10 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 		to = fs.String("to", "", "host:port to dial for every connection, through the module (e.g. a water-pt server)")
 		relayArgs = fs.String("args", "", `the module, as "k=v;k=v" (watm=, watm-sha256=, watm-config=; e.g. "watm=reverse")`)
 	}
-	fs.Usage = func() {
-		fmt.Fprint(stderr, standaloneUsage(mode))
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args, nil); done {
 		return code
 	}
-	usage := func(msg string) int {
-		fmt.Fprintf(stderr, "water-pt %s: %s (see water-pt %s -h)\n", mode, msg, mode)
-		return 2
-	}
+	usage := func(msg string) int { return usageError(stderr, "water-pt "+mode, msg) }
 	if *listen == "" {
 		return usage("-listen is required")
 	}
