@@ -72,7 +72,7 @@ type Runtime struct {
 	pools      sync.WaitGroup
 
 	// compile is compileAndValidate; a test puts a step in between.
-	compile func(ctx context.Context, r *Runtime, wrt wazero.Runtime, wasm []byte, sum [32]byte) (*Module, error)
+	compile func(ctx context.Context, r *Runtime, wasm []byte, sum [32]byte, trusted bool) (*Module, error)
 }
 
 type config struct {
@@ -256,11 +256,7 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, trusted bool) (*Module,
 
 	// Not canceled with ctx: others may be waiting for this compilation,
 	// and it ends by itself.
-	wrt := r.rt
-	if trusted {
-		wrt = r.trusted
-	}
-	l.m, l.err = r.compile(context.WithoutCancel(ctx), r, wrt, wasm, sum)
+	l.m, l.err = r.compile(context.WithoutCancel(ctx), r, wasm, sum, trusted)
 	r.mu.Lock()
 	delete(r.loading, key)
 	if l.err == nil && r.closed {
@@ -270,7 +266,6 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, trusted bool) (*Module,
 		l.m, l.err = nil, errRuntimeClosed
 	}
 	if l.err == nil {
-		l.m.trusted = trusted
 		r.loaded[key] = l.m
 		if l.m.pool = newPool(l.m, r.cfg.poolSize); l.m.pool != nil {
 			r.pools.Add(1)
@@ -304,13 +299,6 @@ func (r *Runtime) untrack(s *Session) {
 	r.mu.Lock()
 	delete(r.live, s)
 	r.mu.Unlock()
-}
-
-// Live returns the number of sessions still running.
-func (r *Runtime) Live() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.live)
 }
 
 // Close stops every live session (each bounded by its grace period and a

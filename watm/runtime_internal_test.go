@@ -5,7 +5,6 @@ import (
 	"errors"
 	"testing"
 
-	"github.com/tetratelabs/wazero"
 	"github.com/water-pt/water-pt/watm/modules"
 	"github.com/water-pt/water-pt/watm/watmtest"
 )
@@ -22,8 +21,8 @@ func TestLoadAfterClose(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	r.compile = func(ctx context.Context, r *Runtime, wrt wazero.Runtime, wasm []byte, sum [32]byte) (*Module, error) {
-		m, err := compileAndValidate(ctx, r, wrt, wasm, sum)
+	r.compile = func(ctx context.Context, r *Runtime, wasm []byte, sum [32]byte, trusted bool) (*Module, error) {
+		m, err := compileAndValidate(ctx, r, wasm, sum, trusted)
 		if cerr := r.Close(ctx); cerr != nil {
 			t.Errorf("Close: %v", cerr)
 		}
