@@ -107,20 +107,16 @@ var (
 
 func fn(params []api.ValueType, results ...api.ValueType) sig { return sig{params, results} }
 
-// compileAndValidate compiles wasm (trusted: without loop checks) and
-// builds its Module, the one place a Module is made; its pool is added by
-// Runtime.load once the module is registered.
-func compileAndValidate(ctx context.Context, r *Runtime, wasm []byte, sum [32]byte, trusted bool) (*Module, error) {
+// compileAndValidate compiles and validates wasm on wrt (r.trusted for
+// LoadTrusted) and builds its Module, the one place a Module is made; its
+// pool is added by Runtime.load once the module is registered.
+func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, wasm []byte, sum [32]byte) (*Module, error) {
 	exportKinds, err := parseExports(wasm)
 	if err != nil {
 		return nil, fmt.Errorf("watm: not a WebAssembly module: %w", err)
 	}
-	wrt := r.rt
-	if trusted {
-		wrt = r.trusted
-	}
 	code := wasm
-	data, stripped, splitErr := splitData(wasm, uint64(r.cfg.memoryPages)<<16)
+	image, stripped, splitErr := splitData(wasm, uint64(r.cfg.memoryPages)<<16)
 	if splitErr == nil {
 		code = stripped
 	}
@@ -129,19 +125,20 @@ func compileAndValidate(ctx context.Context, r *Runtime, wasm []byte, sum [32]by
 		return nil, fmt.Errorf("watm: compile: %w", err)
 	}
 	shape, err := validate(compiled, exportKinds)
-	var image *memImage
-	if err == nil && data != nil {
-		if image, err = newMemImage(data); err != nil {
-			err = fmt.Errorf("watm: %w", err)
-		}
-	}
 	if err != nil {
 		_ = compiled.Close(ctx)
 		return nil, err
 	}
-	return &Module{rt: r, wrt: wrt, trusted: trusted, compiled: compiled, sum: sum,
-		abi: shape.abi, start: shape.start, roles: shape.roles, image: image,
-		seen: r.seenFor(sum), services: !r.cfg.noHostCrypto && importsServices(compiled)}, nil
+	m := &Module{rt: r, wrt: wrt, trusted: wrt == r.trusted, compiled: compiled, sum: sum,
+		abi: shape.abi, start: shape.start, roles: shape.roles,
+		seen: r.seenFor(sum), services: !r.cfg.noHostCrypto && importsServices(compiled)}
+	if image != nil {
+		if m.image, err = newMemImage(image); err != nil {
+			_ = compiled.Close(ctx)
+			return nil, fmt.Errorf("watm: %w", err)
+		}
+	}
+	return m, nil
 }
 
 // free releases a module that was compiled but will never run.

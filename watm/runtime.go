@@ -72,7 +72,7 @@ type Runtime struct {
 	pools      sync.WaitGroup
 
 	// compile is compileAndValidate; a test puts a step in between.
-	compile func(ctx context.Context, r *Runtime, wasm []byte, sum [32]byte, trusted bool) (*Module, error)
+	compile func(ctx context.Context, r *Runtime, wrt wazero.Runtime, wasm []byte, sum [32]byte) (*Module, error)
 }
 
 type config struct {
@@ -256,7 +256,11 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, trusted bool) (*Module,
 
 	// Not canceled with ctx: others may be waiting for this compilation,
 	// and it ends by itself.
-	l.m, l.err = r.compile(context.WithoutCancel(ctx), r, wasm, sum, trusted)
+	wrt := r.rt
+	if trusted {
+		wrt = r.trusted
+	}
+	l.m, l.err = r.compile(context.WithoutCancel(ctx), r, wrt, wasm, sum)
 	r.mu.Lock()
 	delete(r.loading, key)
 	if l.err == nil && r.closed {
