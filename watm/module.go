@@ -107,9 +107,6 @@ var (
 
 func fn(params []api.ValueType, results ...api.ValueType) sig { return sig{params, results} }
 
-// compileAndValidate compiles and validates wasm on wrt (r.trusted for
-// LoadTrusted) and builds its Module, the one place a Module is made; its
-// pool is added by Runtime.load once the module is registered.
 func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, wasm []byte, sum [32]byte) (*Module, error) {
 	exportKinds, err := parseExports(wasm)
 	if err != nil {
@@ -129,6 +126,8 @@ func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, was
 		_ = compiled.Close(ctx)
 		return nil, err
 	}
+	// The one place a Module is made (wrt is r.trusted for LoadTrusted);
+	// Runtime.load adds its pool once the module is registered.
 	m := &Module{rt: r, wrt: wrt, trusted: wrt == r.trusted, compiled: compiled, sum: sum,
 		abi: shape.abi, start: shape.start, roles: shape.roles,
 		seen: r.seenFor(sum), services: !r.cfg.noHostCrypto && importsServices(compiled)}
