@@ -81,26 +81,22 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// benchDial connects to addr and runs benchWrite on the connection.
+func benchDial(b *testing.B, addr string) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	benchWrite(b, c)
+}
+
 func BenchmarkThroughput(b *testing.B) {
 	b.Run("tcp-relay", func(b *testing.B) {
-		sink := watmtest.Sink(b)
-		front := tcpRelay(b, sink.Dial)
-		c, err := net.Dial("tcp", front.Address())
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		benchWrite(b, c)
+		benchDial(b, tcpRelay(b, watmtest.Sink(b).Dial).Address())
 	})
 	b.Run("wasm-relay", func(b *testing.B) {
-		rt := newRuntime(b)
-		m := shipped(b, rt, "plain")
-		c, err := net.Dial("tcp", wasmRelay(b, m, watmtest.Sink(b).Dial))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		benchWrite(b, c)
+		benchDial(b, wasmRelay(b, shipped(b, newRuntime(b), "plain"), watmtest.Sink(b).Dial))
 	})
 	b.Run("wasm-pair", func(b *testing.B) {
 		rt := newRuntime(b)
