@@ -119,16 +119,23 @@ func (o *obfs4Setup) dial(addr string) (*watm.Conn, error) {
 func (o *obfs4Setup) pair(t testing.TB) (c, s *watm.Conn) {
 	t.Helper()
 	ln := watmtest.Listen(t)
-	acc := o.serve(t, ln)
-	c, err := o.dial(ln.Address())
+	return o.connect(t, ln.Address(), o.serve(t, ln))
+}
+
+// connect dials addr with o's client and takes the server's end from acc;
+// both are closed when the test ends.
+func (o *obfs4Setup) connect(t testing.TB, addr string, acc <-chan accepted) (c, s *watm.Conn) {
+	t.Helper()
+	c, err := o.dial(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() })
 	a := <-acc
 	if a.err != nil {
-		c.Close()
 		t.Fatal(a.err)
 	}
+	t.Cleanup(func() { a.c.Close() })
 	return c, a.c
 }
 
@@ -265,16 +272,7 @@ func TestObfs4ReplayAcrossInstances(t *testing.T) {
 	t.Cleanup(func() { front.Close() })
 	hello := tap(t, front, ln.Address())
 
-	c, err := o.dial(front.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	first := <-acc
-	if first.err != nil {
-		t.Fatal(first.err)
-	}
-	defer first.c.Close()
+	c, firstC := o.connect(t, front.Address(), acc)
 	captured := <-hello
 	if len(captured) < 32+16+16 {
 		t.Fatalf("captured a %d-byte client handshake", len(captured))
@@ -303,10 +301,10 @@ func TestObfs4ReplayAcrossInstances(t *testing.T) {
 		t.Errorf("accept error %q, want it to name %q", second.err, want)
 	}
 
-	for _, conn := range []*watm.Conn{c, first.c} {
+	for _, conn := range []*watm.Conn{c, firstC} {
 		conn.SetDeadline(time.Now().Add(time.Minute))
 	}
-	if err := exchange(c, first.c, []byte("still here"), []byte("and here")); err != nil {
+	if err := exchange(c, firstC, []byte("still here"), []byte("and here")); err != nil {
 		t.Errorf("first connection after the replay: %v", err)
 	}
 }
@@ -399,20 +397,11 @@ func TestObfs4WithoutHostCrypto(t *testing.T) {
 			client.id, client.serverArgs, client.clientArgs = server.id, server.serverArgs, server.clientArgs
 			ln := watmtest.Listen(t)
 			acc := server.serve(t, ln)
-			c, err := client.dial(ln.Address())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			a := <-acc
-			if a.err != nil {
-				t.Fatal(a.err)
-			}
-			defer a.c.Close()
-			for _, conn := range []*watm.Conn{c, a.c} {
+			c, s := client.connect(t, ln.Address(), acc)
+			for _, conn := range []*watm.Conn{c, s} {
 				conn.SetDeadline(time.Now().Add(2 * time.Minute))
 			}
-			if err := exchange(c, a.c, watmtest.RandomBytes(1<<20+77, 5), watmtest.RandomBytes(1<<20+33, 6)); err != nil {
+			if err := exchange(c, s, watmtest.RandomBytes(1<<20+77, 5), watmtest.RandomBytes(1<<20+33, 6)); err != nil {
 				t.Fatal(err)
 			}
 		})
