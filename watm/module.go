@@ -119,14 +119,16 @@ func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, was
 	if err != nil {
 		return nil, fmt.Errorf("watm: compile: %w", err)
 	}
-	m, err := validate(compiled, exportKinds)
+	shape, err := validate(compiled, exportKinds)
 	if err != nil {
 		_ = compiled.Close(ctx)
 		return nil, err
 	}
-	m.rt, m.wrt, m.compiled, m.sum = r, wrt, compiled, sum
-	m.seen = r.seenFor(sum)
-	m.services = !r.cfg.noHostCrypto && importsServices(compiled)
+	// The one place a Module is made (wrt is r.trusted for LoadTrusted);
+	// Runtime.load adds its pool once the module is registered.
+	m := &Module{rt: r, wrt: wrt, trusted: wrt == r.trusted, compiled: compiled, sum: sum,
+		abi: shape.abi, start: shape.start, roles: shape.roles,
+		seen: r.seenFor(sum), services: !r.cfg.noHostCrypto && importsServices(compiled)}
 	if image != nil {
 		if m.image, err = newMemImage(image); err != nil {
 			_ = compiled.Close(ctx)
@@ -142,16 +144,23 @@ func (m *Module) free(ctx context.Context) {
 	m.image.close()
 }
 
+// moduleShape is what validate learns of a module's exports.
+type moduleShape struct {
+	abi   *abi
+	start string // "_initialize", "_start" or ""
+	roles Role
+}
+
 // validate detects the ABI version and checks every export and import the
 // version needs, collecting all problems into one error.
-func validate(c wazero.CompiledModule, exportKinds map[string]byte) (*Module, error) {
+func validate(c wazero.CompiledModule, exportKinds map[string]byte) (moduleShape, error) {
 	a, err := detectABI(exportKinds)
 	if err != nil {
-		return nil, err
+		return moduleShape{}, err
 	}
 	var problems []string
 	exports := c.ExportedFunctions()
-	m := &Module{abi: a}
+	shape := moduleShape{abi: a}
 	for _, e := range a.exports {
 		def, ok := exports[e.name]
 		if !ok {
@@ -165,9 +174,9 @@ func validate(c wazero.CompiledModule, exportKinds map[string]byte) (*Module, er
 				sig{def.ParamTypes(), def.ResultTypes()}, e.sig))
 			continue
 		}
-		m.roles |= e.role
+		shape.roles |= e.role
 	}
-	if m.roles == 0 && !hasRoleProblem(problems, a) {
+	if shape.roles == 0 && !hasRoleProblem(problems, a) {
 		entries := []string{a.entry(RoleDialer), a.entry(RoleListener), a.entry(RoleRelay)}
 		if a.dialOwn != "" {
 			entries = append(entries[:1], append([]string{a.dialOwn}, entries[1:]...)...)
@@ -181,15 +190,15 @@ func validate(c wazero.CompiledModule, exportKinds map[string]byte) (*Module, er
 			if len(def.ParamTypes()) != 0 || len(def.ResultTypes()) != 0 {
 				problems = append(problems, fmt.Sprintf("%s has type %s, want ()->()", name,
 					sig{def.ParamTypes(), def.ResultTypes()}))
-			} else if m.start == "" {
-				m.start = name
+			} else if shape.start == "" {
+				shape.start = name
 			}
 		}
 	}
 	if len(problems) > 0 {
-		return nil, &ValidationError{Version: a.version, Problems: problems}
+		return moduleShape{}, &ValidationError{Version: a.version, Problems: problems}
 	}
-	return m, nil
+	return shape, nil
 }
 
 func hasRoleProblem(problems []string, a *abi) bool {
