@@ -47,6 +47,7 @@ type Module struct {
 	roles    Role
 	pool     *pool     // ready instances; nil when pooling is off
 	image    *memImage // initial memory, mapped by each instance; nil: data segments are applied
+	snap     *snapshot // instances start from a snapshot (image is its memory); nil: they run start
 	seen     *seenSet  // water_seen's set, shared with the same bytes loaded trusted or not
 	// services: its instances get the preopened /water of host services
 	// (it can open them, and the Runtime offers them).
@@ -117,6 +118,12 @@ func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, was
 	if splitErr == nil {
 		code = stripped
 	}
+	var globals []wasmbin.Global
+	if image != nil {
+		if c, g := snapshotCode(exportKinds, code); c != nil {
+			code, globals = c, g
+		}
+	}
 	compiled, err := wrt.CompileModule(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("watm: compile: %w", err)
@@ -133,6 +140,11 @@ func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, was
 		if m.image, err = newMemImage(image); err != nil {
 			_ = compiled.Close(ctx)
 			return nil, fmt.Errorf("watm: %w", err)
+		}
+		if globals != nil {
+			if err := m.takeSnapshot(ctx, globals); err != nil {
+				r.cfg.logger.Warn("watm: module exports "+reseedExport+" but cannot be snapshotted; each instance runs its start function", "err", err)
+			}
 		}
 	}
 	return m, nil

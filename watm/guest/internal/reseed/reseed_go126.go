@@ -52,6 +52,7 @@ func reseed() wasi.Errno {
 	// randinit reads a new seed with random_get, as at start-up; it
 	// refuses to run twice, hence init is cleared first.
 	globalRand.init = false
+	readRandomFailed = false
 	randinit()
 	if readRandomFailed || !globalRand.init {
 		return wasi.EIO
@@ -68,7 +69,7 @@ func reseed() wasi.Errno {
 // generator's position is within its 32-word buffer.
 func laidOut() bool {
 	g := &globalRand
-	if unsafe.Sizeof(*g) != 352 || mcount() != 1 || !g.init || g.lock != 0 || readRandomFailed {
+	if unsafe.Sizeof(*g) != 352 || mcount() != 1 || !g.init || g.lock != 0 {
 		return false
 	}
 	if g.seed != [32]byte{} {

@@ -1,0 +1,111 @@
+package watm_test
+
+import (
+	"bufio"
+	"context"
+	"strings"
+	"testing"
+
+	"github.com/water-pt/water-pt/watm"
+)
+
+// reseedFlags build a Go WATM with the reseed export, as gen.sh does.
+var reseedFlags = []string{"-tags=waterpt_reseed", "-ldflags=-checklinkname=0"}
+
+// randReport dials through m (testdata/gomod/randreport) and returns the
+// fields of the line the module writes first: what randomness its
+// instance saw.
+func randReport(t *testing.T, m *watm.Module) map[string]string {
+	t.Helper()
+	tp := newTCP(t)
+	lines := make(chan string, 1)
+	go func() {
+		nc, err := tp.ln.Accept()
+		if err != nil {
+			lines <- "accept: " + err.Error()
+			return
+		}
+		defer nc.Close()
+		line, err := bufio.NewReader(nc).ReadString('\n')
+		if err != nil {
+			line = "read: " + err.Error()
+		}
+		lines <- line
+	}()
+	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: tp.dial}}
+	c, err := d.DialContext(context.Background())
+	if err != nil {
+		t.Fatal(err)
+	}
+	defer c.Close()
+	line := <-lines
+	fields := map[string]string{}
+	for _, f := range strings.Fields(line) {
+		k, v, _ := strings.Cut(f, "=")
+		fields[k] = v
+	}
+	for _, k := range randFields {
+		if len(fields[k]) < 16 {
+			t.Fatalf("report %q has no %s", line, k)
+		}
+	}
+	return fields
+}
+
+var randFields = []string{"rand", "map", "initmap", "select", "crypto"}
+
+// TestSnapshotClonesDoNotShareRandomness: a module with the reseed export
+// is snapshotted, and two of its instances (clones of the snapshot) see
+// different math/rand/v2 streams, map iteration orders (of a map made at
+// init and one made now), select choices and crypto/rand bytes. With the
+// reseed skipped, the clones share everything but crypto/rand: the
+// sharing this test exists to catch.
+func TestSnapshotClonesDoNotShareRandomness(t *testing.T) {
+	wasm := buildGuest(t, "randreport", reseedFlags...)
+	for _, reseed := range []bool{true, false} {
+		rt := newRuntime(t, watm.WithPoolSize(0))
+		m, err := rt.Load(context.Background(), wasm)
+		if err != nil {
+			t.Fatal(err)
+		}
+		if !m.Snapshotted() {
+			t.Fatal("a module exporting waterpt_reseed was not snapshotted")
+		}
+		if !reseed {
+			m.SkipReseed()
+		}
+		a, b := randReport(t, m), randReport(t, m)
+		for _, k := range randFields {
+			shared := a[k] == b[k]
+			switch {
+			case reseed && shared:
+				t.Errorf("two clones share %s: %s", k, a[k])
+			case !reseed && k != "crypto" && !shared:
+				t.Errorf("without the reseed, clones differ in %s (%s, %s): this test could not see sharing", k, a[k], b[k])
+			case !reseed && k == "crypto" && shared:
+				t.Errorf("crypto/rand repeats across clones: %s", a[k])
+			}
+		}
+	}
+}
+
+// TestNoSnapshotWithoutReseed: the same module built without the reseed
+// export (as the guest SDK builds by default, and as upstream SDKs' modules
+// are) runs its start function in every instance, and its instances still
+// differ.
+func TestNoSnapshotWithoutReseed(t *testing.T) {
+	rt := newRuntime(t, watm.WithPoolSize(0))
+	m, err := rt.Load(context.Background(), buildGuest(t, "randreport"))
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Snapshotted() {
+		t.Fatal("a module without waterpt_reseed was snapshotted")
+	}
+	a, b := randReport(t, m), randReport(t, m)
+	for _, k := range randFields {
+		if a[k] == b[k] {
+			t.Errorf("two instances share %s: %s", k, a[k])
+		}
+	}
+}
