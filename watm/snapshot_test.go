@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/modules"
 )
 
 // reseedFlags build a Go WATM with the reseed export, as gen.sh does.
@@ -106,6 +107,25 @@ func TestNoSnapshotWithoutReseed(t *testing.T) {
 	for _, k := range randFields {
 		if a[k] == b[k] {
 			t.Errorf("two instances share %s: %s", k, a[k])
+		}
+	}
+}
+
+// TestShippedModulesSnapshotted: every module water-pt ships (gen.sh builds
+// them with the reseed export) starts its instances from a snapshot,
+// loaded trusted or not.
+func TestShippedModulesSnapshotted(t *testing.T) {
+	rt := newRuntime(t, watm.WithPoolSize(0))
+	for _, name := range modules.Names() {
+		b, _ := modules.Lookup(name)
+		for _, load := range []func(context.Context, []byte) (*watm.Module, error){rt.Load, rt.LoadTrusted} {
+			m, err := load(context.Background(), b)
+			if err != nil {
+				t.Fatal(err)
+			}
+			if !m.Snapshotted() {
+				t.Errorf("%s (trusted %v) is not snapshotted", name, m.Trusted())
+			}
 		}
 	}
 }

@@ -184,6 +184,7 @@ func TestModuleABI(t *testing.T) {
 			"_water_accept":      fdToFD,
 			"_water_associate":   getFD,
 			"_water_worker":      getFD,
+			"waterpt_reseed":     getFD, // gen.sh's tag: instances start from a snapshot
 		},
 	}
 	v1 := abi{
@@ -196,6 +197,7 @@ func TestModuleABI(t *testing.T) {
 			"watm_accept_v1":    fdToFD,
 			"watm_associate_v1": getFD,
 			"watm_start_v1":     getFD,
+			"waterpt_reseed":    getFD, // gen.sh's tag: instances start from a snapshot
 		},
 	}
 
