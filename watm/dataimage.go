@@ -20,9 +20,9 @@ import (
 // descriptors, function tables, strings) stay shared by all instances.
 //
 // This is the state before any code of the module runs: no instance's
-// secrets or random state are in it. (Snapshotting after the start function
-// would be faster still, but every connection would then share the Go
-// runtime's random seeds; see RATIONALE.md.)
+// secrets or random state are in it. A module that can reseed its clones
+// goes one step further: the image is replaced by a snapshot taken after
+// its start function (snapshot.go).
 //
 // A module this cannot handle exactly (passive segments, offsets that are
 // not i32.const, overlapping segments, data past its initial memory, a

@@ -18,9 +18,9 @@
 // exactly as the runtime does at start-up. It returns 0, or a negated WASI
 // errno when it cannot reseed soundly: EIO when random_get failed, ENOTSUP
 // when the runtime's state is not laid out as this package expects. Only
-// Go 1.26's layout is known (the file is built for go1.26 only): with any
-// other toolchain, or without the tag, there is no export and a host does
-// not snapshot the module.
+// Go 1.26's layout (lock ranking off, the default) is known, and the file
+// is built for it only: with any other toolchain, or without the tag,
+// there is no export and a host does not snapshot the module.
 //
 // What stays shared by the clones, deliberately: the hash key of the
 // runtime's memhash (hashkey; every existing map depends on it, as in any

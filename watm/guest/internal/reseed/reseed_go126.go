@@ -1,4 +1,4 @@
-//go:build wasip1 && go1.26 && !go1.27 && waterpt_reseed
+//go:build wasip1 && go1.26 && !go1.27 && waterpt_reseed && !goexperiment.staticlockranking
 
 package reseed
 
