@@ -119,9 +119,11 @@ func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, was
 		code = stripped
 	}
 	var globals []wasmbin.Global
+	snapshotable := false
 	if image != nil {
-		if c, g := snapshotCode(exportKinds, code); c != nil {
-			code, globals = c, g
+		var c []byte
+		if c, globals, snapshotable = snapshotCode(exportKinds, code); snapshotable {
+			code = c
 		}
 	}
 	compiled, err := wrt.CompileModule(ctx, code)
@@ -141,7 +143,7 @@ func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, was
 			_ = compiled.Close(ctx)
 			return nil, fmt.Errorf("watm: %w", err)
 		}
-		if globals != nil {
+		if snapshotable {
 			if err := m.takeSnapshot(ctx, globals); err != nil {
 				r.cfg.logger.Warn("watm: module exports "+reseedExport+" but cannot be snapshotted; each instance runs its start function", "err", err)
 			}

@@ -58,19 +58,17 @@ type snapGlobal struct {
 }
 
 // snapshotCode returns the module code to compile for a module that may be
-// snapshotted (code with its mutable globals exported), or nil.
-func snapshotCode(exportKinds map[string]byte, code []byte) ([]byte, []wasmbin.Global) {
+// snapshotted (code with its mutable globals exported) and those globals;
+// ok is false for a module that may not.
+func snapshotCode(exportKinds map[string]byte, code []byte) (out []byte, globals []wasmbin.Global, ok bool) {
 	if kind, ok := exportKinds[reseedExport]; !ok || kind != wasmbin.KindFunc {
-		return nil, nil
+		return nil, nil, false
 	}
 	if _, ok := exportKinds["_initialize"]; !ok {
-		return nil, nil
+		return nil, nil, false
 	}
 	out, globals, err := wasmbin.ExportGlobals(code, globalExportPrefix)
-	if err != nil {
-		return nil, nil
-	}
-	return out, globals
+	return out, globals, err == nil
 }
 
 // takeSnapshot starts a template instance of m, records its memory and

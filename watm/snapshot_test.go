@@ -2,7 +2,9 @@ package watm_test
 
 import (
 	"bufio"
+	"bytes"
 	"context"
+	"log/slog"
 	"strings"
 	"testing"
 
@@ -127,5 +129,43 @@ func TestShippedModulesSnapshotted(t *testing.T) {
 				t.Errorf("%s (trusted %v) is not snapshotted", name, m.Trusted())
 			}
 		}
+	}
+}
+
+// TestSnapshotRestoresState: an instance of a snapshotted module has the
+// globals, memory contents and memory size the start function left, has
+// not run the start function itself, and has run waterpt_reseed exactly
+// once (testdata/snapshot_probe.wat checks all of that in its init). A
+// module whose waterpt_reseed fails is not snapshotted (the log says why),
+// and its instances run the start function and never the reseed.
+func TestSnapshotRestoresState(t *testing.T) {
+	var log bytes.Buffer
+	rt := newRuntime(t, watm.WithPoolSize(0), watm.WithLogger(slog.New(slog.NewTextHandler(&log, nil))))
+	ctx := context.Background()
+	m, err := fixture(t, rt, "snapshot_probe")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if !m.Snapshotted() {
+		t.Fatalf("snapshot_probe not snapshotted; log: %s", log.String())
+	}
+	for range 2 {
+		if err := m.CheckConfig(ctx, nil); err != nil {
+			t.Fatalf("a clone is not in the snapshot's state: %v", err)
+		}
+	}
+	m, err = fixture(t, rt, "snapshot_reseed_fails")
+	if err != nil {
+		t.Fatal(err)
+	}
+	if m.Snapshotted() {
+		t.Fatal("a module whose waterpt_reseed fails was snapshotted")
+	}
+	const want = "cannot be snapshotted; each instance runs its start function\" err=\"watm: waterpt_reseed returned errno 58 (ENOTSUP)"
+	if !strings.Contains(log.String(), want) {
+		t.Errorf("log %q does not say %q", log.String(), want)
+	}
+	if err := m.CheckConfig(ctx, nil); err != nil {
+		t.Fatalf("an instance of a module not snapshotted: %v", err)
 	}
 }
