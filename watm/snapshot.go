@@ -33,7 +33,10 @@ import (
 // started per instance) when the start function left anything else a clone
 // would not have: a descriptor opened or closed, or anything counted in
 // Behaviour. The modules' monotonic clock is the Runtime's, so a clone's
-// time goes on from the template's.
+// time goes on from the template's. Tables are not part of a snapshot
+// (wazero offers no way to read them): a module that exports the hook
+// declares that its start function leaves its tables as instantiated, as
+// Go's start-up does (Go never writes its function table).
 
 // reseedExport is the export, () -> i32, that re-seeds a clone's
 // randomness: 0 on success, a negated errno when it cannot.
