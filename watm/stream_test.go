@@ -18,11 +18,13 @@ import (
 )
 
 // buildGuest builds the Go WATM at ./testdata/gomod/PKG for wasip1 into a
-// temporary directory, as watm/modules/gen.sh builds the shipped ones.
-func buildGuest(t testing.TB, pkg string) []byte {
+// temporary directory, as watm/modules/gen.sh builds the shipped ones;
+// flags are more go build flags.
+func buildGuest(t testing.TB, pkg string, flags ...string) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "m.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, "./testdata/gomod/"+pkg)
+	args := append([]string{"build", "-buildmode=c-shared", "-trimpath", "-o", out}, flags...)
+	cmd := exec.Command("go", append(args, "./testdata/gomod/"+pkg)...)
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
