@@ -34,8 +34,8 @@ type termMon struct {
 	events chan stopKind
 	// sigterm is what SIGTERM means: stopHard when stdin is watched.
 	sigterm stopKind
-	sigs   chan os.Signal
-	done   chan struct{}
+	sigs    chan os.Signal
+	done    chan struct{}
 }
 
 func newTermMon(stdin io.Reader, watchStdin bool) *termMon {
