@@ -26,8 +26,8 @@ func WithPoolSize(n int) Option { return func(c *config) { c.poolSize = n } }
 // connection yet. routineRefill, owned by the Runtime, keeps it full, off
 // the connections' path: a refill starts when a connection's set-up ends,
 // not when it takes an instance, and only one instance is made while other
-// set-ups are under way (see "Why refill the pool after the set-up" in
-// RATIONALE.md).
+// set-ups are under way (RATIONALE.md, "Why compile once, map an image, and
+// keep a pool?").
 type pool struct {
 	m     *Module
 	ready chan *instance
