@@ -160,17 +160,13 @@ const refillSettle = 5 * time.Millisecond
 // than that and the next one would make its own instance: no wait. It
 // reports false when ctx ended.
 func (p *pool) settle(ctx context.Context) bool {
-	if len(p.ready) < cap(p.ready)-1 {
-		return ctx.Err() == nil
+	if len(p.ready) >= cap(p.ready)-1 {
+		select {
+		case <-time.After(refillSettle):
+		case <-ctx.Done():
+		}
 	}
-	t := time.NewTimer(refillSettle)
-	defer t.Stop()
-	select {
-	case <-t.C:
-		return true
-	case <-ctx.Done():
-		return false
-	}
+	return ctx.Err() == nil
 }
 
 // unidle puts the refill thread back to normal priority, so that stopping
