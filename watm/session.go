@@ -74,6 +74,8 @@ func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc 
 }
 
 func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc ConnConfig) (*Session, error) {
+	m.pool.beginSetup()
+	defer m.pool.endSetup()
 	sctx, cancel := m.rt.setupContext(ctx)
 	defer cancel()
 	in, err := m.acquire(sctx, cc)

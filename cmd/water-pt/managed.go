@@ -234,16 +234,26 @@ func managedServer(ctx context.Context, cat *catalog.Catalog, logger *slog.Logge
 	return serveUntilStopped(ctx, logger, stdin, srv.Serve)
 }
 
-// serveUntilStopped runs serve until tor asks us to stop. stdin closing,
-// SIGTERM or a second SIGINT exit at once; a first SIGINT stops accepting
-// and exits when the open connections have ended.
+// serveUntilStopped runs serve until tor asks us to stop. A hard stop
+// (stdin closing, a second signal, the parent gone) returns at once,
+// leaving the connections to die with the process: stopping thousands of
+// modules one by one would outlast the second tor gives us. SIGTERM
+// without TOR_PT_EXIT_ON_STDIN_CLOSE asks each open connection's module to
+// stop on the way out. A first SIGINT stops accepting and returns when the
+// open connections have ended.
 func serveUntilStopped(ctx context.Context, logger *slog.Logger, stdin io.Reader, serve func(acceptCtx, connCtx context.Context)) int {
 	tm := newTermMon(stdin, os.Getenv("TOR_PT_EXIT_ON_STDIN_CLOSE") == "1")
 	defer tm.stop()
+	connCtx, stopConns := context.WithCancel(ctx)
+	hard := false
+	defer func() {
+		if !hard {
+			stopConns()
+		}
+	}()
+	// Deferred last, so run first: the listeners close before the rest.
 	acceptCtx, stopAccepting := context.WithCancel(ctx)
 	defer stopAccepting()
-	connCtx, stopConns := context.WithCancel(ctx)
-	defer stopConns()
 	served := make(chan struct{})
 	go func() {
 		serve(acceptCtx, connCtx)
@@ -252,10 +262,13 @@ func serveUntilStopped(ctx context.Context, logger *slog.Logger, stdin io.Reader
 	for {
 		select {
 		case k := <-tm.events:
-			if k == stopGraceful {
+			switch k {
+			case stopGraceful:
 				logger.Info("SIGINT: no longer accepting connections; open ones may finish; SIGINT again to exit", ptlog.NotifyTor, true)
 				stopAccepting()
 				continue
+			case stopHard:
+				hard = true
 			}
 			return 0
 		case <-served:
