@@ -537,7 +537,15 @@ func stopPair(t *testing.T, p *tortest.Pair) {
 // that they come back.
 func echoOnce(t *testing.T, p *tortest.Pair, n int) {
 	t.Helper()
-	ctx := ctxTimeout(t, 30*time.Second)
+	echoOnceWithin(t, p, n, 30*time.Second)
+}
+
+// echoOnceWithin is echoOnce with the time the dial may take: longer for a
+// pair without a compile cache, whose first connection waits for the
+// module's compilation (a minute or more under -race on a busy machine).
+func echoOnceWithin(t *testing.T, p *tortest.Pair, n int, dial time.Duration) {
+	t.Helper()
+	ctx := ctxTimeout(t, dial)
 	c, err := p.Dial(ctx)
 	if err != nil {
 		t.Fatalf("dialing through the pair: %v", err)

@@ -34,7 +34,7 @@ func TestUnwritableCache(t *testing.T) {
 			}
 		}
 	}
-	echoOnce(t, p, 64<<10)
+	echoOnceWithin(t, p, 64<<10, 5*time.Minute)
 	stopPair(t, p)
 }
 
