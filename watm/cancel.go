@@ -1,6 +1,10 @@
 package watm
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
+)
 
 // cancelFile is the module's end of its cancel channel (v0
 // _water_cancel_with, v1 watm_ctrlpipe_v1): a descriptor in the fd table
@@ -47,45 +51,45 @@ func (c *cancelFile) filetype() uint8 { return filetypeSocketStream }
 func (c *cancelFile) pollfd() int     { return -1 }
 func (c *cancelFile) close() error    { return nil }
 
-func (c *cancelFile) read(p []byte, nonblock bool) (int, Errno) {
+func (c *cancelFile) read(p []byte, nonblock bool) (int, wasip1.Errno) {
 	if len(p) == 0 {
-		return 0, ESUCCESS
+		return 0, wasip1.ESUCCESS
 	}
 	if !nonblock {
 		select {
 		case <-c.fired:
 		case <-c.in.stopCh:
-			return 0, EBADF // the forced stop unwinds the module (hostErrno)
+			return 0, wasip1.EBADF // the forced stop unwinds the module (hostErrno)
 		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case c.shutRD:
-		return 0, ESUCCESS
+		return 0, wasip1.ESUCCESS
 	case c.pending:
 		c.pending = false
 		p[0] = c.b
-		return 1, ESUCCESS
+		return 1, wasip1.ESUCCESS
 	}
 	if !nonblock {
 		// The byte was read already: like the socketpair, wait for good.
 		c.mu.Unlock()
 		<-c.in.stopCh
 		c.mu.Lock()
-		return 0, EBADF
+		return 0, wasip1.EBADF
 	}
-	return 0, EAGAIN
+	return 0, wasip1.EAGAIN
 }
 
-func (c *cancelFile) write(p []byte, _ bool) (int, Errno) { return len(p), ESUCCESS }
+func (c *cancelFile) write(p []byte, _ bool) (int, wasip1.Errno) { return len(p), wasip1.ESUCCESS }
 
-func (c *cancelFile) shutdown(how uint8) Errno {
+func (c *cancelFile) shutdown(how uint8) wasip1.Errno {
 	if how < 1 || how > 3 {
-		return EINVAL
+		return wasip1.EINVAL
 	}
 	c.mu.Lock()
 	c.shutRD = c.shutRD || how&1 != 0
 	c.mu.Unlock()
-	return ESUCCESS
+	return wasip1.ESUCCESS
 }

@@ -1,6 +1,10 @@
 package watm
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
+)
 
 // WASI filetype values reported by fd_fdstat_get.
 const (
@@ -20,12 +24,12 @@ type file interface {
 	filetype() uint8
 	// read and write move bytes for fd_read and fd_write. With nonblock they
 	// return EAGAIN instead of waiting. A read of 0 bytes with ESUCCESS is EOF.
-	read(p []byte, nonblock bool) (int, Errno)
-	write(p []byte, nonblock bool) (int, Errno)
+	read(p []byte, nonblock bool) (int, wasip1.Errno)
+	write(p []byte, nonblock bool) (int, wasip1.Errno)
 	// pollfd returns the OS descriptor that poll(2) can wait on, or -1 for
 	// a file that is always ready (config, stdout).
 	pollfd() int
-	shutdown(how uint8) Errno
+	shutdown(how uint8) wasip1.Errno
 	close() error
 }
 
@@ -42,23 +46,23 @@ type fdTable struct {
 	max   int
 }
 
-func (t *fdTable) insert(f file) (int32, Errno) {
+func (t *fdTable) insert(f file) (int32, wasip1.Errno) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for fd := 3; fd < len(t.files); fd++ { // 0-2 are stdio
 		if t.files[fd].f == nil {
 			t.files[fd] = fdEntry{f: f}
-			return int32(fd), ESUCCESS
+			return int32(fd), wasip1.ESUCCESS
 		}
 	}
 	if len(t.files) >= t.max {
-		return -1, EMFILE
+		return -1, wasip1.EMFILE
 	}
 	for len(t.files) < 3 {
 		t.files = append(t.files, fdEntry{})
 	}
 	t.files = append(t.files, fdEntry{f: f})
-	return int32(len(t.files) - 1), ESUCCESS
+	return int32(len(t.files) - 1), wasip1.ESUCCESS
 }
 
 // setStdio installs fd 0, 1 or 2.
@@ -71,36 +75,36 @@ func (t *fdTable) setStdio(fd int, f file) {
 	t.files[fd] = fdEntry{f: f}
 }
 
-func (t *fdTable) get(fd int32) (file, uint16, Errno) {
+func (t *fdTable) get(fd int32) (file, uint16, wasip1.Errno) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if fd < 0 || int(fd) >= len(t.files) || t.files[fd].f == nil {
-		return nil, 0, EBADF
+		return nil, 0, wasip1.EBADF
 	}
 	e := t.files[fd]
-	return e.f, e.flags, ESUCCESS
+	return e.f, e.flags, wasip1.ESUCCESS
 }
 
-func (t *fdTable) setFlags(fd int32, flags uint16) Errno {
+func (t *fdTable) setFlags(fd int32, flags uint16) wasip1.Errno {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if fd < 0 || int(fd) >= len(t.files) || t.files[fd].f == nil {
-		return EBADF
+		return wasip1.EBADF
 	}
 	t.files[fd].flags = flags
-	return ESUCCESS
+	return wasip1.ESUCCESS
 }
 
 // remove takes fd out of the table and returns its file for closing.
-func (t *fdTable) remove(fd int32) (file, Errno) {
+func (t *fdTable) remove(fd int32) (file, wasip1.Errno) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if fd < 0 || int(fd) >= len(t.files) || t.files[fd].f == nil {
-		return nil, EBADF
+		return nil, wasip1.EBADF
 	}
 	f := t.files[fd].f
 	t.files[fd] = fdEntry{}
-	return f, ESUCCESS
+	return f, wasip1.ESUCCESS
 }
 
 // closeAll closes every file; the table is empty afterwards.

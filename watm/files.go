@@ -5,6 +5,8 @@ import (
 	"strings"
 	"sync"
 	"time"
+
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 )
 
 // memFile is a read-only file held in memory: the config that pull_config
@@ -20,12 +22,12 @@ func (f *memFile) pollfd() int     { return -1 }
 func (f *memFile) size() uint64    { return uint64(len(f.data)) }
 func (f *memFile) close() error    { return nil }
 
-func (f *memFile) read(p []byte, _ bool) (int, Errno) {
+func (f *memFile) read(p []byte, _ bool) (int, wasip1.Errno) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := f.readAt(p, f.off)
 	f.off += int64(n)
-	return n, ESUCCESS
+	return n, wasip1.ESUCCESS
 }
 
 func (f *memFile) readAt(p []byte, off int64) int {
@@ -35,10 +37,10 @@ func (f *memFile) readAt(p []byte, off int64) int {
 	return copy(p, f.data[off:])
 }
 
-func (f *memFile) write([]byte, bool) (int, Errno) { return 0, EBADF }
-func (f *memFile) shutdown(uint8) Errno            { return ENOTSOCK }
+func (f *memFile) write([]byte, bool) (int, wasip1.Errno) { return 0, wasip1.EBADF }
+func (f *memFile) shutdown(uint8) wasip1.Errno            { return wasip1.ENOTSOCK }
 
-func (f *memFile) seek(off int64, whence uint8) (uint64, Errno) {
+func (f *memFile) seek(off int64, whence uint8) (uint64, wasip1.Errno) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	var base int64
@@ -49,13 +51,13 @@ func (f *memFile) seek(off int64, whence uint8) (uint64, Errno) {
 	case whenceEnd:
 		base = int64(len(f.data))
 	default:
-		return 0, EINVAL
+		return 0, wasip1.EINVAL
 	}
 	if base+off < 0 {
-		return 0, EINVAL
+		return 0, wasip1.EINVAL
 	}
 	f.off = base + off
-	return uint64(f.off), ESUCCESS
+	return uint64(f.off), wasip1.ESUCCESS
 }
 
 // dirFile is a preopened read-only directory holding named in-memory files
@@ -68,12 +70,12 @@ type dirFile struct {
 	services map[string]func() file
 }
 
-func (d *dirFile) filetype() uint8                 { return filetypeDirectory }
-func (d *dirFile) pollfd() int                     { return -1 }
-func (d *dirFile) read([]byte, bool) (int, Errno)  { return 0, EISDIR }
-func (d *dirFile) write([]byte, bool) (int, Errno) { return 0, EISDIR }
-func (d *dirFile) shutdown(uint8) Errno            { return ENOTSOCK }
-func (d *dirFile) close() error                    { return nil }
+func (d *dirFile) filetype() uint8                        { return filetypeDirectory }
+func (d *dirFile) pollfd() int                            { return -1 }
+func (d *dirFile) read([]byte, bool) (int, wasip1.Errno)  { return 0, wasip1.EISDIR }
+func (d *dirFile) write([]byte, bool) (int, wasip1.Errno) { return 0, wasip1.EISDIR }
+func (d *dirFile) shutdown(uint8) wasip1.Errno            { return wasip1.ENOTSOCK }
+func (d *dirFile) close() error                           { return nil }
 
 // service returns the constructor of the service at path, if there is one.
 func (d *dirFile) service(path string) (func() file, bool) {
@@ -81,24 +83,24 @@ func (d *dirFile) service(path string) (func() file, bool) {
 	return open, ok
 }
 
-func (d *dirFile) lookup(path string) ([]byte, Errno) {
+func (d *dirFile) lookup(path string) ([]byte, wasip1.Errno) {
 	path = strings.TrimPrefix(path, "./")
 	data, ok := d.entries[path]
 	if !ok {
-		return nil, ENOENT
+		return nil, wasip1.ENOENT
 	}
-	return data, ESUCCESS
+	return data, wasip1.ESUCCESS
 }
 
 // stdinFile is fd 0: always at EOF.
 type stdinFile struct{}
 
-func (stdinFile) filetype() uint8                 { return filetypeCharDevice }
-func (stdinFile) pollfd() int                     { return -1 }
-func (stdinFile) read([]byte, bool) (int, Errno)  { return 0, ESUCCESS }
-func (stdinFile) write([]byte, bool) (int, Errno) { return 0, EBADF }
-func (stdinFile) shutdown(uint8) Errno            { return ENOTSOCK }
-func (stdinFile) close() error                    { return nil }
+func (stdinFile) filetype() uint8                        { return filetypeCharDevice }
+func (stdinFile) pollfd() int                            { return -1 }
+func (stdinFile) read([]byte, bool) (int, wasip1.Errno)  { return 0, wasip1.ESUCCESS }
+func (stdinFile) write([]byte, bool) (int, wasip1.Errno) { return 0, wasip1.EBADF }
+func (stdinFile) shutdown(uint8) wasip1.Errno            { return wasip1.ENOTSOCK }
+func (stdinFile) close() error                           { return nil }
 
 // logFile is fd 1 or 2: lines go to the host's logger, never to the
 // process's stdout (which tor reads as the PT protocol). A module that
@@ -128,12 +130,12 @@ func newLogFile(in *instance, stream string) *logFile {
 	return &logFile{in: in, stream: stream, tokens: logBurst, last: time.Now()}
 }
 
-func (f *logFile) filetype() uint8                { return filetypeCharDevice }
-func (f *logFile) pollfd() int                    { return -1 }
-func (f *logFile) read([]byte, bool) (int, Errno) { return 0, EBADF }
-func (f *logFile) shutdown(uint8) Errno           { return ENOTSOCK }
+func (f *logFile) filetype() uint8                       { return filetypeCharDevice }
+func (f *logFile) pollfd() int                           { return -1 }
+func (f *logFile) read([]byte, bool) (int, wasip1.Errno) { return 0, wasip1.EBADF }
+func (f *logFile) shutdown(uint8) wasip1.Errno           { return wasip1.ENOTSOCK }
 
-func (f *logFile) write(p []byte, _ bool) (int, Errno) {
+func (f *logFile) write(p []byte, _ bool) (int, wasip1.Errno) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	rest := p
@@ -149,7 +151,7 @@ func (f *logFile) write(p []byte, _ bool) (int, Errno) {
 		f.emitLocked()
 		rest = rest[i+1:]
 	}
-	return len(p), ESUCCESS
+	return len(p), wasip1.ESUCCESS
 }
 
 func (f *logFile) appendLine(b []byte) {

@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 )
 
 // DialFunc connects to the destination the caller chose for a connection:
@@ -316,8 +317,8 @@ func (e *PolicyError) Error() string {
 
 // hostErrno passes e on, unless the instance is being stopped: then the
 // module is unwound at once instead of seeing an error it might retry.
-func (in *instance) hostErrno(e Errno) Errno {
-	if e != ESUCCESS && in.stopping.Load() {
+func (in *instance) hostErrno(e wasip1.Errno) wasip1.Errno {
+	if e != wasip1.ESUCCESS && in.stopping.Load() {
 		in.exitStopped()
 	}
 	return e
@@ -339,44 +340,44 @@ func (in *instance) monotonic() uint64 {
 	return uint64(time.Since(in.m.rt.epoch)) + uint64(time.Second)
 }
 
-func (in *instance) dial(fn DialFunc) (int32, Errno) {
+func (in *instance) dial(fn DialFunc) (int32, wasip1.Errno) {
 	if in.conn.Dial == nil {
 		in.logger.Warn("watm: module called host_dial but this connection has no destination")
-		return -1, EPERM
+		return -1, wasip1.EPERM
 	}
 	if in.dials >= in.m.rt.cfg.maxDials {
 		in.logger.Warn("watm: module dialed too often", "limit", in.m.rt.cfg.maxDials)
-		return -1, ENOTCAPABLE
+		return -1, wasip1.ENOTCAPABLE
 	}
 	in.dials++
 	c, err := fn(in.ctx)
 	if err != nil {
 		in.dialErr = err
-		return -1, in.hostErrno(errnoOf(err))
+		return -1, in.hostErrno(wasip1.ErrnoOf(err))
 	}
 	return in.insertConn(c)
 }
 
-func (in *instance) accept() (int32, Errno) {
+func (in *instance) accept() (int32, wasip1.Errno) {
 	if in.conn.Accept == nil {
 		in.logger.Warn("watm: module called host_accept but this connection has nothing to accept")
-		return -1, EPERM
+		return -1, wasip1.EPERM
 	}
 	if in.accepts >= in.m.rt.cfg.maxDials {
 		in.logger.Warn("watm: module accepted too often", "limit", in.m.rt.cfg.maxDials)
-		return -1, ENOTCAPABLE
+		return -1, wasip1.ENOTCAPABLE
 	}
 	in.accepts++
 	c, err := in.conn.Accept(in.ctx)
 	if err != nil {
 		in.dialErr = err
-		return -1, in.hostErrno(errnoOf(err))
+		return -1, in.hostErrno(wasip1.ErrnoOf(err))
 	}
 	return in.insertConn(c)
 }
 
 // dialAddress serves v1's water_dial after the dial policy.
-func (in *instance) dialAddress(network, address string) (int32, Errno) {
+func (in *instance) dialAddress(network, address string) (int32, wasip1.Errno) {
 	allowed := false
 	if in.conn.Policy != nil {
 		allowed = in.conn.Policy(network, address)
@@ -386,7 +387,7 @@ func (in *instance) dialAddress(network, address string) (int32, Errno) {
 	if !allowed {
 		in.dialErr = &PolicyError{Network: network, Address: address, Custom: in.conn.Policy != nil}
 		in.logger.Warn("watm: dial denied by policy", "network", network, "address", address)
-		return -1, ENOTCAPABLE
+		return -1, wasip1.ENOTCAPABLE
 	}
 	if isTCP(network) && address == in.conn.Destination && in.conn.Dial != nil {
 		return in.dial(in.conn.Dial)
@@ -402,23 +403,23 @@ func (in *instance) dialAddress(network, address string) (int32, Errno) {
 // isTCP is the one test for Go's TCP networks (AllowTCP uses it too).
 func isTCP(network string) bool { return network == "tcp" || network == "tcp4" || network == "tcp6" }
 
-func (in *instance) insertConn(c net.Conn) (int32, Errno) {
+func (in *instance) insertConn(c net.Conn) (int32, wasip1.Errno) {
 	f, err := newSockFile(c)
 	if err != nil {
 		c.Close()
 		in.logger.Warn("watm: cannot use connection", "err", err)
-		return -1, EIO
+		return -1, wasip1.EIO
 	}
 	f.peer = true
 	fd, e := in.fds.insert(f)
-	if e != ESUCCESS {
+	if e != wasip1.ESUCCESS {
 		_ = f.close()
 		return -1, e
 	}
 	if in.watching != nil {
 		in.m.rt.hangups.add(in.watching, f)
 	}
-	return fd, ESUCCESS
+	return fd, wasip1.ESUCCESS
 }
 
 // watchHangups registers the connection's sockets with the runtime's
@@ -441,4 +442,27 @@ func (in *instance) release() {
 		_ = in.mod.Close(context.Background())
 	}
 	in.cancel()
+}
+
+// itoa is strconv.Itoa without the package (for Role and result strings).
+func itoa(v int) string {
+	if v == 0 {
+		return "0"
+	}
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	var b [20]byte
+	i := len(b)
+	for v > 0 {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
 }

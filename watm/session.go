@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 )
 
 // forceWait bounds how long Close waits after a forced stop. A module
@@ -147,7 +149,7 @@ func (s *Session) enterRole(role Role, plain *sockFile) error {
 		}
 		plain.peer = true
 		fd, e := in.fds.insert(plain)
-		if e != ESUCCESS {
+		if e != wasip1.ESUCCESS {
 			return fmt.Errorf("watm: plaintext fd: %w", e)
 		}
 		args = []uint64{uint64(fd)}
@@ -189,7 +191,7 @@ func (e *DialError) Unwrap() error { return e.Err }
 func (s *Session) openCancel() error {
 	f := newCancelFile(s.in, s.in.m.abi.cancelByte)
 	fd, e := s.in.fds.insert(f)
-	if e != ESUCCESS {
+	if e != wasip1.ESUCCESS {
 		return fmt.Errorf("watm: cancel fd: %w", e)
 	}
 	s.cancel = f
@@ -206,7 +208,7 @@ func (s *Session) openCancel() error {
 
 func resultString(r int32) string {
 	if r < 0 && r > -1<<16 {
-		return Errno(-r).Error()
+		return wasip1.Errno(-r).Error()
 	}
 	return "result " + itoa(int(r))
 }
@@ -248,7 +250,7 @@ func (e *WorkerError) Error() string {
 // Unwrap lets errors.Is find the Errno of a negative result.
 func (e *WorkerError) Unwrap() error {
 	if e.Result < 0 && e.Result > -1<<16 {
-		return Errno(-e.Result)
+		return wasip1.Errno(-e.Result)
 	}
 	return nil
 }
@@ -259,7 +261,7 @@ func (e *WorkerError) Unwrap() error {
 // peer closed. Callers log it as a close, not as an error.
 func IsNormalClose(err error) bool {
 	var we *WorkerError
-	return errors.As(err, &we) && (we.Result == -int32(EPIPE) || we.Result == -int32(ECONNRESET))
+	return errors.As(err, &we) && (we.Result == -int32(wasip1.EPIPE) || we.Result == -int32(wasip1.ECONNRESET))
 }
 
 // end records the result and releases everything, once.
@@ -350,7 +352,7 @@ func (s *Session) stop() error {
 // the host asked for is a clean end. Any other error stays.
 func (s *Session) clearCanceled() {
 	s.mu.Lock()
-	if errors.Is(s.err, ECANCELED) {
+	if errors.Is(s.err, wasip1.ECANCELED) {
 		s.err = nil
 	}
 	s.mu.Unlock()

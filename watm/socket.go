@@ -11,6 +11,7 @@ import (
 	"syscall"
 	"time"
 
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 	"golang.org/x/sys/unix"
 )
 
@@ -70,9 +71,9 @@ func newRawSockFile(owner io.Closer, rc syscall.RawConn) (*sockFile, error) {
 func (s *sockFile) filetype() uint8 { return filetypeSocketStream }
 func (s *sockFile) pollfd() int     { return s.osfd }
 
-func (s *sockFile) read(p []byte, nonblock bool) (int, Errno) {
+func (s *sockFile) read(p []byte, nonblock bool) (int, wasip1.Errno) {
 	var n int
-	var errno Errno
+	var errno wasip1.Errno
 	err := s.rc.Read(func(fd uintptr) bool {
 		var e error
 		n, e = unix.Read(int(fd), p)
@@ -88,7 +89,7 @@ func (s *sockFile) read(p []byte, nonblock bool) (int, Errno) {
 	if err != nil {
 		return 0, closedErrno(err)
 	}
-	if errno == ESUCCESS {
+	if errno == wasip1.ESUCCESS {
 		if n > 0 {
 			s.progressed()
 		} else if len(p) > 0 {
@@ -109,9 +110,9 @@ func (s *sockFile) unwatch() {
 	}
 }
 
-func (s *sockFile) write(p []byte, nonblock bool) (int, Errno) {
+func (s *sockFile) write(p []byte, nonblock bool) (int, wasip1.Errno) {
 	var n int
-	var errno Errno
+	var errno wasip1.Errno
 	err := s.rc.Write(func(fd uintptr) bool {
 		var e error
 		n, e = unix.Write(int(fd), p)
@@ -129,7 +130,7 @@ func (s *sockFile) write(p []byte, nonblock bool) (int, Errno) {
 
 // written is the result of a write through s's RawConn: a closed conn's
 // errno, or the count, counted as progress for the hang-up watch.
-func (s *sockFile) written(n int, errno Errno, err error) (int, Errno) {
+func (s *sockFile) written(n int, errno wasip1.Errno, err error) (int, wasip1.Errno) {
 	if err != nil {
 		return 0, closedErrno(err)
 	}
@@ -146,28 +147,28 @@ func (s *sockFile) progressed() {
 	}
 }
 
-func fixN(n int, err error) (int, Errno) {
+func fixN(n int, err error) (int, wasip1.Errno) {
 	if err != nil {
-		return 0, errnoOf(err)
+		return 0, wasip1.ErrnoOf(err)
 	}
 	if n < 0 {
-		return 0, EIO
+		return 0, wasip1.EIO
 	}
-	return n, ESUCCESS
+	return n, wasip1.ESUCCESS
 }
 
 // closedErrno is the errno for a RawConn whose conn is already closed.
-func closedErrno(err error) Errno {
+func closedErrno(err error) wasip1.Errno {
 	if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
-		return EBADF
+		return wasip1.EBADF
 	}
-	return errnoOf(err)
+	return wasip1.ErrnoOf(err)
 }
 
 // shutdown implements sock_shutdown: how is WASI's sdflags (1 RD, 2 WR).
-func (s *sockFile) shutdown(how uint8) Errno {
+func (s *sockFile) shutdown(how uint8) wasip1.Errno {
 	if how == 2 && s.wq != nil && s.wq.shutdownWhenDrained() {
-		return ESUCCESS // the flusher shuts down after the last queued byte
+		return wasip1.ESUCCESS // the flusher shuts down after the last queued byte
 	}
 	if how&2 != 0 && s.wq != nil {
 		s.wq.drain() // SHUT_RDWR: no reads will follow, so waiting is safe
@@ -181,12 +182,12 @@ func (s *sockFile) shutdown(how uint8) Errno {
 	case 3:
 		mode = unix.SHUT_RDWR
 	default:
-		return EINVAL
+		return wasip1.EINVAL
 	}
-	var errno Errno
+	var errno wasip1.Errno
 	err := s.rc.Control(func(fd uintptr) {
 		if e := unix.Shutdown(int(fd), mode); e != nil {
-			errno = errnoOf(e)
+			errno = wasip1.ErrnoOf(e)
 		}
 	})
 	if err != nil {

@@ -6,6 +6,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 )
 
 // The host module names a WATM imports from.
@@ -25,7 +26,7 @@ type hostFunc struct {
 	// raw results: the body writes stack[0] itself (host_dial and friends
 	// return an fd or a negative errno).
 	rawResult bool
-	body      func(in *instance, mem api.Memory, stack []uint64) Errno
+	body      func(in *instance, mem api.Memory, stack []uint64) wasip1.Errno
 }
 
 func (h *hostFunc) sig() sig {

@@ -5,6 +5,7 @@ import (
 	"time"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 	"golang.org/x/sys/unix"
 )
 
@@ -39,23 +40,23 @@ const (
 // (an event with EBADF) make it return at once.
 var pollOneoff = &hostFunc{name: "poll_oneoff", params: params(i32, i32, i32, i32),
 	names: []string{"in", "out", "nsubscriptions", "result.nevents"},
-	body: func(in *instance, mem api.Memory, s []uint64) Errno {
+	body: func(in *instance, mem api.Memory, s []uint64) wasip1.Errno {
 		inPtr, outPtr, n, resPtr := p32(s, 0), p32(s, 1), p32(s, 2), p32(s, 3)
 		if !inRange64(mem, inPtr, uint64(n)*subSize) || !inRange64(mem, outPtr, uint64(n)*eventSize) || !inRange(mem, resPtr, 4) {
-			return EFAULT
+			return wasip1.EFAULT
 		}
 		if n == 0 {
-			return EINVAL
+			return wasip1.EINVAL
 		}
 		if n > maxSubscriptions {
-			return ENOTSUP
+			return wasip1.ENOTSUP
 		}
 		nev, e := in.poll(mem, inPtr, outPtr, n)
-		if e != ESUCCESS {
+		if e != wasip1.ESUCCESS {
 			return e
 		}
 		mem.WriteUint32Le(resPtr, nev)
-		return ESUCCESS
+		return wasip1.ESUCCESS
 	}}
 
 // pollState is the scratch space of poll_oneoff, kept per instance so the
@@ -99,7 +100,7 @@ const (
 // ready yet, it waits (busyWaitPoll, then park) for a descriptor, the
 // earliest clock, a write queue, the cancel channel or a forced stop, and
 // reports only the clocks whose deadline passed.
-func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno) {
+func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, wasip1.Errno) {
 	ps := &in.pollScratch
 	now := in.monotonic()
 	busyLeft := busyWait
@@ -112,7 +113,7 @@ func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno
 		ps.clocks, ps.queued, ps.throttled, ps.cancelWait = ps.clocks[:0], ps.queued[:0], false, false
 		nev := in.pollScan(mem, inPtr, outPtr, n, now, first)
 		if len(ps.fds) > 0 {
-			if e := in.ppoll(ps.fds, 0); e != ESUCCESS {
+			if e := in.ppoll(ps.fds, 0); e != wasip1.ESUCCESS {
 				return 0, e
 			}
 		}
@@ -121,10 +122,10 @@ func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno
 			in.exitStopped()
 		}
 		if nev > 0 || len(ps.clocks) == 0 && len(ps.fds) == 0 && len(ps.queued) == 0 && !ps.throttled && !ps.cancelWait {
-			return nev, ESUCCESS
+			return nev, wasip1.ESUCCESS
 		}
 		if busyLeft > 0 && (len(ps.fds) > 0 || in.untilClock() <= busyLeft) {
-			if nev, e := in.busyWaitPoll(mem, inPtr, outPtr, &busyLeft); e != ESUCCESS || nev > 0 {
+			if nev, e := in.busyWaitPoll(mem, inPtr, outPtr, &busyLeft); e != wasip1.ESUCCESS || nev > 0 {
 				return nev, e
 			}
 			continue
@@ -146,18 +147,18 @@ func (in *instance) untilClock() time.Duration {
 // maxBusyWaiters of the Runtime wait so (else it gives up its budget). It
 // returns the events found, or none when its wake channel fired (the
 // caller scans again) or the budget is spent.
-func (in *instance) busyWaitPoll(mem api.Memory, inPtr, outPtr uint32, left *time.Duration) (uint32, Errno) {
+func (in *instance) busyWaitPoll(mem api.Memory, inPtr, outPtr uint32, left *time.Duration) (uint32, wasip1.Errno) {
 	ps := &in.pollScratch
 	rt := in.m.rt
 	defer rt.busyWaiters.Add(-1)
 	if rt.busyWaiters.Add(1) > maxBusyWaiters {
 		*left = 0
-		return 0, ESUCCESS
+		return 0, wasip1.ESUCCESS
 	}
 	for *left > 0 {
 		slice := min(*left, busySlice, in.untilClock())
 		start := time.Now()
-		if e := in.ppoll(ps.fds, slice); e != ESUCCESS {
+		if e := in.ppoll(ps.fds, slice); e != wasip1.ESUCCESS {
 			return 0, e
 		}
 		*left -= max(time.Since(start), time.Microsecond)
@@ -165,15 +166,15 @@ func (in *instance) busyWaitPoll(mem api.Memory, inPtr, outPtr uint32, left *tim
 			in.exitStopped()
 		}
 		if nev := in.pollEvents(mem, inPtr, outPtr, 0); nev > 0 {
-			return nev, ESUCCESS
+			return nev, wasip1.ESUCCESS
 		}
 		select {
 		case <-in.wake:
-			return 0, ESUCCESS
+			return 0, wasip1.ESUCCESS
 		default:
 		}
 	}
-	return 0, ESUCCESS
+	return 0, wasip1.ESUCCESS
 }
 
 // park waits, holding no thread, until something the scan found worth
@@ -239,7 +240,7 @@ func (in *instance) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64
 		tag, _ := mem.ReadByte(sub + 8)
 		switch tag {
 		case eventClock:
-			if d, e := clockDeadline(in, mem, sub, now); e != ESUCCESS {
+			if d, e := clockDeadline(in, mem, sub, now); e != wasip1.ESUCCESS {
 				nev = writeEvent(mem, outPtr, nev, sub, e, eventClock, 0)
 			} else {
 				ps.clocks = append(ps.clocks, pollClock{sub: sub, deadline: d})
@@ -248,16 +249,16 @@ func (in *instance) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64
 			fd, _ := mem.ReadUint32Le(sub + 16)
 			f, _, e := in.fds.get(int32(fd))
 			switch {
-			case e != ESUCCESS:
+			case e != wasip1.ESUCCESS:
 				nev = writeEvent(mem, outPtr, nev, sub, e, tag, 0)
 			case tag == eventFdRead && isCancel(f):
 				if f.(*cancelFile).readable() {
-					nev = writeEvent(mem, outPtr, nev, sub, ESUCCESS, tag, 0)
+					nev = writeEvent(mem, outPtr, nev, sub, wasip1.ESUCCESS, tag, 0)
 				} else {
 					ps.cancelWait = true
 				}
 			case f.pollfd() < 0:
-				nev = writeEvent(mem, outPtr, nev, sub, ESUCCESS, tag, 0)
+				nev = writeEvent(mem, outPtr, nev, sub, wasip1.ESUCCESS, tag, 0)
 			case tag == eventFdRead:
 				if s, ok := f.(*sockFile); ok && in.throttled(s) {
 					ps.throttled = true
@@ -277,7 +278,7 @@ func (in *instance) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64
 				}
 			}
 		default:
-			nev = writeEvent(mem, outPtr, nev, sub, EINVAL, tag, 0)
+			nev = writeEvent(mem, outPtr, nev, sub, wasip1.EINVAL, tag, 0)
 		}
 	}
 	if suppressed && count {
@@ -308,9 +309,9 @@ func (in *instance) pollEvents(mem api.Memory, inPtr, outPtr, nev uint32) uint32
 		if re&(unix.POLLHUP|unix.POLLERR) != 0 {
 			flags = eventFlagHangup
 		}
-		errno := ESUCCESS
+		errno := wasip1.ESUCCESS
 		if re&unix.POLLNVAL != 0 {
-			errno = EBADF
+			errno = wasip1.EBADF
 		}
 		if tag == eventFdWrite {
 			ps.socks[j].writableReported = true
@@ -320,13 +321,13 @@ func (in *instance) pollEvents(mem api.Memory, inPtr, outPtr, nev uint32) uint32
 	for _, q := range ps.queued {
 		if q.s.wq.empty() {
 			q.s.writableReported = true
-			nev = writeEvent(mem, outPtr, nev, q.sub, ESUCCESS, eventFdWrite, 0)
+			nev = writeEvent(mem, outPtr, nev, q.sub, wasip1.ESUCCESS, eventFdWrite, 0)
 		}
 	}
 	now := int64(in.monotonic())
 	for _, c := range ps.clocks {
 		if c.deadline <= now {
-			nev = writeEvent(mem, outPtr, nev, c.sub, ESUCCESS, eventClock, 0)
+			nev = writeEvent(mem, outPtr, nev, c.sub, wasip1.ESUCCESS, eventClock, 0)
 		}
 	}
 	return nev
@@ -342,7 +343,7 @@ func earliest(clocks []pollClock) int64 {
 
 // clockDeadline returns a clock subscription's deadline on the monotonic
 // clock in nanoseconds.
-func clockDeadline(in *instance, mem api.Memory, sub uint32, now uint64) (int64, Errno) {
+func clockDeadline(in *instance, mem api.Memory, sub uint32, now uint64) (int64, wasip1.Errno) {
 	id, _ := mem.ReadUint32Le(sub + 16)
 	timeout, _ := mem.ReadUint64Le(sub + 24)
 	flags, _ := mem.ReadUint16Le(sub + 40)
@@ -350,18 +351,18 @@ func clockDeadline(in *instance, mem api.Memory, sub uint32, now uint64) (int64,
 		timeout = math.MaxInt64 / 2
 	}
 	if flags&clockAbstime == 0 {
-		return int64(now + timeout), ESUCCESS
+		return int64(now + timeout), wasip1.ESUCCESS
 	}
 	switch id {
 	case clockMonotonic:
-		return int64(timeout), ESUCCESS
+		return int64(timeout), wasip1.ESUCCESS
 	case clockRealtime:
-		return int64(now) + (int64(timeout) - time.Now().UnixNano()), ESUCCESS
+		return int64(now) + (int64(timeout) - time.Now().UnixNano()), wasip1.ESUCCESS
 	}
-	return 0, EINVAL
+	return 0, wasip1.EINVAL
 }
 
-func writeEvent(mem api.Memory, out, nev, sub uint32, errno Errno, tag uint8, flags uint16) uint32 {
+func writeEvent(mem api.Memory, out, nev, sub uint32, errno wasip1.Errno, tag uint8, flags uint16) uint32 {
 	ud, _ := mem.ReadUint64Le(sub)
 	ev := out + nev*eventSize
 	buf, _ := mem.Read(ev, eventSize)
@@ -369,7 +370,7 @@ func writeEvent(mem api.Memory, out, nev, sub uint32, errno Errno, tag uint8, fl
 	mem.WriteUint64Le(ev, ud)
 	mem.WriteUint16Le(ev+8, uint16(errno))
 	mem.WriteByte(ev+10, tag)
-	if tag != eventClock && errno == ESUCCESS {
+	if tag != eventClock && errno == wasip1.ESUCCESS {
 		mem.WriteUint64Le(ev+16, 1)
 		mem.WriteUint16Le(ev+24, flags)
 	}
@@ -382,7 +383,7 @@ func isCancel(f file) bool {
 }
 
 // ppoll waits, restarting after EINTR with the time that is left.
-func (in *instance) ppoll(fds []unix.PollFd, timeout time.Duration) Errno {
+func (in *instance) ppoll(fds []unix.PollFd, timeout time.Duration) wasip1.Errno {
 	start := time.Now()
 	for {
 		var ts *unix.Timespec
@@ -396,8 +397,8 @@ func (in *instance) ppoll(fds []unix.PollFd, timeout time.Duration) Errno {
 			continue
 		}
 		if err != nil {
-			return errnoOf(err)
+			return wasip1.ErrnoOf(err)
 		}
-		return ESUCCESS
+		return wasip1.ESUCCESS
 	}
 }

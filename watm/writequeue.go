@@ -5,6 +5,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 	"golang.org/x/sys/unix"
 )
 
@@ -36,8 +37,8 @@ type writeQueue struct {
 	chunks  []queueChunk
 	iovs    [][]byte // the flusher's writev buffers, reused
 	queued  int
-	running bool  // a flusher goroutine is running
-	err     Errno // the flusher's write error, reported on the next call
+	running bool         // a flusher goroutine is running
+	err     wasip1.Errno // the flusher's write error, reported on the next call
 	aborted bool
 	// shutWR: sock_shutdown(WR) came while bytes were queued; the flusher
 	// shuts down after the last one. then: run when the flusher ends (a
@@ -74,11 +75,11 @@ func newWriteQueue(s *sockFile, grace time.Duration, wake func(), full *atomic.I
 }
 
 // takeErr returns and forgets the flusher's error.
-func (q *writeQueue) takeErr() Errno {
+func (q *writeQueue) takeErr() wasip1.Errno {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	e := q.err
-	q.err = ESUCCESS
+	q.err = wasip1.ESUCCESS
 	return e
 }
 
@@ -106,19 +107,19 @@ func (q *writeQueue) tryAppend(bufs [][]byte, n int) bool {
 // appendBlocking queues all of bufs, waiting while the queue is at its
 // hard bound. It returns EBADF when the socket is closed or the instance
 // stopped, or the flusher's error.
-func (q *writeQueue) appendBlocking(bufs [][]byte) Errno {
+func (q *writeQueue) appendBlocking(bufs [][]byte) wasip1.Errno {
 	for _, b := range bufs {
 		for len(b) > 0 {
 			q.mu.Lock()
-			for q.queued >= writeQueueHardBound && !q.aborted && q.err == ESUCCESS {
+			for q.queued >= writeQueueHardBound && !q.aborted && q.err == wasip1.ESUCCESS {
 				q.cond.Wait()
 			}
 			if q.aborted {
 				q.mu.Unlock()
-				return EBADF
+				return wasip1.EBADF
 			}
-			if e := q.err; e != ESUCCESS {
-				q.err = ESUCCESS
+			if e := q.err; e != wasip1.ESUCCESS {
+				q.err = wasip1.ESUCCESS
 				q.mu.Unlock()
 				return e
 			}
@@ -128,7 +129,7 @@ func (q *writeQueue) appendBlocking(bufs [][]byte) Errno {
 			b = b[k:]
 		}
 	}
-	return ESUCCESS
+	return wasip1.ESUCCESS
 }
 
 // appendLocked copies b to the end of the queue: into the last block's
@@ -173,7 +174,7 @@ func (q *writeQueue) routineFlush() {
 		q.mu.Unlock()
 		n, e := q.s.writev(bufs, false)
 		q.mu.Lock()
-		if e != ESUCCESS {
+		if e != wasip1.ESUCCESS {
 			q.err = e
 			q.finishLocked()
 			return
@@ -347,18 +348,18 @@ func (q *writeQueue) consumedLocked(n int) {
 // taken (written, or queued behind the kernel), or, for a module that
 // waits for writability, none with EAGAIN when the queue is full. It never
 // returns a short count.
-func (in *instance) writeWhole(s *sockFile, bufs [][]byte) (int, Errno) {
+func (in *instance) writeWhole(s *sockFile, bufs [][]byte) (int, wasip1.Errno) {
 	s.writableReported = false
 	total := 0
 	for _, b := range bufs {
 		total += len(b)
 	}
 	if q := s.wq; q != nil {
-		if e := q.takeErr(); e != ESUCCESS {
+		if e := q.takeErr(); e != wasip1.ESUCCESS {
 			return 0, e
 		}
 		if q.shutPending() {
-			return 0, EPIPE
+			return 0, wasip1.EPIPE
 		}
 		if !q.empty() {
 			return in.queueWrite(s, bufs, total)
@@ -366,21 +367,21 @@ func (in *instance) writeWhole(s *sockFile, bufs [][]byte) (int, Errno) {
 	}
 	n, e := s.writev(bufs, true)
 	switch {
-	case e == EAGAIN && in.pollsWrite:
-		return 0, EAGAIN
-	case e == EAGAIN:
+	case e == wasip1.EAGAIN && in.pollsWrite:
+		return 0, wasip1.EAGAIN
+	case e == wasip1.EAGAIN:
 		n = 0
-	case e != ESUCCESS:
+	case e != wasip1.ESUCCESS:
 		return 0, e
 	}
 	if n == total {
-		return n, ESUCCESS
+		return n, wasip1.ESUCCESS
 	}
 	return in.queueWrite(s, skip(bufs, n), total)
 }
 
 // queueWrite queues bufs (total bytes were asked for in this call).
-func (in *instance) queueWrite(s *sockFile, bufs [][]byte, total int) (int, Errno) {
+func (in *instance) queueWrite(s *sockFile, bufs [][]byte, total int) (int, wasip1.Errno) {
 	if s.wq == nil {
 		s.wq = newWriteQueue(s, in.m.rt.cfg.grace, in.wakePoll, &in.fullQueues, &in.m.rt.queueBlocks)
 		in.queues = append(in.queues, s.wq)
@@ -395,16 +396,16 @@ func (in *instance) queueWrite(s *sockFile, bufs [][]byte, total int) (int, Errn
 		// waits for writability: take the rest. What it reads next is held
 		// back while the queue is full (throttled), so this grows past the
 		// bound by at most what it had already read.
-		if e := s.wq.appendBlocking(bufs); e != ESUCCESS {
+		if e := s.wq.appendBlocking(bufs); e != wasip1.ESUCCESS {
 			return 0, e
 		}
-		return total, ESUCCESS
+		return total, wasip1.ESUCCESS
 	}
 	if !s.wq.tryAppend(bufs, n) {
 		in.behaviour.shortWrites.Add(^uint64(0))
-		return 0, EAGAIN
+		return 0, wasip1.EAGAIN
 	}
-	return total, ESUCCESS
+	return total, wasip1.ESUCCESS
 }
 
 // skip drops the first n bytes of bufs.
@@ -425,9 +426,9 @@ func skip(bufs [][]byte, n int) [][]byte {
 // writev writes bufs with one writev(2), waiting for writability unless
 // nonblock; one buffer (what most modules pass) with write(2), which
 // builds no iovec array on the heap.
-func (s *sockFile) writev(bufs [][]byte, nonblock bool) (int, Errno) {
+func (s *sockFile) writev(bufs [][]byte, nonblock bool) (int, wasip1.Errno) {
 	var n int
-	var errno Errno
+	var errno wasip1.Errno
 	err := s.rc.Write(func(fd uintptr) bool {
 		var e error
 		if len(bufs) == 1 {
