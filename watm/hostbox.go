@@ -75,11 +75,11 @@ func importsServices(c wazero.CompiledModule) bool {
 }
 
 // newServicesDir is the preopened directory of the host's services.
-func newServicesDir() *dirFile {
-	return &dirFile{name: servicesDir, services: map[string]func() file{
-		secretboxName: func() file { return &serviceFile{svc: &boxService{}} },
-		curveName:     func() file { return &serviceFile{svc: curveService{}} },
-	}}
+func newServicesDir() *wasip1.DirFile {
+	return wasip1.NewDir(servicesDir, map[string]func() wasip1.File{
+		secretboxName: func() wasip1.File { return &serviceFile{svc: &boxService{}} },
+		curveName:     func() wasip1.File { return &serviceFile{svc: curveService{}} },
+	})
 }
 
 // service is what one kind of /water descriptor does with its requests
@@ -103,12 +103,12 @@ type serviceFile struct {
 	roff  int
 }
 
-func (f *serviceFile) filetype() uint8             { return filetypeCharDevice }
-func (f *serviceFile) pollfd() int                 { return -1 }
-func (f *serviceFile) shutdown(uint8) wasip1.Errno { return wasip1.ENOTSOCK }
-func (f *serviceFile) close() error                { return nil }
+func (f *serviceFile) Filetype() uint8             { return wasip1.FiletypeCharDevice }
+func (f *serviceFile) Pollfd() int                 { return -1 }
+func (f *serviceFile) Shutdown(uint8) wasip1.Errno { return wasip1.ENOTSOCK }
+func (f *serviceFile) Close() error                { return nil }
 
-func (f *serviceFile) read(p []byte, _ bool) (int, wasip1.Errno) {
+func (f *serviceFile) Read(p []byte, _ bool) (int, wasip1.Errno) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := copy(p, f.reply[f.roff:])
@@ -119,9 +119,9 @@ func (f *serviceFile) read(p []byte, _ bool) (int, wasip1.Errno) {
 	return n, wasip1.ESUCCESS
 }
 
-// write takes bytes up to the end of the current request and runs the
+// Write takes bytes up to the end of the current request and runs the
 // request once it is whole.
-func (f *serviceFile) write(p []byte, _ bool) (int, wasip1.Errno) {
+func (f *serviceFile) Write(p []byte, _ bool) (int, wasip1.Errno) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.roff < len(f.reply) {

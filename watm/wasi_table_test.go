@@ -7,6 +7,7 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 )
 
 // Per-function tests of the host's WASI, called through
@@ -39,8 +40,7 @@ type wasiCalls struct {
 
 func newWASICalls(t *testing.T) *wasiCalls {
 	t.Helper()
-	in := &instance{m: &Module{}}
-	in.fds.max = DefaultMaxFDs
+	in := testInstance(t, &Module{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -55,17 +55,18 @@ func newWASICalls(t *testing.T) *wasiCalls {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { peer.Close() })
-	sock, err := newSockFile(c)
+	sock, err := wasip1.NewSockFile(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for want, f := range []file{&memFile{data: []byte("0123456789")},
-		&dirFile{name: "/conf", entries: map[string][]byte{"watm.cfg": []byte("0123456789")}}, sock} {
-		if fd, e := in.fds.insert(f); e != ESUCCESS || fd != int32(want+wcConfig) {
+	conf := wasip1.NewDir("/conf", nil)
+	conf.SetFile("watm.cfg", []byte("0123456789"))
+	for want, f := range []wasip1.File{wasip1.NewMemFile([]byte("0123456789")), conf, sock} {
+		if fd, e := in.wasi.Insert(f); e != ESUCCESS || fd != int32(want+wcConfig) {
 			t.Fatalf("fd %d, %v; want %d", fd, e, want+wcConfig)
 		}
 	}
-	t.Cleanup(func() { _ = sock.close() })
+	t.Cleanup(func() { _ = sock.Close() })
 	mod, ctx := harness(t, "testdata/wasi_calls.wasm", in)
 	mem := mod.Memory()
 	mem.Write(wcR, bytes.Repeat([]byte{0xff}, 64)) // so that "not written" shows

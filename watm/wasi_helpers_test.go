@@ -1,6 +1,11 @@
 package watm
 
-import "github.com/water-pt/water-pt/watm/internal/wasip1"
+import (
+	"log/slog"
+	"testing"
+
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
+)
 
 // The tests of package watm name errnos as the host functions do (the
 // rows of wasi_table_test.go among them).
@@ -41,3 +46,44 @@ const (
 	ETIMEDOUT    = wasip1.ETIMEDOUT
 	ENOTCAPABLE  = wasip1.ENOTCAPABLE
 )
+
+// WASI preview-1 values the tests write into memory or expect there
+// (wasi_snapshot_preview1's whence, filetype, fdflags, clockid and
+// eventtype), written here again so that a test does not take them from
+// the code it checks.
+const (
+	whenceSet = 0
+	whenceCur = 1
+	whenceEnd = 2
+
+	filetypeUnknown      = 0
+	filetypeCharDevice   = 2
+	filetypeDirectory    = 3
+	filetypeRegularFile  = 4
+	filetypeSocketStream = 6
+
+	fdflagNonblock = 4
+
+	clockRealtime  = 0
+	clockMonotonic = 1
+
+	eventClock   = 0
+	eventFdRead  = 1
+	eventFdWrite = 2
+)
+
+// testInstance is an instance of m, for calling host functions directly
+// (through harness): its WASI Context has stdio and nothing else.
+func testInstance(t *testing.T, m *Module) *instance {
+	t.Helper()
+	h, err := wasip1.NewHost(DefaultMaxFDs, DefaultGrace)
+	if err != nil {
+		t.Fatal(err)
+	}
+	in := &instance{m: m, wasi: wasip1.NewContext(h, slog.New(slog.DiscardHandler))}
+	t.Cleanup(func() {
+		in.wasi.Release()
+		h.Close()
+	})
+	return in
+}

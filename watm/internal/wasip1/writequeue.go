@@ -1,11 +1,10 @@
-package watm
+package wasip1
 
 import (
 	"sync"
 	"sync/atomic"
 	"time"
 
-	"github.com/water-pt/water-pt/watm/internal/wasip1"
 	"golang.org/x/sys/unix"
 )
 
@@ -26,7 +25,7 @@ const (
 // running only while the queue is not empty) has written them. A socket gets
 // one on its first short write; its chunks are freed as they are written.
 type writeQueue struct {
-	s      *sockFile
+	s      *SockFile
 	grace  time.Duration
 	wake   func()        // tells poll_oneoff that the queue emptied, failed or fell below the bound
 	full   *atomic.Int32 // the instance's count of queues at or over the bound
@@ -37,8 +36,8 @@ type writeQueue struct {
 	chunks  []queueChunk
 	iovs    [][]byte // the flusher's writev buffers, reused
 	queued  int
-	running bool         // a flusher goroutine is running
-	err     wasip1.Errno // the flusher's write error, reported on the next call
+	running bool  // a flusher goroutine is running
+	err     Errno // the flusher's write error, reported on the next call
 	aborted bool
 	// shutWR: sock_shutdown(WR) came while bytes were queued; the flusher
 	// shuts down after the last one. then: run when the flusher ends (a
@@ -68,18 +67,18 @@ type queueChunk struct {
 	start, end int
 }
 
-func newWriteQueue(s *sockFile, grace time.Duration, wake func(), full *atomic.Int32, blocks *sync.Pool) *writeQueue {
+func newWriteQueue(s *SockFile, grace time.Duration, wake func(), full *atomic.Int32, blocks *sync.Pool) *writeQueue {
 	q := &writeQueue{s: s, grace: grace, wake: wake, full: full, blocks: blocks}
 	q.cond.L = &q.mu
 	return q
 }
 
 // takeErr returns and forgets the flusher's error.
-func (q *writeQueue) takeErr() wasip1.Errno {
+func (q *writeQueue) takeErr() Errno {
 	q.mu.Lock()
 	defer q.mu.Unlock()
 	e := q.err
-	q.err = wasip1.ESUCCESS
+	q.err = ESUCCESS
 	return e
 }
 
@@ -107,19 +106,19 @@ func (q *writeQueue) tryAppend(bufs [][]byte, n int) bool {
 // appendBlocking queues all of bufs, waiting while the queue is at its
 // hard bound. It returns EBADF when the socket is closed or the instance
 // stopped, or the flusher's error.
-func (q *writeQueue) appendBlocking(bufs [][]byte) wasip1.Errno {
+func (q *writeQueue) appendBlocking(bufs [][]byte) Errno {
 	for _, b := range bufs {
 		for len(b) > 0 {
 			q.mu.Lock()
-			for q.queued >= writeQueueHardBound && !q.aborted && q.err == wasip1.ESUCCESS {
+			for q.queued >= writeQueueHardBound && !q.aborted && q.err == ESUCCESS {
 				q.cond.Wait()
 			}
 			if q.aborted {
 				q.mu.Unlock()
-				return wasip1.EBADF
+				return EBADF
 			}
-			if e := q.err; e != wasip1.ESUCCESS {
-				q.err = wasip1.ESUCCESS
+			if e := q.err; e != ESUCCESS {
+				q.err = ESUCCESS
 				q.mu.Unlock()
 				return e
 			}
@@ -129,7 +128,7 @@ func (q *writeQueue) appendBlocking(bufs [][]byte) wasip1.Errno {
 			b = b[k:]
 		}
 	}
-	return wasip1.ESUCCESS
+	return ESUCCESS
 }
 
 // appendLocked copies b to the end of the queue: into the last block's
@@ -174,7 +173,7 @@ func (q *writeQueue) routineFlush() {
 		q.mu.Unlock()
 		n, e := q.s.writev(bufs, false)
 		q.mu.Lock()
-		if e != wasip1.ESUCCESS {
+		if e != ESUCCESS {
 			q.err = e
 			q.finishLocked()
 			return
@@ -348,64 +347,64 @@ func (q *writeQueue) consumedLocked(n int) {
 // taken (written, or queued behind the kernel), or, for a module that
 // waits for writability, none with EAGAIN when the queue is full. It never
 // returns a short count.
-func (in *instance) writeWhole(s *sockFile, bufs [][]byte) (int, wasip1.Errno) {
+func (c *Context) writeWhole(s *SockFile, bufs [][]byte) (int, Errno) {
 	s.writableReported = false
 	total := 0
 	for _, b := range bufs {
 		total += len(b)
 	}
 	if q := s.wq; q != nil {
-		if e := q.takeErr(); e != wasip1.ESUCCESS {
+		if e := q.takeErr(); e != ESUCCESS {
 			return 0, e
 		}
 		if q.shutPending() {
-			return 0, wasip1.EPIPE
+			return 0, EPIPE
 		}
 		if !q.empty() {
-			return in.queueWrite(s, bufs, total)
+			return c.queueWrite(s, bufs, total)
 		}
 	}
 	n, e := s.writev(bufs, true)
 	switch {
-	case e == wasip1.EAGAIN && in.pollsWrite:
-		return 0, wasip1.EAGAIN
-	case e == wasip1.EAGAIN:
+	case e == EAGAIN && c.pollsWrite:
+		return 0, EAGAIN
+	case e == EAGAIN:
 		n = 0
-	case e != wasip1.ESUCCESS:
+	case e != ESUCCESS:
 		return 0, e
 	}
 	if n == total {
-		return n, wasip1.ESUCCESS
+		return n, ESUCCESS
 	}
-	return in.queueWrite(s, skip(bufs, n), total)
+	return c.queueWrite(s, skip(bufs, n), total)
 }
 
 // queueWrite queues bufs (total bytes were asked for in this call).
-func (in *instance) queueWrite(s *sockFile, bufs [][]byte, total int) (int, wasip1.Errno) {
+func (c *Context) queueWrite(s *SockFile, bufs [][]byte, total int) (int, Errno) {
 	if s.wq == nil {
-		s.wq = newWriteQueue(s, in.m.rt.cfg.grace, in.wakePoll, &in.fullQueues, &in.m.rt.queueBlocks)
-		in.queues = append(in.queues, s.wq)
+		s.wq = newWriteQueue(s, c.host.grace, c.wakePoll, &c.fullQueues, &c.host.blocks)
+		c.queues = append(c.queues, s.wq)
 	}
 	n := 0
 	for _, b := range bufs {
 		n += len(b)
 	}
-	in.behaviour.shortWrites.Add(1)
-	if n < total || !in.pollsWrite {
+	c.Counters.ShortWrites.Add(1)
+	if n < total || !c.pollsWrite {
 		// Part was written (it cannot be taken back) or the module never
 		// waits for writability: take the rest. What it reads next is held
 		// back while the queue is full (throttled), so this grows past the
 		// bound by at most what it had already read.
-		if e := s.wq.appendBlocking(bufs); e != wasip1.ESUCCESS {
+		if e := s.wq.appendBlocking(bufs); e != ESUCCESS {
 			return 0, e
 		}
-		return total, wasip1.ESUCCESS
+		return total, ESUCCESS
 	}
 	if !s.wq.tryAppend(bufs, n) {
-		in.behaviour.shortWrites.Add(^uint64(0))
-		return 0, wasip1.EAGAIN
+		c.Counters.ShortWrites.Add(^uint64(0))
+		return 0, EAGAIN
 	}
-	return total, wasip1.ESUCCESS
+	return total, ESUCCESS
 }
 
 // skip drops the first n bytes of bufs.
@@ -426,9 +425,9 @@ func skip(bufs [][]byte, n int) [][]byte {
 // writev writes bufs with one writev(2), waiting for writability unless
 // nonblock; one buffer (what most modules pass) with write(2), which
 // builds no iovec array on the heap.
-func (s *sockFile) writev(bufs [][]byte, nonblock bool) (int, wasip1.Errno) {
+func (s *SockFile) writev(bufs [][]byte, nonblock bool) (int, Errno) {
 	var n int
-	var errno wasip1.Errno
+	var errno Errno
 	err := s.rc.Write(func(fd uintptr) bool {
 		var e error
 		if len(bufs) == 1 {
@@ -448,17 +447,17 @@ func (s *sockFile) writev(bufs [][]byte, nonblock bool) (int, wasip1.Errno) {
 // wakePoll wakes a parked poll_oneoff: a queue emptied, failed or fell
 // below its bound (poll_oneoff waits for that while a write subscription's
 // socket has bytes queued or a read is throttled).
-func (in *instance) wakePoll() { signal(in.wake) }
+func (c *Context) wakePoll() { signal(c.wake) }
 
 // throttled reports whether reads from s are held back: a socket of the
 // instance other than s has a full write queue, so the module gets no more
 // input to put there until it drains. A full queue's own socket still
 // reads (its peer may wait for that before it reads again), unless another
 // queue is full too: what it reads would go there. The cancel channel is
-// never held back (it is no sockFile): a module must see it however full
+// never held back (it is no SockFile): a module must see it however full
 // its queues are.
-func (in *instance) throttled(s *sockFile) bool {
-	full := in.fullQueues.Load()
+func (c *Context) throttled(s *SockFile) bool {
+	full := c.fullQueues.Load()
 	if full == 0 {
 		return false
 	}
