@@ -70,6 +70,15 @@ const (
 	eventClock   = 0
 	eventFdRead  = 1
 	eventFdWrite = 2
+
+	// poll_oneoff's layouts: a subscription is 48 bytes, an event 32; an
+	// absolute clock has subclockflags 1; a hang-up is eventrwflags 1. The
+	// host takes at most maxSubscriptions at once.
+	subSize          = 48
+	eventSize        = 32
+	clockAbstime     = 1
+	eventFlagHangup  = 1
+	maxSubscriptions = 1024
 )
 
 // testInstance is an instance of m, for calling host functions directly

@@ -310,7 +310,8 @@ func fdPreadFn(c *Context, mem api.Memory, stack []uint64) Errno {
 }
 
 // fd_pwrite(fd, iovs, iovs_len, offset, result.nwritten): nothing can be
-// written at an offset. Errnos: EFAULT, EBADF, ESPIPE.
+// written at an offset; on the config file it is EBADF, as fd_write: it is
+// read-only. Errnos: EFAULT, EBADF, ESPIPE.
 var fdPwrite = wasiFunc("fd_pwrite", fdPwriteFn, Params(i32, i32, i32, i64, i32), "fd", "iovs", "iovs_len", "offset", "result.nwritten")
 
 func fdPwriteFn(c *Context, mem api.Memory, stack []uint64) Errno {
@@ -321,10 +322,30 @@ func fdPwriteFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	if e := CheckIovecs(mem, iovs, iovsLen); e != ESUCCESS {
 		return e
 	}
+	f, _, e := c.fds.get(fd)
+	if e != ESUCCESS {
+		return e
+	}
+	if _, ok := f.(*memFile); ok {
+		return EBADF
+	}
+	return ESPIPE
+}
+
+// fd_advise(fd, offset, len, advice) takes the hint and ignores it; an
+// advice WASI does not define (above 5, NOREUSE) is EINVAL, as wazero
+// answers. Errnos: EBADF, EINVAL.
+var fdAdvise = wasiFunc("fd_advise", fdAdviseFn, Params(i32, i64, i64, i32), "fd", "offset", "len", "advice")
+
+func fdAdviseFn(c *Context, _ api.Memory, stack []uint64) Errno {
+	fd, advice := int32(stack[0]), uint8(stack[3])
 	if _, _, e := c.fds.get(fd); e != ESUCCESS {
 		return e
 	}
-	return ESPIPE
+	if advice > 5 {
+		return EINVAL
+	}
+	return ESUCCESS
 }
 
 // fdOnly declares a function that only checks its descriptor (its first
@@ -341,8 +362,6 @@ func fdOnly(name string, errno Errno, params []api.ValueType, names ...string) *
 }
 
 var (
-	// fd_advise(fd, offset, len, advice). Errnos: EBADF.
-	fdAdvise = fdOnly("fd_advise", ESUCCESS, Params(i32, i64, i64, i32), "fd", "offset", "len", "advice")
 	// fd_allocate(fd, offset, len). Errnos: EBADF, ENOTSUP.
 	fdAllocate = fdOnly("fd_allocate", ENOTSUP, Params(i32, i64, i64), "fd", "offset", "len")
 	// fd_datasync(fd). Errnos: EBADF, EINVAL.

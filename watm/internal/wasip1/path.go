@@ -172,17 +172,28 @@ func pathFilestatGetFn(c *Context, mem api.Memory, stack []uint64) Errno {
 type memArg struct{ ptr, len int }
 
 // pathOp declares a function that checks its (pointer, length) pairs and
-// its descriptor (the first parameter), and then answers errno: the
+// its directory descriptors (the parameters named fd, old_fd and new_fd:
+// both of path_link and path_rename), and then answers errno: the
 // directories cannot be changed. Errnos: EFAULT, EBADF, ENOTDIR, or errno.
 func pathOp(name string, errno Errno, params []api.ValueType, names []string, mems ...memArg) *Func[*Context] {
+	var dirs []int
+	for i, n := range names {
+		if n == "fd" || n == "old_fd" || n == "new_fd" {
+			dirs = append(dirs, i)
+		}
+	}
 	return wasiFunc(name, func(c *Context, mem api.Memory, stack []uint64) Errno {
-		fd := int32(stack[0])
 		for _, m := range mems {
 			if !InRange(mem, uint32(stack[m.ptr]), uint32(stack[m.len])) {
 				return EFAULT
 			}
 		}
-		return c.dirOnly(fd, errno)
+		for _, i := range dirs {
+			if e := c.dirOnly(int32(stack[i]), ESUCCESS); e != ESUCCESS {
+				return e
+			}
+		}
+		return errno
 	}, params, names...)
 }
 
@@ -223,11 +234,20 @@ var (
 	// Errnos: EFAULT, EBADF, ENOTDIR, EROFS.
 	pathUnlinkFile = pathOp("path_unlink_file", EROFS, Params(i32, i32, i32),
 		[]string{"fd", "path", "path_len"}, memArg{1, 2})
-	// fd_readdir(fd, buf, buf_len, cookie, result.bufused): listing is not
-	// supported. Errnos: EFAULT, EBADF, ENOTDIR, ENOTSUP.
-	fdReaddir = pathOp("fd_readdir", ENOTSUP, Params(i32, i32, i32, i64, i32),
-		[]string{"fd", "buf", "buf_len", "cookie", "result.bufused"}, memArg{1, 2}, memArg{4, 4})
 )
+
+// fd_readdir(fd, buf, buf_len, cookie, result.bufused): listing is not
+// supported. Errnos: EFAULT, EBADF, ENOTDIR, ENOTSUP.
+var fdReaddir = wasiFunc("fd_readdir", fdReaddirFn, Params(i32, i32, i32, i64, i32),
+	"fd", "buf", "buf_len", "cookie", "result.bufused")
+
+func fdReaddirFn(c *Context, mem api.Memory, stack []uint64) Errno {
+	fd, bufPtr, bufLen, resultPtr := int32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[4])
+	if !InRange(mem, bufPtr, bufLen) || !InRange(mem, resultPtr, 4) {
+		return EFAULT
+	}
+	return c.dirOnly(fd, ENOTSUP)
+}
 
 // path_readlink(fd, path, path_len, buf, buf_len, result.bufused): the
 // directories have no links.

@@ -31,14 +31,18 @@ func sockRecvFn(c *Context, mem api.Memory, stack []uint64) Errno {
 }
 
 // sock_send(fd, si_data, si_data_len, si_flags, result.so_datalen) is
-// fd_write on a socket. Errnos: EFAULT, EBADF, ENOTSOCK, and fd_write's.
+// fd_write on a socket; WASI defines no si_flags, so any is ENOTSUP (as
+// wazero answers). Errnos: EFAULT, EBADF, ENOTSOCK, ENOTSUP, and fd_write's.
 var sockSend = wasiFunc("sock_send", sockSendFn, Params(i32, i32, i32, i32, i32),
 	"fd", "si_data", "si_data_len", "si_flags", "result.so_datalen")
 
 func sockSendFn(c *Context, mem api.Memory, stack []uint64) Errno {
-	fd, iovs, iovsLen, resultPtr := int32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[4])
+	fd, iovs, iovsLen, siFlags, resultPtr := int32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint16(stack[3]), uint32(stack[4])
 	if e := c.sockOnly(mem, fd, iovs, iovsLen, resultPtr); e != ESUCCESS {
 		return e
+	}
+	if siFlags != 0 {
+		return ENOTSUP
 	}
 	return c.writev(mem, fd, iovs, iovsLen, resultPtr)
 }
