@@ -5,6 +5,8 @@ import (
 	"strings"
 
 	"github.com/tetratelabs/wazero/api"
+
+	"github.com/water-pt/water-pt/watm/internal/spec"
 )
 
 // abi describes one version of the WATER module interface: the exports the
@@ -44,53 +46,42 @@ func (a *abi) entry(r Role) string {
 var none = []api.ValueType{}
 
 // abiV0 is water draft version 0 (seeds 002 and 004, watm-abi.md).
-var abiV0 = &abi{
-	version: 0,
-	marker:  "_water_v0",
-	exports: []export{
-		{"_water_init", fn(none, i32), 0},
-		{"_water_cancel_with", fn([]api.ValueType{i32}, i32), 0},
-		{"_water_worker", fn(none, i32), 0},
-		{"_water_dial", fn([]api.ValueType{i32}, i32), RoleDialer},
-		{"_water_accept", fn([]api.ValueType{i32}, i32), RoleListener},
-		{"_water_associate", fn(none, i32), RoleRelay},
-	},
-	imports: map[string]sig{
-		"host_dial":   fn(none, i32),
-		"host_accept": fn(none, i32),
-		"pull_config": fn(none, i32),
-		"host_defer":  fn(none),
-		"water_seen":  fn([]api.ValueType{i32, i32, i32}, i32),
-	},
-	init: "_water_init", cancelWith: "_water_cancel_with", worker: "_water_worker",
-	dial: "_water_dial", accept: "_water_accept", associate: "_water_associate",
-	cancelByte: 1,
-}
+var abiV0 = newABI(spec.WaterV0())
 
 // abiV1 is WATER v1 as released with upstream v0.7.1-alpha (watm-abi.md).
-var abiV1 = &abi{
-	version: 1,
-	exports: []export{
-		{"watm_init_v1", fn(none, i32), 0},
-		{"watm_ctrlpipe_v1", fn([]api.ValueType{i32}, i32), 0},
-		{"watm_start_v1", fn(none, i32), 0},
-		{"watm_dial_v1", fn([]api.ValueType{i32}, i32), RoleDialer},
-		{"watm_dial_fixed_v1", fn([]api.ValueType{i32}, i32), RoleDialer},
-		{"watm_accept_v1", fn([]api.ValueType{i32}, i32), RoleListener},
-		{"watm_associate_v1", fn(none, i32), RoleRelay},
-	},
-	imports: map[string]sig{
-		"water_dial":       fn([]api.ValueType{i32, i32, i32, i32}, i32),
-		"water_dial_fixed": fn(none, i32),
-		"water_accept":     fn(none, i32),
-		"water_seen":       fn([]api.ValueType{i32, i32, i32}, i32),
-	},
-	init: "watm_init_v1", cancelWith: "watm_ctrlpipe_v1", worker: "watm_start_v1",
-	dial: "watm_dial_v1", dialOwn: "watm_dial_fixed_v1", accept: "watm_accept_v1", associate: "watm_associate_v1",
-	cancelByte: 0,
+var abiV1 = newABI(spec.WaterV1())
+
+var v1Required = spec.WaterV1().Required()
+
+// newABI is the host's view of w, the table in internal/spec.
+func newABI(w spec.Water) *abi {
+	a := &abi{
+		version: w.Version, marker: w.Marker, imports: map[string]sig{},
+		init: w.Init, cancelWith: w.CancelWith, worker: w.Worker,
+		dial: w.Dial, dialOwn: w.DialFixed, accept: w.Accept, associate: w.Associate,
+		cancelByte: w.CancelByte,
+	}
+	roles := map[spec.Role]Role{spec.RoleAll: 0, spec.RoleDialer: RoleDialer, spec.RoleListener: RoleListener, spec.RoleRelay: RoleRelay}
+	for _, e := range w.Exports() {
+		a.exports = append(a.exports, export{e.Name, specSig(e.Func), roles[e.Role]})
+	}
+	for _, f := range w.Imports() {
+		a.imports[f.Name] = specSig(f)
+	}
+	return a
 }
 
-var v1Required = []string{"watm_init_v1", "watm_ctrlpipe_v1", "watm_start_v1"}
+// specSig is the type of f: its parameters and results are all i32.
+func specSig(f spec.Func) sig {
+	s := sig{params: make([]api.ValueType, f.Params), results: make([]api.ValueType, f.Results)}
+	for i := range s.params {
+		s.params[i] = i32
+	}
+	for i := range s.results {
+		s.results[i] = i32
+	}
+	return s
+}
 
 // detectABI picks the version from the export names: _water_v0 (a function
 // or a global) for v0, watm_*_v1 exports for v1. Both or neither is an error
@@ -99,7 +90,7 @@ func detectABI(exports map[string]byte) (*abi, error) {
 	_, v0 := exports[abiV0.marker]
 	var v1 []string
 	for _, name := range sortedKeys(exports) {
-		if strings.HasPrefix(name, "watm_") && strings.HasSuffix(name, "_v1") {
+		if strings.HasPrefix(name, spec.V1ExportPrefix) && strings.HasSuffix(name, spec.V1ExportSuffix) {
 			v1 = append(v1, name)
 		}
 	}

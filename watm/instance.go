@@ -13,6 +13,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
+	"github.com/water-pt/water-pt/watm/internal/spec"
 	"github.com/water-pt/water-pt/watm/internal/wasip1"
 )
 
@@ -89,7 +90,7 @@ func newInstance(ctx context.Context, m *Module) (*instance, error) {
 	if m.abi.version == 1 {
 		// Go's wasip1 runtime looks for preopens while it starts, so /conf
 		// is there from the start; configure fills it.
-		in.conf = wasip1.NewDir("/conf", nil)
+		in.conf = wasip1.NewDir(spec.ConfigDir, nil)
 		_, _ = in.wasi.Insert(in.conf)
 	}
 	if m.services {
@@ -127,7 +128,7 @@ func (in *instance) configure(cc ConnConfig) {
 		in.wasi.SetLogger(cc.Logger)
 	}
 	if in.conf != nil && cc.Config != nil {
-		in.conf.SetFile("watm.cfg", cc.Config)
+		in.conf.SetFile(spec.ConfigFile, cc.Config)
 	}
 }
 

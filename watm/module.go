@@ -105,8 +105,6 @@ var (
 	i64 = api.ValueTypeI64
 )
 
-func fn(params []api.ValueType, results ...api.ValueType) sig { return sig{params, results} }
-
 func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, wasm []byte, sum [32]byte) (*Module, error) {
 	exportKinds, err := parseExports(wasm)
 	if err != nil {

@@ -42,3 +42,27 @@ func TestErrnoText(t *testing.T) {
 		}
 	}
 }
+
+// TestEnvFunctionsAreSpec checks that the host's env module provides
+// exactly the imports of the WATER tables, both versions together, each
+// with the table's type.
+func TestEnvFunctionsAreSpec(t *testing.T) {
+	want := map[string]sig{}
+	for _, w := range []spec.Water{spec.WaterV0(), spec.WaterV1()} {
+		for _, f := range w.Imports() {
+			want[f.Name] = specSig(f)
+		}
+	}
+	got := map[string]sig{}
+	for _, f := range envFunctions() {
+		got[f.Name] = sig{f.Params, f.ResultTypes()}
+	}
+	if len(got) != len(want) {
+		t.Errorf("host env functions %v, want %v", got, want)
+	}
+	for name, s := range want {
+		if g, ok := got[name]; !ok || !g.equal(s.params, s.results) {
+			t.Errorf("host env function %s: %v (provided %v), want %v", name, g, ok, s)
+		}
+	}
+}

@@ -5,13 +5,14 @@ import (
 	"fmt"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/water-pt/water-pt/watm/internal/spec"
 	"github.com/water-pt/water-pt/watm/internal/wasip1"
 )
 
 // The host module names a WATM imports from.
 const (
 	wasiModuleName = wasip1.ModuleName
-	envModuleName  = "env"
+	envModuleName  = spec.EnvModule
 )
 
 // instanceKey finds the calling instance in the context every call into a

@@ -47,38 +47,16 @@ const (
 	ENOTCAPABLE  = wasip1.ENOTCAPABLE
 )
 
-// WASI preview-1 values the tests write into memory or expect there
-// (wasi_snapshot_preview1's whence, filetype, fdflags, clockid and
-// eventtype), written here again so that a test does not take them from
-// the code it checks.
+// WASI preview-1 values the rows write into memory or expect there
+// (wasi_snapshot_preview1's whence and filetype), written here again so
+// that a test does not take them from the code it checks.
 const (
 	whenceSet = 0
-	whenceCur = 1
 	whenceEnd = 2
 
-	filetypeUnknown      = 0
-	filetypeCharDevice   = 2
 	filetypeDirectory    = 3
 	filetypeRegularFile  = 4
 	filetypeSocketStream = 6
-
-	fdflagNonblock = 4
-
-	clockRealtime  = 0
-	clockMonotonic = 1
-
-	eventClock   = 0
-	eventFdRead  = 1
-	eventFdWrite = 2
-
-	// poll_oneoff's layouts: a subscription is 48 bytes, an event 32; an
-	// absolute clock has subclockflags 1; a hang-up is eventrwflags 1. The
-	// host takes at most maxSubscriptions at once.
-	subSize          = 48
-	eventSize        = 32
-	clockAbstime     = 1
-	eventFlagHangup  = 1
-	maxSubscriptions = 1024
 )
 
 // testInstance is an instance of m, for calling host functions directly

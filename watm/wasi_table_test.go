@@ -47,6 +47,22 @@ const (
 	wcBad     = 0xfffffff0
 )
 
+// poll_oneoff's layout and values as WASI preview 1 defines them, written
+// out here rather than taken from the host, so that the rows check the
+// host's: a subscription is 48 bytes (userdata u64, tag u8 @8, clock id or
+// fd u32 @16, timeout u64 @24, precision u64 @32, flags u16 @40), an event
+// 32 (userdata u64, error u16 @8, type u8 @10, nbytes u64 @16, flags u16
+// @24).
+const (
+	wcSubSize   = 48
+	wcEventSize = 32
+	wcClock     = 0 // eventtype clock
+	wcFdRead    = 1 // eventtype fd_read
+	wcFdWrite   = 2 // eventtype fd_write
+	wcAbstime   = 1 // subclockflags subscription_clock_abstime
+	wcMonotonic = 1 // clockid monotonic
+)
+
 // The subscriptions at wcSubs, in this order; the userdata of each is
 // 0xa0 plus its index.
 const (
@@ -63,7 +79,7 @@ const (
 )
 
 // sub is the address of subscription i.
-func sub(i int) uint64 { return wcSubs + uint64(i)*subSize }
+func sub(i int) uint64 { return wcSubs + uint64(i)*wcSubSize }
 
 func writeWASIInputs(mem api.Memory) {
 	mem.WriteUint32Le(wcIovPath, wcPath)
@@ -74,16 +90,16 @@ func writeWASIInputs(mem api.Memory) {
 		timeout uint64
 		flags   uint16
 	}{
-		subPast:        {eventClock, clockMonotonic, 0, clockAbstime},
-		subDue:         {eventClock, clockMonotonic, 0, 0},
-		subHour:        {eventClock, clockMonotonic, uint64(time.Hour), 0},
-		subSoon:        {eventClock, clockMonotonic, uint64(500 * time.Microsecond), 0},
-		subSockRead:    {eventFdRead, wcSock, 0, 0},
-		subSockWrite:   {eventFdWrite, wcSock, 0, 0},
-		subBadFDRead:   {eventFdRead, wcBadFD, 0, 0},
-		subConfigRead:  {eventFdRead, wcConfig, 0, 0},
+		subPast:        {wcClock, wcMonotonic, 0, wcAbstime},
+		subDue:         {wcClock, wcMonotonic, 0, 0},
+		subHour:        {wcClock, wcMonotonic, uint64(time.Hour), 0},
+		subSoon:        {wcClock, wcMonotonic, uint64(500 * time.Microsecond), 0},
+		subSockRead:    {wcFdRead, wcSock, 0, 0},
+		subSockWrite:   {wcFdWrite, wcSock, 0, 0},
+		subBadFDRead:   {wcFdRead, wcBadFD, 0, 0},
+		subConfigRead:  {wcFdRead, wcConfig, 0, 0},
 		subBadTag:      {3, 0, 0, 0},
-		subAbsBadClock: {eventClock, 9, 0, clockAbstime},
+		subAbsBadClock: {wcClock, 9, 0, wcAbstime},
 	} {
 		at := uint32(sub(i))
 		mem.WriteUint64Le(at, 0xa0+uint64(i))
@@ -96,7 +112,7 @@ func writeWASIInputs(mem api.Memory) {
 
 // event is the 32-byte event poll_oneoff writes for subscription i.
 func event(i int, errno Errno, typ uint8, nbytes uint64, flags uint16) []byte {
-	ev := make([]byte, eventSize)
+	ev := make([]byte, wcEventSize)
 	binary.LittleEndian.PutUint64(ev, 0xa0+uint64(i))
 	binary.LittleEndian.PutUint16(ev[8:], uint16(errno))
 	ev[10] = typ
@@ -106,7 +122,7 @@ func event(i int, errno Errno, typ uint8, nbytes uint64, flags uint16) []byte {
 }
 
 // noEvent is an event slot poll_oneoff did not write.
-func noEvent() []byte { return make([]byte, eventSize) }
+func noEvent() []byte { return make([]byte, wcEventSize) }
 
 // pollOut is the memory at wcNevents after poll_oneoff: nevents, then the
 // event slots.
@@ -118,7 +134,8 @@ type wasiCalls struct {
 	t    *testing.T
 	mod  api.Module
 	in   *instance
-	peer net.Conn // the other end of wcSock
+	ctx  context.Context // calls into mod go with it
+	peer net.Conn        // the other end of wcSock
 	run  func(name string, args ...uint64) Errno
 }
 
@@ -158,7 +175,7 @@ func newWASICalls(t *testing.T) *wasiCalls {
 	mem.WriteUint32Le(wcIov+4, 4)
 	mem.Write(wcPath, []byte("watm.cfg"))
 	writeWASIInputs(mem)
-	return &wasiCalls{t: t, mod: mod, in: in, peer: peer, run: func(name string, args ...uint64) Errno {
+	return &wasiCalls{t: t, mod: mod, in: in, ctx: ctx, peer: peer, run: func(name string, args ...uint64) Errno {
 		t.Helper()
 		res, err := mod.ExportedFunction(name).Call(ctx, args...)
 		if err != nil {
@@ -339,30 +356,30 @@ func wasiRows() []wasiRow {
 		// nevents is stored just before the events, so that one memory check
 		// covers both, and an event slot left at zero was not written.
 		{"poll_oneoff one clock due now", "poll_oneoff", []uint64{sub(subDue), wcEvents, 1, wcNevents}, ESUCCESS, wcNevents,
-			pollOut(1, event(subDue, ESUCCESS, eventClock, 0, 0))},
+			pollOut(1, event(subDue, ESUCCESS, wcClock, 0, 0))},
 		{"poll_oneoff clocks by deadline: two of three", "poll_oneoff", []uint64{sub(subPast), wcEvents, 3, wcNevents}, ESUCCESS, wcNevents,
-			pollOut(2, event(subPast, ESUCCESS, eventClock, 0, 0), event(subDue, ESUCCESS, eventClock, 0, 0), noEvent())},
+			pollOut(2, event(subPast, ESUCCESS, wcClock, 0, 0), event(subDue, ESUCCESS, wcClock, 0, 0), noEvent())},
 		{"poll_oneoff clocks by deadline: due now, not in an hour", "poll_oneoff", []uint64{sub(subDue), wcEvents, 2, wcNevents}, ESUCCESS, wcNevents,
-			pollOut(1, event(subDue, ESUCCESS, eventClock, 0, 0), noEvent())},
+			pollOut(1, event(subDue, ESUCCESS, wcClock, 0, 0), noEvent())},
 		{"poll_oneoff clocks by deadline: waits 500 us, not an hour", "poll_oneoff", []uint64{sub(subHour), wcEvents, 2, wcNevents}, ESUCCESS, wcNevents,
-			pollOut(1, event(subSoon, ESUCCESS, eventClock, 0, 0), noEvent())},
+			pollOut(1, event(subSoon, ESUCCESS, wcClock, 0, 0), noEvent())},
 		{"poll_oneoff socket read with nothing sent: the clock only", "poll_oneoff", []uint64{sub(subSoon), wcEvents, 2, wcNevents}, ESUCCESS, wcNevents,
-			pollOut(1, event(subSoon, ESUCCESS, eventClock, 0, 0), noEvent())},
+			pollOut(1, event(subSoon, ESUCCESS, wcClock, 0, 0), noEvent())},
 		{"poll_oneoff socket write", "poll_oneoff", []uint64{sub(subSockWrite), wcEvents, 1, wcNevents}, ESUCCESS, wcNevents,
-			pollOut(1, event(subSockWrite, ESUCCESS, eventFdWrite, 1, 0))},
+			pollOut(1, event(subSockWrite, ESUCCESS, wcFdWrite, 1, 0))},
 		{"poll_oneoff read on a bad fd", "poll_oneoff", []uint64{sub(subBadFDRead), wcEvents, 1, wcNevents}, ESUCCESS, wcNevents,
-			pollOut(1, event(subBadFDRead, EBADF, eventFdRead, 0, 0))},
+			pollOut(1, event(subBadFDRead, EBADF, wcFdRead, 0, 0))},
 		{"poll_oneoff read on the config", "poll_oneoff", []uint64{sub(subConfigRead), wcEvents, 1, wcNevents}, ESUCCESS, wcNevents,
-			pollOut(1, event(subConfigRead, ESUCCESS, eventFdRead, 1, 0))},
+			pollOut(1, event(subConfigRead, ESUCCESS, wcFdRead, 1, 0))},
 		{"poll_oneoff unknown tag", "poll_oneoff", []uint64{sub(subBadTag), wcEvents, 1, wcNevents}, ESUCCESS, wcNevents,
 			pollOut(1, event(subBadTag, EINVAL, 3, 0, 0))},
 		{"poll_oneoff absolute time on an unknown clock", "poll_oneoff", []uint64{sub(subAbsBadClock), wcEvents, 1, wcNevents}, ESUCCESS, wcNevents,
-			pollOut(1, event(subAbsBadClock, EINVAL, eventClock, 0, 0))},
+			pollOut(1, event(subAbsBadClock, EINVAL, wcClock, 0, 0))},
 		{"poll_oneoff nsubscriptions 0", "poll_oneoff", []uint64{sub(subDue), wcEvents, 0, wcR}, EINVAL, wcR, untouched(4)},
-		{"poll_oneoff over 1024 subscriptions", "poll_oneoff", []uint64{0, 0, maxSubscriptions + 1, wcR}, ENOTSUP, wcR, untouched(4)},
-		{"poll_oneoff subscriptions past memory", "poll_oneoff", []uint64{0x10000 - subSize + 8, wcEvents, 1, wcR}, EFAULT, wcR, untouched(4)},
+		{"poll_oneoff over the host's 1024 subscriptions", "poll_oneoff", []uint64{0, 0, 1025, wcR}, ENOTSUP, wcR, untouched(4)},
+		{"poll_oneoff subscriptions past memory", "poll_oneoff", []uint64{0x10000 - wcSubSize + 8, wcEvents, 1, wcR}, EFAULT, wcR, untouched(4)},
 		{"poll_oneoff subscriptions wrap around", "poll_oneoff", []uint64{wcBad, wcEvents, 1, wcR}, EFAULT, wcR, untouched(4)},
-		{"poll_oneoff events past memory", "poll_oneoff", []uint64{sub(subDue), 0x10000 - eventSize + 8, 1, wcR}, EFAULT, wcR, untouched(4)},
+		{"poll_oneoff events past memory", "poll_oneoff", []uint64{sub(subDue), 0x10000 - wcEventSize + 8, 1, wcR}, EFAULT, wcR, untouched(4)},
 		{"poll_oneoff nevents past memory", "poll_oneoff", []uint64{sub(subDue), wcEvents, 1, wcBad}, EFAULT, wcEvents, noEvent()},
 
 		{"proc_raise", "proc_raise", []uint64{9}, ENOSYS, 0, nil},
@@ -404,7 +421,7 @@ func wasiPeerRows() []wasiPeerRow {
 		{wasiRow{"sock_send", "sock_send", []uint64{wcSock, wcIovPath, 1, 0, wcR}, ESUCCESS, wcR, le32(8)}, nil, []byte("watm.cfg")},
 		{wasiRow{"fd_write socket", "fd_write", []uint64{wcSock, wcIovPath, 1, wcR}, ESUCCESS, wcR, le32(8)}, nil, []byte("watm.cfg")},
 		{wasiRow{"poll_oneoff socket read after the peer sent", "poll_oneoff", []uint64{sub(subSockRead), wcEvents, 1, wcNevents}, ESUCCESS, wcNevents,
-			pollOut(1, event(subSockRead, ESUCCESS, eventFdRead, 1, 0))}, abcd, nil},
+			pollOut(1, event(subSockRead, ESUCCESS, wcFdRead, 1, 0))}, abcd, nil},
 	}
 }
 
@@ -466,8 +483,7 @@ func TestWASIProcExit(t *testing.T) {
 	for _, r := range procExitRows() {
 		t.Run(r.name, func(t *testing.T) {
 			h := newWASICalls(t)
-			ctx := context.WithValue(context.Background(), instanceKey{}, h.in)
-			_, err := h.mod.ExportedFunction("proc_exit").Call(ctx, uint64(r.rval))
+			_, err := h.mod.ExportedFunction("proc_exit").Call(h.ctx, uint64(r.rval))
 			var exit *sys.ExitError
 			if !errors.As(err, &exit) || exit.ExitCode() != r.rval {
 				t.Errorf("proc_exit(%d) = %v, want an exit error with code %d", r.rval, err, r.rval)

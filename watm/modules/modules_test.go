@@ -148,11 +148,10 @@ func (r *wasmReader) bytes() []byte {
 func (r *wasmReader) name() string { return string(r.bytes()) }
 
 // TestModuleABI checks that every module has exactly the imports and
-// exports of its WATER version (v1 for names ending in _v1, else v0), with
-// their types, plus water_seen for the modules that keep a replay filter.
+// exports the guest SDK gives a module of its WATER version (v1 for names
+// ending in _v1, else v0), with the types of the spec tables, plus
+// water_seen for the modules that keep a replay filter.
 func TestModuleABI(t *testing.T) {
-	i32 := api.ValueTypeI32
-	none := []api.ValueType{}
 	sig := func(params, results []api.ValueType) string {
 		s := "("
 		for i, p := range params {
@@ -170,33 +169,38 @@ func TestModuleABI(t *testing.T) {
 		}
 		return s + ")"
 	}
-	getFD := sig(none, []api.ValueType{i32})                  // () -> i32
-	fdToFD := sig([]api.ValueType{i32}, []api.ValueType{i32}) // (i32) -> i32
-	type abi struct{ imports, exports map[string]string }
-	v0 := abi{
-		imports: map[string]string{"host_dial": getFD, "host_accept": getFD, "pull_config": getFD},
-		exports: map[string]string{
-			"_initialize":        sig(none, none),
-			"_water_v0":          sig(none, none),
-			"_water_init":        getFD,
-			"_water_cancel_with": fdToFD,
-			"_water_dial":        fdToFD,
-			"_water_accept":      fdToFD,
-			"_water_associate":   getFD,
-			"_water_worker":      getFD,
-		},
+	specSig := func(f spec.Func) string {
+		i32s := func(n int) []api.ValueType { return slices.Repeat([]api.ValueType{api.ValueTypeI32}, n) }
+		return sig(i32s(f.Params), i32s(f.Results))
 	}
-	v1 := abi{
-		imports: map[string]string{"water_dial_fixed": getFD, "water_accept": getFD},
-		exports: map[string]string{
-			"_initialize":       sig(none, none),
-			"watm_init_v1":      getFD,
-			"watm_ctrlpipe_v1":  fdToFD,
-			"watm_dial_v1":      fdToFD,
-			"watm_accept_v1":    fdToFD,
-			"watm_associate_v1": getFD,
-			"watm_start_v1":     getFD,
-		},
+	type abi struct{ imports, exports map[string]string }
+	// sdk is what a module built on the guest SDK (guest/v0, guest/v1)
+	// imports and exports: every export but watm_dial_fixed_v1 (v1.go says
+	// why), the dial and accept imports and v0's pull_config, and the
+	// reactor's _initialize.
+	sdk := func(w spec.Water) abi {
+		a := abi{imports: map[string]string{}, exports: map[string]string{"_initialize": "()->()"}}
+		if w.Marker != "" {
+			a.exports[w.Marker] = "()->()"
+		}
+		for _, e := range w.Exports() {
+			if e.Name != w.DialFixed {
+				a.exports[e.Name] = specSig(e.Func)
+			}
+		}
+		for _, f := range w.Imports() {
+			if f.Name == w.HostDial || f.Name == w.HostAccept || f.Name == w.PullConfig {
+				a.imports[f.Name] = specSig(f)
+			}
+		}
+		return a
+	}
+	v0, v1 := sdk(spec.WaterV0()), sdk(spec.WaterV1())
+	var seen spec.Func // water_seen, which obfs4 imports too
+	for _, f := range spec.WaterV0().Imports() {
+		if f.Name == spec.Seen {
+			seen = f
+		}
 	}
 
 	ctx := context.Background()
@@ -210,7 +214,7 @@ func TestModuleABI(t *testing.T) {
 			}
 			if name == "obfs4" {
 				want.imports = maps.Clone(want.imports)
-				want.imports["water_seen"] = sig([]api.ValueType{i32, i32, i32}, []api.ValueType{i32})
+				want.imports[seen.Name] = specSig(seen)
 			}
 			bin, _ := modules.Lookup(name)
 			cm, err := r.CompileModule(ctx, bin)
@@ -223,9 +227,9 @@ func TestModuleABI(t *testing.T) {
 			for _, f := range cm.ImportedFunctions() {
 				mod, fn, _ := f.Import()
 				switch mod {
-				case "env":
+				case spec.EnvModule:
 					gotImports[fn] = sig(f.ParamTypes(), f.ResultTypes())
-				case "wasi_snapshot_preview1":
+				case spec.WASIModule:
 					if !slices.Contains(spec.Preview1Functions(), fn) {
 						t.Errorf("imports %s.%s, not a WASI preview 1 function", mod, fn)
 					}

@@ -33,6 +33,7 @@ package v1
 import (
 	"github.com/water-pt/water-pt/watm/guest/internal/core"
 	"github.com/water-pt/water-pt/watm/guest/internal/wasi"
+	"github.com/water-pt/water-pt/watm/internal/spec"
 )
 
 //go:wasmimport env water_dial_fixed
@@ -44,7 +45,7 @@ func waterAccept() int32
 var abi = core.ABI{
 	Dial:   waterDialFixed,
 	Accept: waterAccept,
-	Config: func() ([]byte, wasi.Errno) { return core.ConfigFile("/conf", "watm.cfg") },
+	Config: func() ([]byte, wasi.Errno) { return core.ConfigFile(spec.ConfigDir, spec.ConfigFile) },
 }
 
 //go:wasmexport watm_init_v1

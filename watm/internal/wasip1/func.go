@@ -5,10 +5,11 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/water-pt/water-pt/watm/internal/spec"
 )
 
 // ModuleName is the host module the WASI functions are imported from.
-const ModuleName = "wasi_snapshot_preview1"
+const ModuleName = spec.WASIModule
 
 // The value types of WASI and WATER parameters.
 const (
