@@ -59,7 +59,7 @@ func (c *cancelFile) Read(p []byte, nonblock bool) (int, wasip1.Errno) {
 		select {
 		case <-c.fired:
 		case <-c.wasi.Stopped():
-			return 0, wasip1.EBADF // the forced stop unwinds the module (Context.Errno)
+			return 0, wasip1.EBADF // the forced stop unwinds the module (Context.HostErrno)
 		}
 	}
 	c.mu.Lock()

@@ -306,7 +306,7 @@ func (in *instance) dial(fn DialFunc) (int32, wasip1.Errno) {
 	c, err := fn(in.ctx)
 	if err != nil {
 		in.dialErr = err
-		return -1, in.wasi.Errno(wasip1.ErrnoOf(err))
+		return -1, in.wasi.HostErrno(wasip1.ErrnoOf(err))
 	}
 	return in.insertConn(c)
 }
@@ -324,7 +324,7 @@ func (in *instance) accept() (int32, wasip1.Errno) {
 	c, err := in.conn.Accept(in.ctx)
 	if err != nil {
 		in.dialErr = err
-		return -1, in.wasi.Errno(wasip1.ErrnoOf(err))
+		return -1, in.wasi.HostErrno(wasip1.ErrnoOf(err))
 	}
 	return in.insertConn(c)
 }

@@ -24,7 +24,7 @@ var environSizesGet = wasiFunc("environ_sizes_get", sizesGetFn, Params(i32, i32)
 // sizesGetFn is args_sizes_get and environ_sizes_get: no strings.
 func sizesGetFn(_ *Context, mem api.Memory, stack []uint64) Errno {
 	countPtr, lenPtr := uint32(stack[0]), uint32(stack[1])
-	if !InRange(mem, countPtr, 4) || !InRange(mem, lenPtr, 4) {
+	if !inRange(mem, countPtr, 4) || !inRange(mem, lenPtr, 4) {
 		return EFAULT
 	}
 	mem.WriteUint32Le(countPtr, 0)

@@ -19,7 +19,7 @@ var clockResGet = wasiFunc("clock_res_get", clockResGetFn, Params(i32, i32), "id
 
 func clockResGetFn(_ *Context, mem api.Memory, stack []uint64) Errno {
 	id, resultPtr := uint32(stack[0]), uint32(stack[1])
-	if !InRange(mem, resultPtr, 8) {
+	if !inRange(mem, resultPtr, 8) {
 		return EFAULT
 	}
 	if id != clockRealtime && id != clockMonotonic {
@@ -37,7 +37,7 @@ var clockTimeGet = wasiFunc("clock_time_get", clockTimeGetFn, Params(i32, i64, i
 
 func clockTimeGetFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	id, resultPtr := uint32(stack[0]), uint32(stack[2])
-	if !InRange(mem, resultPtr, 8) {
+	if !inRange(mem, resultPtr, 8) {
 		return EFAULT
 	}
 	switch id {

@@ -151,7 +151,7 @@ func (c *Context) Stopped() <-chan struct{} { return c.stopCh }
 func (c *Context) Stopping() bool { return c.stopping.Load() }
 
 // Stop wakes a module blocked in the host: poll_oneoff, a blocking read or
-// write; from then on every host call unwinds the module (ExitStopped).
+// write; from then on every host call unwinds the module (exitStopped).
 // Any goroutine may call it, more than once.
 func (c *Context) Stop() {
 	if c.stopping.CompareAndSwap(false, true) {
@@ -160,17 +160,18 @@ func (c *Context) Stop() {
 	c.fds.abort()
 }
 
-// ExitCodeStopped is the exit code of an instance stopped by the host.
-const ExitCodeStopped = sys.ExitCodeContextCanceled
+// exitCodeStopped is the exit code of an instance stopped by the host.
+const exitCodeStopped = sys.ExitCodeContextCanceled
 
-// ExitStopped unwinds the module (a stopped instance).
-func (c *Context) ExitStopped() { panic(sys.NewExitError(ExitCodeStopped)) }
+// exitStopped unwinds the module (a stopped instance).
+func (c *Context) exitStopped() { panic(sys.NewExitError(exitCodeStopped)) }
 
-// Errno passes e on, unless the instance is being stopped: then the module
-// is unwound at once instead of seeing an error it might retry.
-func (c *Context) Errno(e Errno) Errno {
+// HostErrno passes e, an error of the host's, on, unless the instance is
+// being stopped: then the module is unwound at once instead of seeing an
+// error it might retry.
+func (c *Context) HostErrno(e Errno) Errno {
 	if e != ESUCCESS && c.stopping.Load() {
-		c.ExitStopped()
+		c.exitStopped()
 	}
 	return e
 }

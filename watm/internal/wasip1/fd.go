@@ -43,13 +43,13 @@ func fdWriteFn(c *Context, mem api.Memory, stack []uint64) Errno {
 // CheckIovecs validates an iovec array and every buffer it points to:
 // EFAULT when any lies outside memory.
 func CheckIovecs(mem api.Memory, iovs, n uint32) Errno {
-	if uint64(n)*8 > uint64(mem.Size()) || !InRange(mem, iovs, n*8) {
+	if uint64(n)*8 > uint64(mem.Size()) || !inRange(mem, iovs, n*8) {
 		return EFAULT
 	}
 	for i := uint32(0); i < n; i++ {
 		off, _ := mem.ReadUint32Le(iovs + i*8)
 		l, _ := mem.ReadUint32Le(iovs + i*8 + 4)
-		if !InRange(mem, off, l) {
+		if !inRange(mem, off, l) {
 			return EFAULT
 		}
 	}
@@ -68,7 +68,7 @@ func Iovec(mem api.Memory, iovs, i uint32) []byte {
 // socket's write queue is full) answers EAGAIN: the module gets no more
 // input to write there until the queue drains.
 func (c *Context) readv(mem api.Memory, fd int32, iovs, n, resultPtr uint32) Errno {
-	if c.fullQueues.Load() > 0 && InRange(mem, resultPtr, 4) && CheckIovecs(mem, iovs, n) == ESUCCESS {
+	if c.fullQueues.Load() > 0 && inRange(mem, resultPtr, 4) && CheckIovecs(mem, iovs, n) == ESUCCESS {
 		if f, flags, e := c.fds.get(fd); e == ESUCCESS && flags&fdflagNonblock != 0 {
 			if s, ok := f.(*SockFile); ok && c.throttled(s) {
 				return EAGAIN
@@ -81,7 +81,7 @@ func (c *Context) readv(mem api.Memory, fd int32, iovs, n, resultPtr uint32) Err
 // writev is fd_write: on a non-blocking socket every byte is taken or none
 // (writeWhole); elsewhere it is iov.
 func (c *Context) writev(mem api.Memory, fd int32, iovs, n, resultPtr uint32) Errno {
-	if !InRange(mem, resultPtr, 4) {
+	if !inRange(mem, resultPtr, 4) {
 		return EFAULT
 	}
 	if e := CheckIovecs(mem, iovs, n); e != ESUCCESS {
@@ -106,7 +106,7 @@ func (c *Context) writev(mem api.Memory, fd int32, iovs, n, resultPtr uint32) Er
 	clear(bufs)
 	c.iovScratch = bufs[:0]
 	if e != ESUCCESS {
-		return c.Errno(e)
+		return c.HostErrno(e)
 	}
 	mem.WriteUint32Le(resultPtr, uint32(done))
 	return ESUCCESS
@@ -117,7 +117,7 @@ func (c *Context) writev(mem api.Memory, fd int32, iovs, n, resultPtr uint32) Er
 // iovec may wait (in blocking mode); the rest take what is ready.
 func (c *Context) iov(mem api.Memory, fd int32, iovs, n, resultPtr uint32,
 	op func(f File, p []byte, nonblock bool) (int, Errno)) Errno {
-	if !InRange(mem, resultPtr, 4) {
+	if !inRange(mem, resultPtr, 4) {
 		return EFAULT
 	}
 	if e := CheckIovecs(mem, iovs, n); e != ESUCCESS {
@@ -131,7 +131,7 @@ func (c *Context) iov(mem api.Memory, fd int32, iovs, n, resultPtr uint32,
 	if s, ok := f.(*SockFile); ok {
 		if s.wq != nil {
 			if e := s.wq.takeErr(); e != ESUCCESS {
-				return c.Errno(e) // the flusher's write error
+				return c.HostErrno(e) // the flusher's write error
 			}
 		}
 	}
@@ -146,7 +146,7 @@ func (c *Context) iov(mem api.Memory, fd int32, iovs, n, resultPtr uint32,
 			if total > 0 && e == EAGAIN {
 				break
 			}
-			return c.Errno(e)
+			return c.HostErrno(e)
 		}
 		total += done
 		if done < len(buf) {
@@ -178,7 +178,7 @@ var fdFdstatGet = wasiFunc("fd_fdstat_get", fdFdstatGetFn, Params(i32, i32), "fd
 
 func fdFdstatGetFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, resultPtr := int32(stack[0]), uint32(stack[1])
-	if !InRange(mem, resultPtr, 24) {
+	if !inRange(mem, resultPtr, 24) {
 		return EFAULT
 	}
 	f, flags, e := c.fds.get(fd)
@@ -214,7 +214,7 @@ var fdFilestatGet = wasiFunc("fd_filestat_get", fdFilestatGetFn, Params(i32, i32
 
 func fdFilestatGetFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, resultPtr := int32(stack[0]), uint32(stack[1])
-	if !InRange(mem, resultPtr, 64) {
+	if !inRange(mem, resultPtr, 64) {
 		return EFAULT
 	}
 	f, _, e := c.fds.get(fd)
@@ -238,7 +238,7 @@ var fdSeek = wasiFunc("fd_seek", fdSeekFn, Params(i32, i64, i32, i32), "fd", "of
 
 func fdSeekFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, offset, whence, resultPtr := int32(stack[0]), int64(stack[1]), uint8(stack[2]), uint32(stack[3])
-	if !InRange(mem, resultPtr, 8) {
+	if !inRange(mem, resultPtr, 8) {
 		return EFAULT
 	}
 	return c.seek(fd, offset, whence, mem, resultPtr)
@@ -250,7 +250,7 @@ var fdTell = wasiFunc("fd_tell", fdTellFn, Params(i32, i32), "fd", "result.offse
 
 func fdTellFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, resultPtr := int32(stack[0]), uint32(stack[1])
-	if !InRange(mem, resultPtr, 8) {
+	if !inRange(mem, resultPtr, 8) {
 		return EFAULT
 	}
 	return c.seek(fd, 0, whenceCur, mem, resultPtr)
@@ -287,7 +287,7 @@ var fdPread = wasiFunc("fd_pread", fdPreadFn, Params(i32, i32, i32, i64, i32), "
 
 func fdPreadFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, iovs, iovsLen, offset, resultPtr := int32(stack[0]), uint32(stack[1]), uint32(stack[2]), int64(stack[3]), uint32(stack[4])
-	if !InRange(mem, resultPtr, 4) {
+	if !inRange(mem, resultPtr, 4) {
 		return EFAULT
 	}
 	if e := CheckIovecs(mem, iovs, iovsLen); e != ESUCCESS {
@@ -316,7 +316,7 @@ var fdPwrite = wasiFunc("fd_pwrite", fdPwriteFn, Params(i32, i32, i32, i64, i32)
 
 func fdPwriteFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, iovs, iovsLen, resultPtr := int32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[4])
-	if !InRange(mem, resultPtr, 4) {
+	if !inRange(mem, resultPtr, 4) {
 		return EFAULT
 	}
 	if e := CheckIovecs(mem, iovs, iovsLen); e != ESUCCESS {

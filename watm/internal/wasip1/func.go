@@ -63,7 +63,7 @@ func Export[T any](b wazero.HostModuleBuilder, f *Func[T], from func(context.Con
 			// Stopped by force: no more host calls, whatever the module
 			// does with their results (and even if it was compiled
 			// without loop checks).
-			c.ExitStopped()
+			c.exitStopped()
 		}
 		errno := body(t, mod.Memory(), stack)
 		if results == ResultErrno {
@@ -106,12 +106,12 @@ func Params(ts ...api.ValueType) []api.ValueType {
 	return ts
 }
 
-// InRange reports whether [off, off+n) lies inside memory.
-func InRange(mem api.Memory, off, n uint32) bool {
+// inRange reports whether [off, off+n) lies inside memory.
+func inRange(mem api.Memory, off, n uint32) bool {
 	return uint64(off)+uint64(n) <= uint64(mem.Size())
 }
 
-// inRange64 is InRange for a length computed in 64 bits (a count times a
+// inRange64 is inRange for a length computed in 64 bits (a count times a
 // size, which must not wrap around).
 func inRange64(mem api.Memory, off uint32, n uint64) bool {
 	return uint64(off)+n <= uint64(mem.Size())

@@ -16,7 +16,7 @@ var fdPrestatGet = wasiFunc("fd_prestat_get", fdPrestatGetFn, Params(i32, i32), 
 
 func fdPrestatGetFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, resultPtr := int32(stack[0]), uint32(stack[1])
-	if !InRange(mem, resultPtr, 8) {
+	if !inRange(mem, resultPtr, 8) {
 		return EFAULT
 	}
 	d, e := c.preopen(fd)
@@ -91,7 +91,7 @@ var pathOpen = wasiFunc("path_open", pathOpenFn, Params(i32, i32, i32, i32, i32,
 func pathOpenFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, pathPtr, pathLen, oflags := int32(stack[0]), uint32(stack[2]), uint32(stack[3]), uint16(stack[4])
 	rightsBase, fdflags, resultPtr := stack[5], uint16(stack[7]), uint32(stack[8])
-	if !InRange(mem, resultPtr, 4) {
+	if !inRange(mem, resultPtr, 4) {
 		return EFAULT
 	}
 	d, path, e := c.dirAt(mem, fd, pathPtr, pathLen)
@@ -141,7 +141,7 @@ var pathFilestatGet = wasiFunc("path_filestat_get", pathFilestatGetFn, Params(i3
 
 func pathFilestatGetFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, pathPtr, pathLen, resultPtr := int32(stack[0]), uint32(stack[2]), uint32(stack[3]), uint32(stack[4])
-	if !InRange(mem, resultPtr, 64) {
+	if !inRange(mem, resultPtr, 64) {
 		return EFAULT
 	}
 	d, path, e := c.dirAt(mem, fd, pathPtr, pathLen)
@@ -184,7 +184,7 @@ func pathOp(name string, errno Errno, params []api.ValueType, names []string, me
 	}
 	return wasiFunc(name, func(c *Context, mem api.Memory, stack []uint64) Errno {
 		for _, m := range mems {
-			if !InRange(mem, uint32(stack[m.ptr]), uint32(stack[m.len])) {
+			if !inRange(mem, uint32(stack[m.ptr]), uint32(stack[m.len])) {
 				return EFAULT
 			}
 		}
@@ -243,7 +243,7 @@ var fdReaddir = wasiFunc("fd_readdir", fdReaddirFn, Params(i32, i32, i32, i64, i
 
 func fdReaddirFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, bufPtr, bufLen, resultPtr := int32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[4])
-	if !InRange(mem, bufPtr, bufLen) || !InRange(mem, resultPtr, 4) {
+	if !inRange(mem, bufPtr, bufLen) || !inRange(mem, resultPtr, 4) {
 		return EFAULT
 	}
 	return c.dirOnly(fd, ENOTSUP)
@@ -258,7 +258,7 @@ var pathReadlink = wasiFunc("path_readlink", pathReadlinkFn, Params(i32, i32, i3
 func pathReadlinkFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, pathPtr, pathLen := int32(stack[0]), uint32(stack[1]), uint32(stack[2])
 	bufPtr, bufLen, resultPtr := uint32(stack[3]), uint32(stack[4]), uint32(stack[5])
-	if !InRange(mem, bufPtr, bufLen) || !InRange(mem, resultPtr, 4) {
+	if !inRange(mem, bufPtr, bufLen) || !inRange(mem, resultPtr, 4) {
 		return EFAULT
 	}
 	d, path, e := c.dirAt(mem, fd, pathPtr, pathLen)
@@ -279,7 +279,7 @@ var pathSymlink = wasiFunc("path_symlink", pathSymlinkFn, Params(i32, i32, i32, 
 
 func pathSymlinkFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	oldPtr, oldLen, fd, newPtr, newLen := uint32(stack[0]), uint32(stack[1]), int32(stack[2]), uint32(stack[3]), uint32(stack[4])
-	if !InRange(mem, oldPtr, oldLen) || !InRange(mem, newPtr, newLen) {
+	if !inRange(mem, oldPtr, oldLen) || !inRange(mem, newPtr, newLen) {
 		return EFAULT
 	}
 	return c.dirOnly(fd, EROFS)

@@ -44,7 +44,7 @@ var pollOneoff = wasiFunc("poll_oneoff", pollOneoffFn, Params(i32, i32, i32, i32
 
 func pollOneoffFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	inPtr, outPtr, n, resultPtr := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
-	if !inRange64(mem, inPtr, uint64(n)*subSize) || !inRange64(mem, outPtr, uint64(n)*eventSize) || !InRange(mem, resultPtr, 4) {
+	if !inRange64(mem, inPtr, uint64(n)*subSize) || !inRange64(mem, outPtr, uint64(n)*eventSize) || !inRange(mem, resultPtr, 4) {
 		return EFAULT
 	}
 	if n == 0 {
@@ -121,7 +121,7 @@ func (c *Context) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno) 
 		}
 		nev = c.pollEvents(mem, inPtr, outPtr, nev)
 		if c.stopping.Load() {
-			c.ExitStopped()
+			c.exitStopped()
 		}
 		if nev > 0 || len(ps.clocks) == 0 && len(ps.fds) == 0 && len(ps.queued) == 0 && !ps.throttled && !ps.virtualWait {
 			return nev, ESUCCESS
@@ -165,7 +165,7 @@ func (c *Context) busyWaitPoll(mem api.Memory, inPtr, outPtr uint32, left *time.
 		}
 		*left -= max(time.Since(start), time.Microsecond)
 		if c.stopping.Load() {
-			c.ExitStopped()
+			c.exitStopped()
 		}
 		if nev := c.pollEvents(mem, inPtr, outPtr, 0); nev > 0 {
 			return nev, ESUCCESS
@@ -215,7 +215,7 @@ func (c *Context) park() {
 	case <-c.wake:
 	case <-timeout:
 	case <-c.stopCh:
-		c.ExitStopped()
+		c.exitStopped()
 	}
 }
 

@@ -14,7 +14,7 @@ var sockRecv = wasiFunc("sock_recv", sockRecvFn, Params(i32, i32, i32, i32, i32,
 func sockRecvFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, iovs, iovsLen, riFlags := int32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint16(stack[3])
 	resultPtr, flagsPtr := uint32(stack[4]), uint32(stack[5])
-	if !InRange(mem, flagsPtr, 2) {
+	if !inRange(mem, flagsPtr, 2) {
 		return EFAULT
 	}
 	if e := c.sockOnly(mem, fd, iovs, iovsLen, resultPtr); e != ESUCCESS {
@@ -49,7 +49,7 @@ func sockSendFn(c *Context, mem api.Memory, stack []uint64) Errno {
 
 // sockOnly checks pointers, then that fd is a socket.
 func (c *Context) sockOnly(mem api.Memory, fd int32, iovs, n, resultPtr uint32) Errno {
-	if !InRange(mem, resultPtr, 4) {
+	if !inRange(mem, resultPtr, 4) {
 		return EFAULT
 	}
 	if e := CheckIovecs(mem, iovs, n); e != ESUCCESS {
@@ -77,7 +77,7 @@ func sockShutdownFn(c *Context, _ api.Memory, stack []uint64) Errno {
 	if e != ESUCCESS {
 		return e
 	}
-	return c.Errno(f.Shutdown(how))
+	return c.HostErrno(f.Shutdown(how))
 }
 
 // sock_accept(fd, flags, result.fd): a WATM receives connections through
@@ -87,7 +87,7 @@ var sockAccept = wasiFunc("sock_accept", sockAcceptFn, Params(i32, i32, i32), "f
 
 func sockAcceptFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, resultPtr := int32(stack[0]), uint32(stack[2])
-	if !InRange(mem, resultPtr, 4) {
+	if !inRange(mem, resultPtr, 4) {
 		return EFAULT
 	}
 	f, _, e := c.fds.get(fd)
