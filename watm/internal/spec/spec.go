@@ -1,8 +1,7 @@
-// Package spec holds the numbers and names of WASI preview 1, and the
-// names and types of the WATER v0 and v1 ABIs (water.go), that the host
-// (package watm), the guest (watm/guest) and their tests share, so that
-// each is written once. It imports nothing, so that any of them, including
-// a module compiled for wasip1, can use it.
+// Package spec holds what the host (package watm), the guest (watm/guest)
+// and their tests share, written once: WASI preview 1's numbers and names,
+// the WATER v0 and v1 tables (water.go). It imports nothing, so that any of
+// them, including a module compiled for wasip1, can use it.
 package spec
 
 // The errno values of WASI preview 1 (the errno enum of
