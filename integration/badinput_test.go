@@ -22,6 +22,7 @@ import (
 
 	"github.com/water-pt/water-pt/integration/tortest"
 	"github.com/water-pt/water-pt/watm/modules"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // Bad input: what tor (or an operator, or a censor probing the bridge) can
@@ -255,7 +256,7 @@ func TestServerModuleErrors(t *testing.T) {
 func TestBadSOCKSRequests(t *testing.T) {
 	p := startWaterPair(t, tortest.PairConfig{})
 	td := testdataDir(t)
-	closed := closedPort(t)
+	closed := watmtest.ClosedPort(t)
 	good := p.ServerMethod.Args
 	zeros := strings.Repeat("0", 64)
 	plainSum := embeddedSHA256(t, "plain")
@@ -692,19 +693,6 @@ func embeddedSHA256(t testing.TB, name string) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// closedPort returns a loopback address nothing listens on: a port the
-// kernel just gave us, released.
-func closedPort(t testing.TB) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
 }
 
 func isReset(err error) bool {

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/integration/tortest"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // Modules that never look at their sockets or cancel channel outlive
@@ -33,8 +34,8 @@ func TestStuckModuleEndsWithClient(t *testing.T) {
 		t.Fatal(err)
 	}
 	socksAddr := parseListenLine(t, l.Text, "water-pt client: SOCKS5 on ", "")
-	echo := startPlainEcho(t)
-	by, _, err := tortest.DialSOCKS(ctx, socksAddr, echo.addr(), []tortest.KV{{Key: "watm", Value: "plain"}})
+	echo := watmtest.Echo(t)
+	by, _, err := tortest.DialSOCKS(ctx, socksAddr, echo.Address(), []tortest.KV{{Key: "watm", Value: "plain"}})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -123,14 +124,14 @@ func TestSetupTimeoutFlag(t *testing.T) {
 	})
 
 	t.Run("server", func(t *testing.T) {
-		echo := startPlainEcho(t)
-		server := tortest.Start(t, bin, standaloneEnv(t), append([]string{"server", "-listen", "127.0.0.1:0", "-forward", echo.addr(),
+		echo := watmtest.Echo(t)
+		server := tortest.Start(t, bin, standaloneEnv(t), append([]string{"server", "-listen", "127.0.0.1:0", "-forward", echo.Address(),
 			"-options", "watm=" + filepath.Join(dir, "slow_init.wasm"), "-watm-setup-timeout", "500ms"}, wazeroCacheArgs(t)...)...)
 		l, err := server.WaitLine(ctx, "water-pt server: listening on ")
 		if err != nil {
 			t.Fatal(err)
 		}
-		addr := parseListenLine(t, l.Text, "water-pt server: listening on ", ", forwarding to "+echo.addr())
+		addr := parseListenLine(t, l.Text, "water-pt server: listening on ", ", forwarding to "+echo.Address())
 		c, err := net.Dial("tcp", addr)
 		if err != nil {
 			t.Fatal(err)

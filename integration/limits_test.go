@@ -16,6 +16,7 @@ import (
 
 	"github.com/water-pt/water-pt/integration/tortest"
 	"github.com/water-pt/water-pt/ptserver/extortest"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // Abuse: what a hostile client, a flood or a bad bridge line can make a PT
@@ -207,7 +208,7 @@ func TestHugeModuleFile(t *testing.T) {
 		t.Fatal(err)
 	}
 	socks := ms[0].Addr
-	target := closedPort(t)
+	target := watmtest.ClosedPort(t)
 	// The default module, compiled at start, is loaded once this answers.
 	if _, rep, _ := tortest.DialSOCKS(ctxTimeout(t, time.Minute), socks, target, nil); rep != tortest.ReplyConnectionRefused {
 		t.Fatalf("warm-up request: reply %#x, want connection refused", rep)

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/integration/tortest"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // -enableLogging writes water-pt.log in the state directory, as lyrebird
@@ -43,7 +44,7 @@ func TestLogging(t *testing.T) {
 				echoOnce(t, p, 64<<10)
 			}
 			// A bridge that refuses.
-			closed := closedPort(t)
+			closed := watmtest.ClosedPort(t)
 			c, rep, err := tortest.DialSOCKS(ctx, p.ClientMethod.Addr, closed, p.ServerMethod.Args)
 			if c != nil {
 				c.Close()
@@ -121,7 +122,7 @@ func TestLoggingOffByDefault(t *testing.T) {
 	p := startWaterPair(t, tortest.PairConfig{ClientArgs: []string{"-logLevel", "DEBUG"}, ServerArgs: []string{"-logLevel", "DEBUG"}})
 	echoOnce(t, p, 64<<10)
 	ctx := ctxTimeout(t, 10*time.Second)
-	if _, rep, _ := tortest.DialSOCKS(ctx, p.ClientMethod.Addr, closedPort(t), p.ServerMethod.Args); rep != tortest.ReplyConnectionRefused {
+	if _, rep, _ := tortest.DialSOCKS(ctx, p.ClientMethod.Addr, watmtest.ClosedPort(t), p.ServerMethod.Args); rep != tortest.ReplyConnectionRefused {
 		t.Errorf("dial to a closed port: reply 0x%02x, want 0x05", rep)
 	}
 	stopPair(t, p)

@@ -22,6 +22,7 @@ import (
 	"github.com/water-pt/water-pt/ptserver"
 	"github.com/water-pt/water-pt/ptserver/extortest"
 	"github.com/water-pt/water-pt/watm/modules/obfs4/proto"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // obfs4Side is one end of an obfs4 pair: water-pt or Debian's obfs4proxy.
@@ -500,7 +501,7 @@ func TestObfs4TransportArgs(t *testing.T) {
 	if len(cms) != 2 || cms[0].Name != "water" || cms[1].Name != ptserver.Obfs4Method {
 		t.Fatalf("CMETHOD lines %v, want water and obfs4", cms)
 	}
-	bridge := closedPort(t) // none of these may get as far as dialing
+	bridge := watmtest.ClosedPort(t) // none of these may get as far as dialing
 	obfs4File := writeEmbeddedModule(t, "obfs4")
 	for _, tc := range []struct {
 		name   string

@@ -8,6 +8,7 @@ import (
 
 	"github.com/water-pt/water-pt/integration/tortest"
 	"github.com/water-pt/water-pt/ptclient/proxytest"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // TOR_PT_PROXY: tor asks the client PT to reach its bridges through an
@@ -70,7 +71,7 @@ func TestProxy(t *testing.T) {
 
 			// A bridge that refuses, behind the proxy.
 			ctx := ctxTimeout(t, 30*time.Second)
-			c, rep, err := tortest.DialSOCKS(ctx, p.ClientMethod.Addr, closedPort(t), p.ServerMethod.Args)
+			c, rep, err := tortest.DialSOCKS(ctx, p.ClientMethod.Addr, watmtest.ClosedPort(t), p.ServerMethod.Args)
 			if c != nil {
 				c.Close()
 			}

@@ -4,19 +4,17 @@ import (
 	"context"
 	"crypto/sha256"
 	"encoding/hex"
-	"io"
-	"net"
 	"net/netip"
 	"os"
 	"os/exec"
 	"path/filepath"
 	"strings"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/water-pt/water-pt/integration/tortest"
 	"github.com/water-pt/water-pt/watm/modules"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // Standalone mode, no tor: "water-pt server" in front of a plain TCP echo
@@ -36,9 +34,9 @@ func TestStandalone(t *testing.T) {
 		t.Run(tc.name, func(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 2*time.Minute)
 			defer cancel()
-			echo := startPlainEcho(t)
+			echo := watmtest.Echo(t)
 
-			sargs := append([]string{"server", "-listen", "127.0.0.1:0", "-forward", echo.addr()}, wazeroCacheArgs(t)...)
+			sargs := append([]string{"server", "-listen", "127.0.0.1:0", "-forward", echo.Address()}, wazeroCacheArgs(t)...)
 			if tc.options != "" {
 				sargs = append(sargs, "-options", tc.options)
 			}
@@ -47,7 +45,7 @@ func TestStandalone(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			serverAddr := parseListenLine(t, l.Text, "water-pt server: listening on ", ", forwarding to "+echo.addr())
+			serverAddr := parseListenLine(t, l.Text, "water-pt server: listening on ", ", forwarding to "+echo.Address())
 			l, err = server.WaitLine(ctx, "water-pt server: client args: ")
 			if err != nil {
 				t.Fatal(err)
@@ -79,7 +77,7 @@ func TestStandalone(t *testing.T) {
 			}
 			// The bytes went through the server PT: it is the echo
 			// server's only peer.
-			if n := echo.accepted(); n != 1 {
+			if n := echo.Accepted(); n != 1 {
 				t.Errorf("the echo server accepted %d connections, want 1 (from the server PT)", n)
 			}
 		})
@@ -178,64 +176,4 @@ func moduleSHA256(t *testing.T, name string) string {
 	}
 	sum := sha256.Sum256(b)
 	return hex.EncodeToString(sum[:])
-}
-
-// plainEchoServer is a plain TCP echo server on loopback.
-type plainEchoServer struct {
-	ln net.Listener
-	wg sync.WaitGroup
-	mu sync.Mutex
-	n  int
-}
-
-func startPlainEcho(t *testing.T) *plainEchoServer {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	e := &plainEchoServer{ln: ln}
-	e.wg.Add(1)
-	go e.routineAccept()
-	t.Cleanup(func() {
-		ln.Close()
-		e.wg.Wait()
-	})
-	return e
-}
-
-func (e *plainEchoServer) addr() string { return e.ln.Addr().String() }
-
-func (e *plainEchoServer) accepted() int {
-	e.mu.Lock()
-	defer e.mu.Unlock()
-	return e.n
-}
-
-func (e *plainEchoServer) routineAccept() {
-	defer e.wg.Done()
-	var conns sync.WaitGroup
-	defer conns.Wait()
-	var open []net.Conn
-	defer func() {
-		for _, c := range open {
-			c.Close()
-		}
-	}()
-	for {
-		c, err := e.ln.Accept()
-		if err != nil { // closed by the cleanup
-			return
-		}
-		e.mu.Lock()
-		e.n++
-		e.mu.Unlock()
-		open = append(open, c)
-		conns.Add(1)
-		go func() {
-			defer conns.Done()
-			io.Copy(c, c)
-			c.(*net.TCPConn).CloseWrite()
-		}()
-	}
 }

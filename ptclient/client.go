@@ -12,6 +12,7 @@ import (
 	"github.com/water-pt/water-pt/internal/accept"
 	"github.com/water-pt/water-pt/internal/ptlog"
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/catalog"
 )
 
 // Defaults for Client.
@@ -29,7 +30,7 @@ const (
 //
 // A failed dial is rejected with the SOCKS reply code that fits its error.
 type Client struct {
-	Catalog *watm.Catalog
+	Catalog *catalog.Catalog
 	// Dialer reaches bridges: direct, through TOR_PT_PROXY, or from the
 	// outbound bind address.
 	Dialer           ContextDialer
@@ -46,7 +47,7 @@ type Client struct {
 	DialPolicy watm.DialPolicy
 	// Transport is the method this client serves (zero: water, whose args
 	// choose the module).
-	Transport watm.Transport
+	Transport catalog.Transport
 
 	wg sync.WaitGroup
 }
@@ -163,15 +164,15 @@ func isDialError(err error) bool {
 // module reads the connection's Spec from its args and loads and checks
 // the module. A nil r.Module with an error that is not an argError: the
 // module could not be loaded.
-func (c *Client) module(ctx context.Context, args Args) (watm.Spec, watm.Resolved, error) {
+func (c *Client) module(ctx context.Context, args Args) (catalog.Spec, catalog.Resolved, error) {
 	t := c.transport()
 	spec, err := t.Spec(args)
 	if err != nil {
-		return spec, watm.Resolved{}, &argError{err}
+		return spec, catalog.Resolved{}, &argError{err}
 	}
 	r, err := c.Catalog.Load(ctx, spec)
 	if err != nil {
-		return spec, watm.Resolved{}, err
+		return spec, catalog.Resolved{}, err
 	}
 	if err := c.Catalog.CheckArgs(t, false, r, spec.Args); err != nil {
 		return spec, r, &argError{err}
@@ -179,9 +180,9 @@ func (c *Client) module(ctx context.Context, args Args) (watm.Spec, watm.Resolve
 	return spec, r, nil
 }
 
-func (c *Client) transport() watm.Transport {
+func (c *Client) transport() catalog.Transport {
 	if c.Transport.Name == "" {
-		return watm.Transport{Name: "water"}
+		return catalog.Transport{Name: "water"}
 	}
 	return c.Transport
 }

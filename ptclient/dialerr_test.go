@@ -12,19 +12,8 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/ptclient"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
-
-// closedPort returns a loopback address nothing listens on.
-func closedPort(t *testing.T) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	addr := ln.Addr().String()
-	ln.Close()
-	return addr
-}
 
 // opErr is what net.Dialer returns for a failed connect(2).
 func opErr(errno syscall.Errno) error {
@@ -53,13 +42,13 @@ func TestReplyForError(t *testing.T) {
 	}{
 		{"nil", func(*testing.T) error { return nil }, ptclient.ReplySucceeded},
 		{"refused (real)", func(t *testing.T) error {
-			return dial(context.Background(), &net.Dialer{}, closedPort(t))
+			return dial(context.Background(), &net.Dialer{}, watmtest.ClosedPort(t))
 		}, ptclient.ReplyConnectionRefused},
 		{"deadline passed (real)", func(t *testing.T) error {
-			return dial(expired, &net.Dialer{}, closedPort(t))
+			return dial(expired, &net.Dialer{}, watmtest.ClosedPort(t))
 		}, ptclient.ReplyTTLExpired},
 		{"read deadline (real)", func(t *testing.T) error {
-			c, s := tcpPair(t)
+			c, s := watmtest.Pair(t)
 			_ = s
 			c.SetReadDeadline(time.Now().Add(-time.Second))
 			_, err := c.Read(make([]byte, 1))
@@ -67,7 +56,7 @@ func TestReplyForError(t *testing.T) {
 		}, ptclient.ReplyTTLExpired},
 		{"source address not on this host (real)", func(t *testing.T) error {
 			d := &net.Dialer{LocalAddr: &net.TCPAddr{IP: net.IPv4(192, 0, 2, 1)}}
-			return dial(context.Background(), d, closedPort(t))
+			return dial(context.Background(), d, watmtest.ClosedPort(t))
 		}, ptclient.ReplyAddressNotSupported},
 		{"DNS failure (real)", func(t *testing.T) error {
 			r := &net.Resolver{PreferGo: true, Dial: func(ctx context.Context, network, address string) (net.Conn, error) {
@@ -76,7 +65,7 @@ func TestReplyForError(t *testing.T) {
 			return dial(context.Background(), &net.Dialer{Resolver: r}, "no-such-host.invalid:443")
 		}, ptclient.ReplyHostUnreachable},
 		{"canceled (real)", func(t *testing.T) error {
-			return dial(canceled, &net.Dialer{}, closedPort(t))
+			return dial(canceled, &net.Dialer{}, watmtest.ClosedPort(t))
 		}, ptclient.ReplyGeneralFailure},
 		{"ECONNRESET", func(*testing.T) error { return opErr(syscall.ECONNRESET) }, ptclient.ReplyConnectionRefused},
 		{"ENETUNREACH", func(*testing.T) error { return opErr(syscall.ENETUNREACH) }, ptclient.ReplyNetworkUnreachable},

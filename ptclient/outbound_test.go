@@ -13,6 +13,7 @@ import (
 	"golang.org/x/net/dns/dnsmessage"
 
 	"github.com/water-pt/water-pt/ptclient"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 func TestParseOutboundBind(t *testing.T) {
@@ -175,7 +176,7 @@ func TestOutboundDialer(t *testing.T) {
 		t.Errorf("the zero OutboundBind's dialer is %v, want base itself", d)
 	}
 
-	echoAddr := serve(t, echo)
+	echoAddr := watmtest.Echo(t).Address()
 	_, echoPort, _ := net.SplitHostPort(echoAddr)
 	bind := ptclient.OutboundBind{V4: notLocal(t), V6: netip.MustParseAddr("2001:db8::254")}
 	d := bind.Dialer(&net.Dialer{Resolver: fakeResolver(t, map[string]netip.Addr{

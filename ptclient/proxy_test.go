@@ -19,57 +19,8 @@ import (
 
 	"github.com/water-pt/water-pt/ptclient"
 	"github.com/water-pt/water-pt/ptclient/proxytest"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
-
-// serve runs handler on each connection to a fresh loopback listener. When
-// the test ends it closes the listener and every connection and waits for
-// the handlers.
-func serve(t *testing.T, handler func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var (
-		routines sync.WaitGroup
-		mu       sync.Mutex
-		conns    = map[net.Conn]struct{}{}
-		closed   bool
-	)
-	routines.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			if closed {
-				mu.Unlock()
-				c.Close()
-				return
-			}
-			conns[c] = struct{}{}
-			mu.Unlock()
-			routines.Go(func() {
-				defer c.Close()
-				handler(c)
-			})
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		closed = true
-		for c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		routines.Wait()
-	})
-	return ln.Addr().String()
-}
-
-func echo(c net.Conn) { io.Copy(c, c) }
 
 // checkEcho checks that c is the raw TCP connection and that it reaches an
 // echo server.
@@ -210,7 +161,7 @@ func TestProxyDialerRejects(t *testing.T) {
 }
 
 func TestProxySOCKS5(t *testing.T) {
-	target := serve(t, echo)
+	target := watmtest.Echo(t).Address()
 	_, port, _ := net.SplitHostPort(target)
 	for _, tt := range []struct {
 		name   string
@@ -236,7 +187,7 @@ func TestProxySOCKS5(t *testing.T) {
 }
 
 func TestProxySOCKS5Refused(t *testing.T) {
-	target := serve(t, echo)
+	target := watmtest.Echo(t).Address()
 	srv := proxytest.StartSOCKS5(t, proxytest.Options{Username: "alice", Password: "right"})
 
 	t.Run("wrong password", func(t *testing.T) {
@@ -259,7 +210,7 @@ func TestProxySOCKS5Refused(t *testing.T) {
 	}
 
 	t.Run("proxy not listening", func(t *testing.T) {
-		_, err := dialVia(t, &url.URL{Scheme: "socks5", Host: closedPort(t)}, target)
+		_, err := dialVia(t, &url.URL{Scheme: "socks5", Host: watmtest.ClosedPort(t)}, target)
 		if !errors.Is(err, syscall.ECONNREFUSED) || ptclient.ReplyForError(err) != ptclient.ReplyConnectionRefused {
 			t.Errorf("error %v (reply %v), want connection refused", err, ptclient.ReplyForError(err))
 		}
@@ -290,13 +241,13 @@ func TestProxySOCKS5ReplyCodes(t *testing.T) {
 	}
 	t.Run("real refusal", func(t *testing.T) {
 		srv := proxytest.StartSOCKS5(t, proxytest.Options{})
-		_, err := dialVia(t, srv.URL(), closedPort(t))
+		_, err := dialVia(t, srv.URL(), watmtest.ClosedPort(t))
 		wantProxyError(t, err, ptclient.ReplyConnectionRefused, "connection refused")
 	})
 }
 
 func TestProxyHTTP(t *testing.T) {
-	target := serve(t, echo)
+	target := watmtest.Echo(t).Address()
 	for _, tt := range []struct {
 		name string
 		opts proxytest.Options
@@ -335,7 +286,7 @@ func TestProxyHTTP(t *testing.T) {
 	}
 	t.Run("target refuses", func(t *testing.T) {
 		srv := proxytest.StartHTTP(t, proxytest.Options{})
-		_, err := dialVia(t, srv.URL(), closedPort(t))
+		_, err := dialVia(t, srv.URL(), watmtest.ClosedPort(t))
 		wantProxyError(t, err, ptclient.ReplyHostUnreachable, "502 Bad Gateway")
 	})
 }
@@ -365,7 +316,7 @@ func TestProxyHTTPResponses(t *testing.T) {
 	} {
 		t.Run(tt.name, func(t *testing.T) {
 			got := make(chan *http.Request, 1)
-			addr := serve(t, func(c net.Conn) {
+			addr := watmtest.Serve(t, func(c net.Conn) {
 				req, err := http.ReadRequest(bufio.NewReader(c))
 				if err != nil {
 					t.Errorf("proxy: reading the request: %v", err)
@@ -377,7 +328,7 @@ func TestProxyHTTPResponses(t *testing.T) {
 					return
 				}
 				io.Copy(io.Discard, c)
-			})
+			}).Address()
 			u := &url.URL{Scheme: "http", Host: addr, User: tt.auth}
 			c, err := dialVia(t, u, target)
 
@@ -429,7 +380,7 @@ type socks4aRequest struct {
 // code and, when it grants, echoes.
 func socks4aServer(t *testing.T, code byte) (addr string, reqs <-chan socks4aRequest) {
 	ch := make(chan socks4aRequest, 1)
-	addr = serve(t, func(c net.Conn) {
+	addr = watmtest.Serve(t, func(c net.Conn) {
 		br := bufio.NewReader(c)
 		var hdr [8]byte
 		if _, err := io.ReadFull(br, hdr[:]); err != nil {
@@ -457,7 +408,7 @@ func socks4aServer(t *testing.T, code byte) (addr string, reqs <-chan socks4aReq
 		if code == 0x5a {
 			io.Copy(c, br)
 		}
-	})
+	}).Address()
 	return addr, ch
 }
 
@@ -507,14 +458,14 @@ func TestProxyDialContext(t *testing.T) {
 	for _, scheme := range []string{"socks5", "socks4a", "http"} {
 		t.Run(scheme, func(t *testing.T) {
 			heard := make(chan struct{}, 2)
-			addr := serve(t, func(c net.Conn) {
+			addr := watmtest.Serve(t, func(c net.Conn) {
 				var b [1]byte
 				if _, err := c.Read(b[:]); err != nil {
 					return
 				}
 				heard <- struct{}{}
 				io.Copy(io.Discard, c) // and never a word back
-			})
+			}).Address()
 			d, err := ptclient.ProxyDialer(&url.URL{Scheme: scheme, Host: addr}, nil)
 			if err != nil {
 				t.Fatal(err)
@@ -557,7 +508,7 @@ func (r *recordingDialer) DialContext(ctx context.Context, network, addr string)
 }
 
 func TestProxyDialerUsesForward(t *testing.T) {
-	target := serve(t, echo)
+	target := watmtest.Echo(t).Address()
 	srv := proxytest.StartHTTP(t, proxytest.Options{})
 	fwd := &recordingDialer{}
 	d, err := ptclient.ProxyDialer(srv.URL(), fwd)

@@ -12,6 +12,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/ptclient"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // Client messages.
@@ -57,7 +58,7 @@ func replyV4(code byte, bnd ...byte) []byte {
 // side when closeWrite is set, and runs ReadRequest on the server end.
 func handshake(t *testing.T, in []byte, closeWrite bool) (client, server *net.TCPConn, req *ptclient.Request, err error) {
 	t.Helper()
-	client, server = tcpPair(t)
+	client, server = watmtest.Pair(t)
 	if _, err := client.Write(in); err != nil {
 		t.Fatal(err)
 	}
@@ -402,7 +403,7 @@ func TestReadRequestSlowClient(t *testing.T) {
 
 // The handshake deadline does not outlive a successful handshake.
 func TestReadRequestClearsDeadline(t *testing.T) {
-	client, server := tcpPair(t)
+	client, server := watmtest.Pair(t)
 	deadline := time.Now().Add(300 * time.Millisecond)
 	if _, err := client.Write(cat(greeting(0), connectIPv4(1, 2, 3, 4, 5))); err != nil {
 		t.Fatal(err)

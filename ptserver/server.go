@@ -15,6 +15,7 @@ import (
 	"github.com/water-pt/water-pt/internal/accept"
 	"github.com/water-pt/water-pt/internal/ptlog"
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/catalog"
 )
 
 // MethodName is the transport water-pt provides for any module.
@@ -28,7 +29,7 @@ const Obfs4Method = "obfs4"
 // it advertises.
 type Method struct {
 	Bindaddr pt.Bindaddr
-	Module   watm.Resolved
+	Module   catalog.Resolved
 	Config   []byte  // the server module's own config
 	Args     pt.Args // the SMETHOD ARGS clients need
 	ln       net.Listener
@@ -40,7 +41,7 @@ func (m *Method) Addr() net.Addr { return m.ln.Addr() }
 // Server serves every configured method until its context ends.
 type Server struct {
 	Info    pt.ServerInfo
-	Catalog *watm.Catalog
+	Catalog *catalog.Catalog
 	Logger  *slog.Logger
 	// Dialer reaches the ExtORPort or ORPort (default: a plain net.Dialer).
 	Dialer *net.Dialer
@@ -48,7 +49,7 @@ type Server struct {
 	// nothing, as a server connection has no destination of its own).
 	DialPolicy watm.DialPolicy
 	// Transports are the methods served (nil: water only).
-	Transports []watm.Transport
+	Transports []catalog.Transport
 	// StateDir keeps the obfs4 identity (Obfs4StateFile).
 	StateDir string
 	// IdleTimeout is how long an inbound connection may stay silent: no
@@ -125,11 +126,11 @@ func (s *Server) setupMethod(ctx context.Context, b pt.Bindaddr) (*Method, error
 
 // module finds the bind address's transport, reads its options and loads
 // and checks the module.
-func (s *Server) module(ctx context.Context, b pt.Bindaddr) (watm.Transport, watm.Spec, watm.Resolved, error) {
-	var r watm.Resolved
+func (s *Server) module(ctx context.Context, b pt.Bindaddr) (catalog.Transport, catalog.Spec, catalog.Resolved, error) {
+	var r catalog.Resolved
 	t, err := s.transport(b.MethodName)
 	if err != nil {
-		return t, watm.Spec{}, r, err
+		return t, catalog.Spec{}, r, err
 	}
 	spec, err := t.Spec(b.Options)
 	if err != nil {
@@ -150,25 +151,25 @@ func (s *Server) module(ctx context.Context, b pt.Bindaddr) (watm.Transport, wat
 // clientArgs are the SMETHOD ARGS a client needs to reach the module:
 // watm= and watm-sha256= (on a transport whose args choose the module),
 // watm-config= from watm-client-config=.
-func clientArgs(t watm.Transport, r watm.Resolved, opts pt.Args) (pt.Args, error) {
+func clientArgs(t catalog.Transport, r catalog.Resolved, opts pt.Args) (pt.Args, error) {
 	args := pt.Args{}
 	if t.Module == "" {
-		args.Add(watm.ArgModule, r.Name)
-		args.Add(watm.ArgSHA256, r.Module.SHA256())
+		args.Add(catalog.ArgModule, r.Name)
+		args.Add(catalog.ArgSHA256, r.Module.SHA256())
 	}
-	if v, ok := opts.Get(watm.ArgClientConfig); ok {
-		cfg, err := watm.DecodeConfig(v)
+	if v, ok := opts.Get(catalog.ArgClientConfig); ok {
+		cfg, err := catalog.DecodeConfig(v)
 		if err != nil {
-			return nil, fmt.Errorf("ServerTransportOptions: %s: %w", watm.ArgClientConfig, err)
+			return nil, fmt.Errorf("ServerTransportOptions: %s: %w", catalog.ArgClientConfig, err)
 		}
-		args.Add(watm.ArgConfig, watm.EncodeConfig(cfg))
+		args.Add(catalog.ArgConfig, catalog.EncodeConfig(cfg))
 	}
 	return args, nil
 }
 
 // withObfs4Identity hands the obfs4 module its identity as arguments and
 // advertises what clients need: cert= and iat-mode=.
-func (s *Server) withObfs4Identity(spec *watm.Spec, m *Method) error {
+func (s *Server) withObfs4Identity(spec *catalog.Spec, m *Method) error {
 	id, err := obfs4Identity(s.StateDir, spec.Args)
 	if err != nil {
 		return err
@@ -190,7 +191,7 @@ func (s *Server) withObfs4Identity(spec *watm.Spec, m *Method) error {
 
 // checkConfig runs the module's init with the method's config once, so
 // that a config it refuses (an unknown key, say) stops the method now.
-func checkConfig(ctx context.Context, r watm.Resolved, cfg []byte) error {
+func checkConfig(ctx context.Context, r catalog.Resolved, cfg []byte) error {
 	if err := r.Module.CheckConfig(ctx, cfg); err != nil {
 		return fmt.Errorf("ServerTransportOptions: module %q refused its config: %w", r.Name, err)
 	}
@@ -198,12 +199,12 @@ func checkConfig(ctx context.Context, r watm.Resolved, cfg []byte) error {
 }
 
 // transport finds the method a bind address names.
-func (s *Server) transport(name string) (watm.Transport, error) {
+func (s *Server) transport(name string) (catalog.Transport, error) {
 	ts := s.Transports
 	if ts == nil {
-		ts = []watm.Transport{{Name: MethodName}}
+		ts = []catalog.Transport{{Name: MethodName}}
 	}
-	return watm.FindTransport(ts, name)
+	return catalog.FindTransport(ts, name)
 }
 
 // listen binds addr; an unspecified address (0.0.0.0 or [::]) listens on

@@ -16,11 +16,12 @@ import (
 
 	"github.com/water-pt/water-pt/ptserver/extortest"
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/catalog"
 	"github.com/water-pt/water-pt/watm/modules"
 )
 
 // newCatalog is the embedded modules on a runtime that lasts for the test.
-func newCatalog(t *testing.T) *watm.Catalog {
+func newCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
 	ctx := context.Background()
 	rt, err := watm.NewRuntime(ctx, watm.WithPoolSize(0))
@@ -28,12 +29,12 @@ func newCatalog(t *testing.T) *watm.Catalog {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close(ctx) })
-	return watm.NewCatalog(rt, nil, modules.Lookup, modules.Names(), modules.Default)
+	return catalog.New(rt, catalog.WithEmbedded(modules.Lookup, modules.Names(), modules.Default))
 }
 
 // newServer is a Server for the water method on a loopback port, with
 // cat's modules and tor's side played by ext.
-func newServer(cat *watm.Catalog, ext *extortest.Server, opts map[string]string) *Server {
+func newServer(cat *catalog.Catalog, ext *extortest.Server, opts map[string]string) *Server {
 	args := pt.Args{}
 	for k, v := range opts {
 		args.Add(k, v)
@@ -105,7 +106,7 @@ func TestSMETHODArgs(t *testing.T) {
 	if got := m.AdvertisedAddr(); !got.IP.Equal(net.IPv4(127, 0, 0, 1)) || got.Port != bound.Port || bound.Port == 0 {
 		t.Errorf("AdvertisedAddr %v, bound %v", got, bound)
 	}
-	sum, err := s.Catalog.Load(context.Background(), watm.Spec{Name: "plain"})
+	sum, err := s.Catalog.Load(context.Background(), catalog.Spec{Name: "plain"})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // TestAcceptDialing runs the listener with a plaintext side dialed during
@@ -18,14 +19,14 @@ import (
 func TestAcceptDialing(t *testing.T) {
 	rt := newRuntime(t)
 	m := shipped(t, rt, "plain")
-	netClient, netServer, _ := netPipeTCP(t)
-	plainHost, plainMod, _ := netPipeTCP(t)
+	netClient, netServer := watmtest.Pair(t)
+	plainHost, plainMod := watmtest.Pair(t)
 	sess, err := (&watm.Listener{Module: m}).AcceptDialing(context.Background(), netServer,
 		func(context.Context) (net.Conn, error) { return plainMod, nil })
 	if err != nil {
 		t.Fatal(err)
 	}
-	up, down := randomBytes(1<<20, 1), randomBytes(1<<20, 2)
+	up, down := watmtest.RandomBytes(1<<20, 1), watmtest.RandomBytes(1<<20, 2)
 	go netClient.Write(up)
 	go plainHost.Write(down)
 	for _, c := range []struct {
@@ -35,7 +36,7 @@ func TestAcceptDialing(t *testing.T) {
 		got := make([]byte, len(c.want))
 		c.conn.SetReadDeadline(time.Now().Add(20 * time.Second))
 		if _, err := io.ReadFull(c.conn, got); err != nil || string(got) != string(c.want) {
-			t.Fatalf("read %v: first difference at %d", err, firstDiff(got, c.want))
+			t.Fatalf("read %v: first difference at %d", err, watmtest.FirstDiff(got, c.want))
 		}
 	}
 	netClient.Close()
@@ -50,7 +51,7 @@ func TestAcceptDialing(t *testing.T) {
 func TestAcceptDialingDialFails(t *testing.T) {
 	rt := newRuntime(t)
 	m := shipped(t, rt, "plain")
-	netClient, netServer, _ := netPipeTCP(t)
+	netClient, netServer := watmtest.Pair(t)
 	refused := errors.New("ExtORPort refused")
 	_, err := (&watm.Listener{Module: m}).AcceptDialing(context.Background(), netServer,
 		func(context.Context) (net.Conn, error) { return nil, refused })

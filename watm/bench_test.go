@@ -8,12 +8,12 @@ import (
 	"runtime"
 	"strconv"
 	"strings"
-	"sync"
 	"syscall"
 	"testing"
 	"time"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // The benchmarks compare, in one run, the plain module's dialer->listener
@@ -27,8 +27,8 @@ import (
 // separately as linear-B/inst).
 
 // tcpRelay is the baseline: accept, dial dst, io.Copy both ways.
-func tcpRelay(t testing.TB, dst watm.DialFunc) *tcpPair {
-	return tcpServer(t, func(a net.Conn) {
+func tcpRelay(t testing.TB, dst watm.DialFunc) *watmtest.Server {
+	return watmtest.Serve(t, func(a net.Conn) {
 		b, err := dst(context.Background())
 		if err != nil {
 			return
@@ -45,45 +45,19 @@ func tcpRelay(t testing.TB, dst watm.DialFunc) *tcpPair {
 // wasmRelay serves m as a relay to dst until the test ends and returns its
 // address.
 func wasmRelay(t testing.TB, m *watm.Module, dst watm.DialFunc) string {
-	front := newTCP(t)
+	front := watmtest.Listen(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	done := make(chan struct{})
 	go func() {
-		(&watm.Relay{Module: m, Config: watm.ConnConfig{Dial: dst}}).Serve(ctx, front.ln)
+		(&watm.Relay{Module: m, Config: watm.ConnConfig{Dial: dst}}).Serve(ctx, front.Listener)
 		close(done)
 	}()
 	t.Cleanup(func() { cancel(); <-done })
-	return front.ln.Addr().String()
-}
-
-// sinkServer reads and discards everything from each conn.
-func sinkServer(t testing.TB) *tcpPair {
-	return tcpServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
-}
-
-// tcpServer runs handle on each accepted conn (then closes it) until the
-// test ends.
-func tcpServer(t testing.TB, handle func(net.Conn)) *tcpPair {
-	tp := newTCP(t)
-	var wg sync.WaitGroup
-	t.Cleanup(func() { tp.ln.Close(); wg.Wait() })
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := tp.ln.Accept()
-			if err != nil {
-				return
-			}
-			wg.Add(1)
-			go func() { defer wg.Done(); handle(c); c.Close() }()
-		}
-	}()
-	return tp
+	return front.Address()
 }
 
 func benchWrite(b *testing.B, c net.Conn) {
-	buf := randomBytes(256<<10, 9)
+	buf := watmtest.RandomBytes(256<<10, 9)
 	b.SetBytes(int64(len(buf)))
 	cpu0 := processCPU(b)
 	b.ResetTimer()
@@ -107,26 +81,22 @@ func processCPU(b *testing.B) time.Duration {
 	return time.Duration(ru.Utime.Nano() + ru.Stime.Nano())
 }
 
+// benchDial connects to addr and runs benchWrite on the connection.
+func benchDial(b *testing.B, addr string) {
+	c, err := net.Dial("tcp", addr)
+	if err != nil {
+		b.Fatal(err)
+	}
+	defer c.Close()
+	benchWrite(b, c)
+}
+
 func BenchmarkThroughput(b *testing.B) {
 	b.Run("tcp-relay", func(b *testing.B) {
-		sink := sinkServer(b)
-		front := tcpRelay(b, sink.dial)
-		c, err := net.Dial("tcp", front.ln.Addr().String())
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		benchWrite(b, c)
+		benchDial(b, tcpRelay(b, watmtest.Sink(b).Dial).Address())
 	})
 	b.Run("wasm-relay", func(b *testing.B) {
-		rt := newRuntime(b)
-		m := shipped(b, rt, "plain")
-		c, err := net.Dial("tcp", wasmRelay(b, m, sinkServer(b).dial))
-		if err != nil {
-			b.Fatal(err)
-		}
-		defer c.Close()
-		benchWrite(b, c)
+		benchDial(b, wasmRelay(b, shipped(b, newRuntime(b), "plain"), watmtest.Sink(b).Dial))
 	})
 	b.Run("wasm-pair", func(b *testing.B) {
 		rt := newRuntime(b)
@@ -150,11 +120,11 @@ func BenchmarkSetup(b *testing.B) {
 		c.Close()
 	}
 	b.Run("tcp-relay", func(b *testing.B) {
-		echo := tcpEcho(b)
-		front := tcpRelay(b, echo.dial)
+		echo := watmtest.Echo(b)
+		front := tcpRelay(b, echo.Dial)
 		b.ResetTimer()
 		for range b.N {
-			c, err := net.Dial("tcp", front.ln.Addr().String())
+			c, err := net.Dial("tcp", front.Address())
 			if err != nil {
 				b.Fatal(err)
 			}
@@ -165,7 +135,7 @@ func BenchmarkSetup(b *testing.B) {
 		rt := newRuntime(b)
 		m := shipped(b, rt, "plain")
 		srv := echoServer(b, m)
-		d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.dial}}
+		d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.Dial}}
 		b.ResetTimer()
 		for range b.N {
 			c, err := d.DialContext(context.Background())
@@ -177,18 +147,14 @@ func BenchmarkSetup(b *testing.B) {
 	})
 }
 
-func tcpEcho(t testing.TB) *tcpPair {
-	return tcpServer(t, func(c net.Conn) { io.Copy(c, c) })
-}
-
 // BenchmarkHeapPerInstance holds 100 live dialer sessions of the plain
 // module and reports the Go heap they add per instance, and the resident
 // memory (module memory, threads, buffers: everything) per instance.
 func BenchmarkHeapPerInstance(b *testing.B) {
 	rt := newRuntime(b)
 	m := shipped(b, rt, "plain")
-	srv := tcpEcho(b)
-	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.dial}}
+	srv := watmtest.Echo(b)
+	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.Dial}}
 	const n = 100
 	for range b.N {
 		var before, after runtime.MemStats
@@ -219,8 +185,8 @@ func BenchmarkHeapPerInstance(b *testing.B) {
 func BenchmarkInstance(b *testing.B) {
 	rt := newRuntime(b)
 	m := shipped(b, rt, "plain")
-	srv := tcpEcho(b)
-	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.dial}}
+	srv := watmtest.Echo(b)
+	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.Dial}}
 	b.ResetTimer()
 	for range b.N {
 		c, err := d.DialContext(context.Background())
@@ -272,8 +238,8 @@ func BenchmarkRoundTrip(b *testing.B) {
 		b.StopTimer()
 	}
 	b.Run("tcp-relay", func(b *testing.B) {
-		echo := tcpEcho(b)
-		ping(b, tcpRelay(b, echo.dial).ln.Addr().String())
+		echo := watmtest.Echo(b)
+		ping(b, tcpRelay(b, echo.Dial).Address())
 	})
 	for _, name := range []string{"plain", "ok_plain"} {
 		b.Run("wasm-relay-"+name, func(b *testing.B) {
@@ -285,7 +251,7 @@ func BenchmarkRoundTrip(b *testing.B) {
 					b.Fatal(err)
 				}
 			}
-			ping(b, wasmRelay(b, m, tcpEcho(b).dial))
+			ping(b, wasmRelay(b, m, watmtest.Echo(b).Dial))
 		})
 	}
 }

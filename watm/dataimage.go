@@ -1,10 +1,7 @@
 package watm
 
 import (
-	"bytes"
-	"errors"
 	"fmt"
-	"sort"
 
 	"golang.org/x/sys/unix"
 )
@@ -23,144 +20,13 @@ import (
 // descriptors, function tables, strings) stay shared by all instances.
 //
 // This is the state before any code of the module runs: no instance's
-// secrets or random state are in it. (Snapshotting after the start function
-// would be faster still, but every connection would then share the Go
-// runtime's random seeds; see RATIONALE.md.)
+// secrets or random state are in it. A module that can reseed its clones
+// goes one step further: the image is replaced by a snapshot taken after
+// its start function (snapshot.go).
 //
 // A module this cannot handle exactly (passive segments, offsets that are
 // not i32.const, overlapping segments, data past its initial memory, a
 // DataCount section) is compiled as it is.
-
-type segment struct {
-	off  uint32
-	data []byte
-}
-
-// splitData returns the image of a module's active data segments (its
-// length a multiple of the 64 KiB page) and the module without its data
-// section. An image larger than maxImage bytes (the instances' memory
-// limit, which the module will fail anyway) is refused before it is built.
-func splitData(wasm []byte, maxImage uint64) (image, stripped []byte, err error) {
-	if len(wasm) < 8 {
-		return nil, nil, errors.New("short module")
-	}
-	var out bytes.Buffer
-	out.Write(wasm[:8])
-	var segs []segment
-	var minPages uint64
-	for p := 8; p < len(wasm); {
-		id := wasm[p]
-		size, n := uleb(wasm[p+1:])
-		if n == 0 || size > uint64(len(wasm)-p-1-n) {
-			return nil, nil, errors.New("truncated section")
-		}
-		body := wasm[p+1+n : p+1+n+int(size)]
-		next := p + 1 + n + int(size)
-		switch id {
-		case 5: // memory
-			if minPages, err = memoryMin(body); err != nil {
-				return nil, nil, err
-			}
-			out.Write(wasm[p:next])
-		case 11: // data
-			if segs, err = parseDataSection(body); err != nil {
-				return nil, nil, err
-			}
-		case 12:
-			return nil, nil, errors.New("DataCount section (bulk memory)")
-		default:
-			out.Write(wasm[p:next])
-		}
-		p = next
-	}
-	if len(segs) == 0 {
-		return nil, nil, errors.New("no data segments")
-	}
-	last := segs[len(segs)-1]
-	end := (uint64(last.off) + uint64(len(last.data)) + 0xffff) &^ 0xffff
-	if end>>16 > minPages {
-		return nil, nil, fmt.Errorf("data ends at %d, past the initial memory of %d pages", end, minPages)
-	}
-	if end > maxImage {
-		return nil, nil, fmt.Errorf("data ends at %d, past the memory limit of %d bytes", end, maxImage)
-	}
-	image = make([]byte, end)
-	for _, s := range segs {
-		copy(image[s.off:], s.data)
-	}
-	return image, out.Bytes(), nil
-}
-
-// memoryMin reads the initial pages of the only memory.
-func memoryMin(body []byte) (uint64, error) {
-	count, n := uleb(body)
-	if n == 0 || count != 1 || len(body) < n+2 {
-		return 0, errors.New("not exactly one memory")
-	}
-	flags := body[n]
-	if flags&^1 != 0 {
-		return 0, errors.New("shared or 64-bit memory")
-	}
-	min, m := uleb(body[n+1:])
-	if m == 0 {
-		return 0, errors.New("bad memory limits")
-	}
-	return min, nil
-}
-
-func parseDataSection(body []byte) ([]segment, error) {
-	count, n := uleb(body)
-	if n == 0 {
-		return nil, errors.New("bad count")
-	}
-	body = body[n:]
-	// count comes from the file: each segment takes at least 5 bytes.
-	segs := make([]segment, 0, min(count, uint64(len(body)/5)))
-	for i := uint64(0); i < count; i++ {
-		flag, n := uleb(body)
-		if n == 0 || flag != 0 {
-			return nil, errors.New("not an active segment of memory 0")
-		}
-		body = body[n:]
-		if len(body) < 1 || body[0] != 0x41 { // i32.const
-			return nil, errors.New("offset is not i32.const")
-		}
-		off, n := sleb32(body[1:])
-		if n == 0 || len(body) < 1+n+1 || body[1+n] != 0x0b || off < 0 {
-			return nil, errors.New("bad offset expression")
-		}
-		body = body[1+n+1:]
-		l, n := uleb(body)
-		if n == 0 || l > uint64(len(body)-n) {
-			return nil, errors.New("truncated segment")
-		}
-		segs = append(segs, segment{off: uint32(off), data: body[n : n+int(l)]})
-		body = body[n+int(l):]
-	}
-	sort.SliceStable(segs, func(i, j int) bool { return segs[i].off < segs[j].off })
-	for i := 1; i < len(segs); i++ {
-		if uint64(segs[i-1].off)+uint64(len(segs[i-1].data)) > uint64(segs[i].off) {
-			return nil, errors.New("overlapping segments")
-		}
-	}
-	return segs, nil
-}
-
-func sleb32(b []byte) (int32, int) {
-	var v int64
-	var shift uint
-	for i := 0; i < len(b) && i < 5; i++ {
-		v |= int64(b[i]&0x7f) << shift
-		shift += 7
-		if b[i]&0x80 == 0 {
-			if shift < 64 && b[i]&0x40 != 0 {
-				v |= -1 << shift
-			}
-			return int32(v), i + 1
-		}
-	}
-	return 0, 0
-}
 
 // memImage is an initial memory image in a sealed memfd, mapped
 // copy-on-write by every instance of its module.
@@ -174,13 +40,9 @@ func newMemImage(image []byte) (*memImage, error) {
 	if err != nil {
 		return nil, fmt.Errorf("memfd: %w", err)
 	}
-	for b := image; len(b) > 0; {
-		n, err := unix.Write(fd, b)
-		if err != nil {
-			unix.Close(fd)
-			return nil, fmt.Errorf("memfd: %w", err)
-		}
-		b = b[n:]
+	if err := writeSparse(fd, image); err != nil {
+		unix.Close(fd)
+		return nil, fmt.Errorf("memfd: %w", err)
 	}
 	const seals = unix.F_SEAL_WRITE | unix.F_SEAL_SHRINK | unix.F_SEAL_GROW | unix.F_SEAL_SEAL
 	if _, err := unix.FcntlInt(uintptr(fd), unix.F_ADD_SEALS, seals); err != nil {
@@ -188,6 +50,44 @@ func newMemImage(image []byte) (*memImage, error) {
 		return nil, fmt.Errorf("memfd seal: %w", err)
 	}
 	return &memImage{fd: fd, size: len(image)}, nil
+}
+
+// writeSparse makes the file at fd hold image, writing only its pages that
+// are not all zeros: the others stay holes, which cost no memory and map
+// as zero pages (an initialised Go heap is mostly such pages).
+func writeSparse(fd int, image []byte) error {
+	if err := unix.Ftruncate(fd, int64(len(image))); err != nil {
+		return err
+	}
+	const page = 4096
+	for off := 0; off < len(image); {
+		for off < len(image) && allZero(image[off:min(off+page, len(image))]) {
+			off += page
+		}
+		end := off
+		for end < len(image) && !allZero(image[end:min(end+page, len(image))]) {
+			end += page
+		}
+		stop := min(end, len(image))
+		for p := off; p < stop; {
+			n, err := unix.Pwrite(fd, image[p:stop], int64(p))
+			if err != nil {
+				return err
+			}
+			p += n
+		}
+		off = end
+	}
+	return nil
+}
+
+func allZero(b []byte) bool {
+	for _, c := range b {
+		if c != 0 {
+			return false
+		}
+	}
+	return true
 }
 
 func (m *memImage) close() {

@@ -7,6 +7,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/experimental"
+	"github.com/water-pt/water-pt/watm/internal/wasmbin"
 	"github.com/water-pt/water-pt/watm/modules"
 )
 
@@ -22,7 +23,7 @@ func TestDataImageExact(t *testing.T) {
 	defer r.Close(ctx)
 	for _, name := range modules.Names() {
 		orig, _ := modules.Lookup(name)
-		image, stripped, err := splitData(orig, 1<<32)
+		image, stripped, err := wasmbin.SplitData(orig, 1<<32)
 		if err != nil {
 			t.Fatalf("%s: %v", name, err)
 		}
@@ -38,7 +39,7 @@ func TestDataImageExact(t *testing.T) {
 		}
 		t.Logf("%s: image %d KiB, module %d -> %d bytes", name, len(image)>>10, len(orig), len(stripped))
 	}
-	if _, _, err := splitData([]byte("\x00asm\x01\x00\x00\x00"), 1<<32); err == nil {
+	if _, _, err := wasmbin.SplitData([]byte("\x00asm\x01\x00\x00\x00"), 1<<32); err == nil {
 		t.Error("a module without data was split")
 	}
 }

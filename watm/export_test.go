@@ -1,5 +1,12 @@
 package watm
 
+// Live is the number of sessions still running (for tests).
+func (r *Runtime) Live() int {
+	r.mu.Lock()
+	defer r.mu.Unlock()
+	return len(r.live)
+}
+
 // WatchedSockets is the number of sockets the runtime's hang-up watch
 // follows (for tests).
 func (r *Runtime) WatchedSockets() int { return r.hangups.registered() }

@@ -10,12 +10,13 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // bridgeConns is a TCP server that hands each accepted conn to the test.
-func bridgeConns(t *testing.T) (*tcpPair, <-chan net.Conn) {
+func bridgeConns(t *testing.T) (*watmtest.Server, <-chan net.Conn) {
 	ch := make(chan net.Conn, 8)
-	tp := tcpServer(t, func(c net.Conn) {
+	tp := watmtest.Serve(t, func(c net.Conn) {
 		done := make(chan struct{})
 		ch <- &notifyConn{Conn: c, done: done}
 		<-done
@@ -45,7 +46,7 @@ func (c *notifyConn) Close() error {
 // ended, its bridge connection is closed and nothing is left registered,
 // while a plain connection beside them keeps echoing.
 func TestHangupEndsStuckModules(t *testing.T) {
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	rt := newRuntime(t)
 	by := newBystander(t, rt)
 	by.check(t) // both of its sessions are running
@@ -57,8 +58,8 @@ func TestHangupEndsStuckModules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, client, _ := netPipeTCP(t)
-			s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.dial})
+			a, client := watmtest.Pair(t)
+			s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.Dial})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -97,11 +98,11 @@ func TestHangupEndsStuckModules(t *testing.T) {
 // keeps its session: the client sends, shuts its side down, and the bridge
 // answers only after more than the hang-up wait plus the grace period.
 func TestHangupKeepsHalfClose(t *testing.T) {
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	const grace = 200 * time.Millisecond
 	rt := newRuntime(t, watm.WithGrace(grace))
-	msg := randomBytes(256<<10, 21)
-	srv := tcpServer(t, func(c net.Conn) {
+	msg := watmtest.RandomBytes(256<<10, 21)
+	srv := watmtest.Serve(t, func(c net.Conn) {
 		got, err := io.ReadAll(c)
 		if err != nil || !bytes.Equal(got, msg) {
 			return
@@ -117,11 +118,11 @@ func TestHangupKeepsHalfClose(t *testing.T) {
 		if err != nil {
 			t.Fatal(err)
 		}
-		c, err := (&watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.dial}}).DialContext(context.Background())
+		c, err := (&watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.Dial}}).DialContext(context.Background())
 		if err != nil {
 			t.Fatal(err)
 		}
-		if err := sendAndCheck(c, c, msg); err != nil {
+		if err := watmtest.SendAndCheck(c, c, msg); err != nil {
 			t.Errorf("half-closed relay: %v", err)
 		}
 		c.Close()
@@ -138,13 +139,13 @@ func TestHangupKeepsHalfClose(t *testing.T) {
 // watch holds nothing afterwards and that the runtime's one watching
 // goroutine and descriptor go away with it (leakCheck).
 func TestHangupWatchCost(t *testing.T) {
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	rt := newRuntime(t)
 	m := shipped(t, rt, "plain")
 	// A sink, not an echo: io.Copy between sockets splices through
 	// pipes that Go keeps in a pool until a GC, which leakCheck would count.
-	srv := tcpServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
-	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.dial}}
+	srv := watmtest.Serve(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.Dial}}
 	var conns []*watm.Conn
 	for range 20 {
 		c, err := d.DialContext(context.Background())
@@ -170,7 +171,7 @@ func TestHangupWatchCost(t *testing.T) {
 // init, the bridge is never dialed, and the caller's conn comes back
 // usable (for a SOCKS reply).
 func TestSetupTimeout(t *testing.T) {
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	const timeout = 300 * time.Millisecond
 	rt := newRuntime(t, watm.WithSetupTimeout(timeout))
 	m, err := fixture(t, rt, "slow_init")
@@ -179,7 +180,7 @@ func TestSetupTimeout(t *testing.T) {
 	}
 	dialed := false
 	dial := func(context.Context) (net.Conn, error) { dialed = true; return nil, errors.New("dialed") }
-	a, b, _ := netPipeTCP(t)
+	a, b := watmtest.Pair(t)
 	start := time.Now()
 	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: dial})
 	elapsed := time.Since(start)
@@ -217,7 +218,7 @@ func TestSetupTimeout(t *testing.T) {
 // its connection (cancel channel, grace, forced stop), not 3 s (the wait
 // for it to read an end of file first).
 func TestHangupResetEndsAtOnce(t *testing.T) {
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	const grace = 2 * time.Second
 	rt := newRuntime(t, watm.WithGrace(grace))
 	m, err := fixture(t, rt, "clock_worker")
@@ -225,14 +226,14 @@ func TestHangupResetEndsAtOnce(t *testing.T) {
 		t.Fatal(err)
 	}
 	srv, bridges := bridgeConns(t)
-	a, client, _ := netPipeTCP(t)
-	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.dial})
+	a, client := watmtest.Pair(t)
+	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.Dial})
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer (<-bridges).Close()
 	s.Start()
-	client.(*net.TCPConn).SetLinger(0) // Close sends RST
+	client.SetLinger(0) // Close sends RST
 	client.Close()
 	left := time.Now()
 	select {

@@ -11,6 +11,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // TestLoadRejects checks that a module that is wrong gets one error naming
@@ -63,10 +64,10 @@ func TestFixturesThatWork(t *testing.T) {
 			}
 			for _, pair := range [][2]*watm.Module{{m, plain}, {plain, m}} {
 				c, s := wrappedPair(t, pair[0], pair[1])
-				if err := sendAndCheck(c, s, randomBytes(1<<20, 5)); err != nil {
+				if err := watmtest.SendAndCheck(c, s, watmtest.RandomBytes(1<<20, 5)); err != nil {
 					t.Fatal(err)
 				}
-				if err := sendAndCheck(s, c, randomBytes(1<<20, 6)); err != nil {
+				if err := watmtest.SendAndCheck(s, c, watmtest.RandomBytes(1<<20, 6)); err != nil {
 					t.Fatal(err)
 				}
 			}
@@ -83,7 +84,7 @@ type bystander struct {
 func newBystander(t *testing.T, rt *watm.Runtime) *bystander {
 	m := shipped(t, rt, "plain")
 	srv := echoServer(t, m)
-	c, err := (&watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.dial}}).DialContext(context.Background())
+	c, err := (&watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.Dial}}).DialContext(context.Background())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -93,7 +94,7 @@ func newBystander(t *testing.T, rt *watm.Runtime) *bystander {
 
 func (b *bystander) check(t *testing.T) {
 	t.Helper()
-	msg := randomBytes(64<<10, 11)
+	msg := watmtest.RandomBytes(64<<10, 11)
 	b.c.SetDeadline(time.Now().Add(10 * time.Second))
 	go b.c.Write(msg)
 	got := make([]byte, len(msg))
@@ -108,7 +109,7 @@ func (b *bystander) check(t *testing.T) {
 func TestHostileModules(t *testing.T) {
 	rt := newRuntime(t, watm.WithMemoryLimitPages(256), watm.WithGrace(200*time.Millisecond))
 	by := newBystander(t, rt)
-	srv := tcpEcho(t)
+	srv := watmtest.Echo(t)
 	cases := []struct {
 		fixture string
 		close   bool   // the worker never ends: the test closes the session
@@ -128,9 +129,9 @@ func TestHostileModules(t *testing.T) {
 			if err != nil {
 				t.Fatal(err)
 			}
-			a, _, _ := netPipeTCP(t)
+			a, _ := watmtest.Pair(t)
 			start := time.Now()
-			s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.dial})
+			s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.Dial})
 			if err == nil {
 				s.Start()
 				if c.close {
@@ -170,13 +171,13 @@ func TestDialLimit(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := tcpEcho(t)
+	srv := watmtest.Echo(t)
 	var dials atomic.Int32
 	dial := func(ctx context.Context) (net.Conn, error) {
 		dials.Add(1)
-		return srv.dial(ctx)
+		return srv.Dial(ctx)
 	}
-	a, _, _ := netPipeTCP(t)
+	a, _ := watmtest.Pair(t)
 	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: dial})
 	if err != nil {
 		t.Fatal(err)
@@ -191,9 +192,9 @@ func TestDialLimit(t *testing.T) {
 // loopback TCP connection, reaching an echo server.
 func startDialer(t *testing.T, m *watm.Module) *watm.Session {
 	t.Helper()
-	srv := tcpEcho(t)
-	a, _, _ := netPipeTCP(t)
-	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.dial})
+	srv := watmtest.Echo(t)
+	a, _ := watmtest.Pair(t)
+	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.Dial})
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -105,7 +105,12 @@ func newInstance(ctx context.Context, m *Module) (*instance, error) {
 		return nil, fmt.Errorf("watm: instantiate: %w", err)
 	}
 	in.mod = mod
-	if m.start != "" {
+	if m.snap != nil {
+		if err := in.restore(ctx); err != nil {
+			in.release()
+			return nil, err
+		}
+	} else if m.start != "" {
 		err := in.bounded(ctx, func() error {
 			if _, err := in.call(m.start); err != nil && !(m.start == "_start" && in.wasi.ExitCode() == 0) {
 				return err

@@ -3,13 +3,13 @@ package watm
 import (
 	"context"
 	"encoding/hex"
-	"errors"
 	"fmt"
 	"sort"
 	"strings"
 
 	"github.com/tetratelabs/wazero"
 	"github.com/tetratelabs/wazero/api"
+	"github.com/water-pt/water-pt/watm/internal/wasmbin"
 )
 
 // Role is what a module can do with a connection.
@@ -47,6 +47,7 @@ type Module struct {
 	roles    Role
 	pool     *pool     // ready instances; nil when pooling is off
 	image    *memImage // initial memory, mapped by each instance; nil: data segments are applied
+	snap     *snapshot // instances start from a snapshot (image is its memory); nil: they run start
 	seen     *seenSet  // water_seen's set, shared with the same bytes loaded trusted or not
 	// services: its instances get the preopened /water of host services
 	// (it can open them, and the Runtime offers them).
@@ -106,31 +107,46 @@ var (
 )
 
 func compileAndValidate(ctx context.Context, r *Runtime, wrt wazero.Runtime, wasm []byte, sum [32]byte) (*Module, error) {
-	exportKinds, err := parseExports(wasm)
+	exportKinds, err := wasmbin.Exports(wasm)
 	if err != nil {
 		return nil, fmt.Errorf("watm: not a WebAssembly module: %w", err)
 	}
 	code := wasm
-	image, stripped, splitErr := splitData(wasm, uint64(r.cfg.memoryPages)<<16)
+	image, stripped, splitErr := wasmbin.SplitData(wasm, uint64(r.cfg.memoryPages)<<16)
 	if splitErr == nil {
 		code = stripped
+	}
+	var globals []wasmbin.Global
+	snapshotable := false
+	if image != nil {
+		var c []byte
+		if c, globals, snapshotable = snapshotCode(exportKinds, code); snapshotable {
+			code = c
+		}
 	}
 	compiled, err := wrt.CompileModule(ctx, code)
 	if err != nil {
 		return nil, fmt.Errorf("watm: compile: %w", err)
 	}
-	m, err := validate(compiled, exportKinds)
+	shape, err := validate(compiled, exportKinds)
 	if err != nil {
 		_ = compiled.Close(ctx)
 		return nil, err
 	}
-	m.rt, m.wrt, m.compiled, m.sum = r, wrt, compiled, sum
-	m.seen = r.seenFor(sum)
-	m.services = !r.cfg.noHostCrypto && importsServices(compiled)
+	// The one place a Module is made (wrt is r.trusted for LoadTrusted);
+	// Runtime.load adds its pool once the module is registered.
+	m := &Module{rt: r, wrt: wrt, trusted: wrt == r.trusted, compiled: compiled, sum: sum,
+		abi: shape.abi, start: shape.start, roles: shape.roles,
+		seen: r.seenFor(sum), services: !r.cfg.noHostCrypto && importsServices(compiled)}
 	if image != nil {
 		if m.image, err = newMemImage(image); err != nil {
 			_ = compiled.Close(ctx)
 			return nil, fmt.Errorf("watm: %w", err)
+		}
+		if snapshotable {
+			if err := m.takeSnapshot(ctx, globals); err != nil {
+				r.cfg.logger.Warn("watm: module exports "+reseedExport+" but cannot be snapshotted; each instance runs its start function", "err", err)
+			}
 		}
 	}
 	return m, nil
@@ -142,16 +158,23 @@ func (m *Module) free(ctx context.Context) {
 	m.image.close()
 }
 
+// moduleShape is what validate learns of a module's exports.
+type moduleShape struct {
+	abi   *abi
+	start string // "_initialize", "_start" or ""
+	roles Role
+}
+
 // validate detects the ABI version and checks every export and import the
 // version needs, collecting all problems into one error.
-func validate(c wazero.CompiledModule, exportKinds map[string]byte) (*Module, error) {
+func validate(c wazero.CompiledModule, exportKinds map[string]byte) (moduleShape, error) {
 	a, err := detectABI(exportKinds)
 	if err != nil {
-		return nil, err
+		return moduleShape{}, err
 	}
 	var problems []string
 	exports := c.ExportedFunctions()
-	m := &Module{abi: a}
+	shape := moduleShape{abi: a}
 	for _, e := range a.exports {
 		def, ok := exports[e.name]
 		if !ok {
@@ -165,9 +188,9 @@ func validate(c wazero.CompiledModule, exportKinds map[string]byte) (*Module, er
 				sig{def.ParamTypes(), def.ResultTypes()}, e.sig))
 			continue
 		}
-		m.roles |= e.role
+		shape.roles |= e.role
 	}
-	if m.roles == 0 && !hasRoleProblem(problems, a) {
+	if shape.roles == 0 && !hasRoleProblem(problems, a) {
 		entries := []string{a.entry(RoleDialer), a.entry(RoleListener), a.entry(RoleRelay)}
 		if a.dialOwn != "" {
 			entries = append(entries[:1], append([]string{a.dialOwn}, entries[1:]...)...)
@@ -181,15 +204,15 @@ func validate(c wazero.CompiledModule, exportKinds map[string]byte) (*Module, er
 			if len(def.ParamTypes()) != 0 || len(def.ResultTypes()) != 0 {
 				problems = append(problems, fmt.Sprintf("%s has type %s, want ()->()", name,
 					sig{def.ParamTypes(), def.ResultTypes()}))
-			} else if m.start == "" {
-				m.start = name
+			} else if shape.start == "" {
+				shape.start = name
 			}
 		}
 	}
 	if len(problems) > 0 {
-		return nil, &ValidationError{Version: a.version, Problems: problems}
+		return moduleShape{}, &ValidationError{Version: a.version, Problems: problems}
 	}
-	return m, nil
+	return shape, nil
 }
 
 func hasRoleProblem(problems []string, a *abi) bool {
@@ -246,67 +269,6 @@ func lookupImport(a *abi, mod, name string) (sig, bool) {
 		return s, ok
 	}
 	return sig{}, false
-}
-
-// parseExports reads the names and kinds (0 func, 1 table, 2 memory,
-// 3 global) of a module's exports. wazero's CompiledModule lists exported
-// functions and memories only, and a Rust module's _water_v0 is a global.
-func parseExports(b []byte) (map[string]byte, error) {
-	if len(b) < 8 || string(b[:4]) != "\x00asm" {
-		return nil, errors.New("missing \\0asm magic")
-	}
-	p := 8
-	for p < len(b) {
-		id := b[p]
-		p++
-		size, n := uleb(b[p:])
-		if n == 0 || size > uint64(len(b)-p-n) {
-			return nil, errors.New("truncated section")
-		}
-		p += n
-		body := b[p : p+int(size)]
-		p += int(size)
-		if id == 7 {
-			return parseExportSection(body)
-		}
-	}
-	return map[string]byte{}, nil
-}
-
-func parseExportSection(b []byte) (map[string]byte, error) {
-	count, n := uleb(b)
-	if n == 0 {
-		return nil, errors.New("truncated export section")
-	}
-	b = b[n:]
-	// count comes from the file: each export takes at least 3 bytes.
-	out := make(map[string]byte, min(count, uint64(len(b)/3)))
-	for i := uint64(0); i < count; i++ {
-		l, n := uleb(b)
-		if n == 0 || l >= uint64(len(b)-n) {
-			return nil, errors.New("truncated export")
-		}
-		name := string(b[n : n+int(l)])
-		kind := b[n+int(l)]
-		b = b[n+int(l)+1:]
-		if _, n = uleb(b); n == 0 {
-			return nil, errors.New("truncated export index")
-		}
-		b = b[n:]
-		out[name] = kind
-	}
-	return out, nil
-}
-
-func uleb(b []byte) (uint64, int) {
-	var v uint64
-	for i := 0; i < len(b) && i < 10; i++ {
-		v |= uint64(b[i]&0x7f) << (7 * i)
-		if b[i] < 0x80 {
-			return v, i + 1
-		}
-	}
-	return 0, 0
 }
 
 func sortedKeys[V any](m map[string]V) []string {

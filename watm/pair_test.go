@@ -2,32 +2,22 @@ package watm_test
 
 import (
 	"testing"
+
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 func TestPairPlain64MiB(t *testing.T) {
 	for _, name := range []string{"plain", "reverse"} {
 		t.Run(name, func(t *testing.T) {
-			leakCheck(t)
+			watmtest.LeakCheck(t)
 			rt := newRuntime(t)
 			m := shipped(t, rt, name)
 			c, s := wrappedPair(t, m, m)
-			up, down := randomBytes(64<<20, 1), randomBytes(64<<20, 2)
-			errs := make(chan error, 2)
-			go func() { errs <- sendAndCheck(c, s, up) }()
-			go func() { errs <- sendAndCheck(s, c, down) }()
-			for range 2 {
-				if err := <-errs; err != nil {
-					t.Fatal(err)
-				}
+			up, down := watmtest.RandomBytes(64<<20, 1), watmtest.RandomBytes(64<<20, 2)
+			if err := watmtest.Exchange(c, s, up, down); err != nil {
+				t.Fatal(err)
 			}
-			c.Close()
-			s.Close()
-			if err := c.Session().Wait(); err != nil {
-				t.Errorf("client session: %v", err)
-			}
-			if err := s.Session().Wait(); err != nil {
-				t.Errorf("server session: %v", err)
-			}
+			closeClean(t, c, s)
 		})
 	}
 }

@@ -18,6 +18,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // echoLoop echoes c with plain reads and writes (io.Copy between sockets
@@ -98,9 +99,9 @@ func waitParked(t testing.TB, rt *watm.Runtime, n int32) {
 func TestIdleSessionsPark(t *testing.T) {
 	rt := newRuntime(t, watm.WithPoolSize(0))
 	m := shipped(t, rt, "plain")
-	srv := tcpServer(t, echoLoop)
+	srv := watmtest.Serve(t, echoLoop)
 	ctx := context.Background()
-	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.dial}}
+	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: srv.Dial}}
 	echo := func(c net.Conn, msg []byte) error {
 		if _, err := c.Write(msg); err != nil {
 			return err
@@ -110,7 +111,7 @@ func TestIdleSessionsPark(t *testing.T) {
 			return err
 		}
 		if !bytes.Equal(got, msg) {
-			return fmt.Errorf("echo differs at byte %d", firstDiff(got, msg))
+			return fmt.Errorf("echo differs at byte %d", watmtest.FirstDiff(got, msg))
 		}
 		return nil
 	}
@@ -126,12 +127,12 @@ func TestIdleSessionsPark(t *testing.T) {
 	if err := c0.Session().Wait(); err != nil {
 		t.Fatal(err)
 	}
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	n := 500
 	if testing.Short() {
 		n = 100
 	}
-	threads0, fds0 := threadCount(t), openFDs(t)
+	threads0, fds0 := threadCount(t), watmtest.OpenFDs(t)
 	conns := make([]*watm.Conn, n)
 	for i := range conns {
 		if conns[i], err = d.DialContext(ctx); err != nil {
@@ -144,7 +145,7 @@ func TestIdleSessionsPark(t *testing.T) {
 		if p := threadsInPpoll(t); p > 0 {
 			t.Errorf("%s: %d threads blocked in ppoll with %d idle sessions, want 0", when, p, n)
 		}
-		th, fds := threadCount(t), openFDs(t)
+		th, fds := threadCount(t), watmtest.OpenFDs(t)
 		t.Logf("%s: %d sessions, threads %d -> %d, fds %d -> %d", when, n, threads0, th, fds0, fds)
 		if th-threads0 > 40 {
 			t.Errorf("%s: %d threads with %d idle sessions (%d before), want at most 40 more", when, th, n, threads0)
@@ -155,7 +156,7 @@ func TestIdleSessionsPark(t *testing.T) {
 	}
 	check("held")
 	for i, c := range conns {
-		if err := echo(c, randomBytes(1024, uint64(i))); err != nil {
+		if err := echo(c, watmtest.RandomBytes(1024, uint64(i))); err != nil {
 			t.Fatalf("connection %d after parking: %v", i, err)
 		}
 	}
@@ -192,16 +193,16 @@ func TestIdleSessionsPark(t *testing.T) {
 // period, which wakes the parked wait at once, and nothing stays
 // registered.
 func TestForcedStopWakesParked(t *testing.T) {
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	const grace = 200 * time.Millisecond
 	rt := newRuntime(t, watm.WithPoolSize(0), watm.WithGrace(grace))
 	m, err := fixture(t, rt, "read_wait_worker")
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := tcpServer(t, func(c net.Conn) { io.Copy(io.Discard, c) })
-	a, _, _ := netPipeTCP(t)
-	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.dial})
+	srv := watmtest.Serve(t, func(c net.Conn) { io.Copy(io.Discard, c) })
+	a, _ := watmtest.Pair(t)
+	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.Dial})
 	if err != nil {
 		t.Fatal(err)
 	}

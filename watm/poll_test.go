@@ -8,6 +8,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // TestPollClocksFireByDeadline checks that poll_oneoff, with no fd ready,
@@ -18,7 +19,7 @@ func TestPollClocksFireByDeadline(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b, _ := netPipeTCP(t)
+	a, b := watmtest.Pair(t)
 	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{})
 	if err != nil {
 		t.Fatal(err)

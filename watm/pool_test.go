@@ -3,6 +3,7 @@ package watm
 import (
 	"context"
 	"testing"
+	"time"
 
 	"github.com/water-pt/water-pt/watm/modules"
 )
@@ -54,5 +55,81 @@ func TestPoolDropsInitialisedForAConfig(t *testing.T) {
 	fresh.release()
 	if len(p.ready) != 0 || p.preinit.Load() {
 		t.Fatalf("after: %d instances left, preinit %v; want 0, false", len(p.ready), p.preinit.Load())
+	}
+}
+
+// TestPoolRefillsAfterTheSetup: taking an instance does not start a refill
+// while the connection that took it is being set up (it would compete with
+// that set-up); the set-up's end does.
+func TestPoolRefillsAfterTheSetup(t *testing.T) {
+	p := startedPool(t, 1)
+	p.beginSetup()
+	take(t, p)
+	// Before set-ups were tracked, the refill started here.
+	stays(t, p, 0, "while the connection that emptied it was being set up")
+	p.endSetup()
+	readyWithin(t, p, 1, "after the set-up ended")
+}
+
+// TestPoolRefillsDuringABurst: while set-ups overlap, each one that ends
+// still brings one instance, so a burst does not starve the pool.
+func TestPoolRefillsDuringABurst(t *testing.T) {
+	p := startedPool(t, 2)
+	p.beginSetup()
+	p.beginSetup()
+	take(t, p)
+	take(t, p)
+	p.endSetup()
+	readyWithin(t, p, 1, "after one of two set-ups ended")
+	stays(t, p, 1, "while the other was being set up")
+	p.endSetup()
+	readyWithin(t, p, 2, "after both set-ups ended")
+}
+
+// startedPool loads plain with a pool of size and waits until it is full.
+func startedPool(t *testing.T, size int) *pool {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := NewRuntime(ctx, WithPoolSize(size))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(ctx) })
+	plain, _ := modules.Lookup("plain")
+	m, err := rt.LoadTrusted(ctx, plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	readyWithin(t, m.pool, size, "after the start")
+	return m.pool
+}
+
+func take(t *testing.T, p *pool) {
+	t.Helper()
+	in := p.get()
+	if in == nil {
+		t.Fatal("the pool gave no instance")
+	}
+	t.Cleanup(in.release)
+}
+
+func readyWithin(t *testing.T, p *pool, n int, what string) {
+	t.Helper()
+	for deadline := time.Now().Add(30 * time.Second); len(p.ready) < n; time.Sleep(5 * time.Millisecond) {
+		if time.Now().After(deadline) {
+			t.Fatalf("the pool holds %d instances 30 s %s, want %d", len(p.ready), what, n)
+		}
+	}
+}
+
+// stays checks for a quarter second, long enough for a refill taking a
+// millisecond or two to show, that the pool holds n instances.
+func stays(t *testing.T, p *pool, n int, what string) {
+	t.Helper()
+	for range 50 {
+		time.Sleep(5 * time.Millisecond)
+		if got := len(p.ready); got != n {
+			t.Fatalf("the pool holds %d instances %s, want %d", got, what, n)
+		}
 	}
 }

@@ -113,6 +113,8 @@ func (l *Listener) AcceptDialing(ctx context.Context, network net.Conn, dialPlai
 		network.Close()
 		return nil, err
 	}
+	m.pool.beginSetup()
+	defer m.pool.endSetup()
 	cc := l.Config
 	cc.Accept = acceptOnce(network)
 	type dialed struct {

@@ -263,7 +263,6 @@ func (r *Runtime) load(ctx context.Context, wasm []byte, trusted bool) (*Module,
 		l.m, l.err = nil, errRuntimeClosed
 	}
 	if l.err == nil {
-		l.m.trusted = trusted
 		r.loaded[key] = l.m
 		if l.m.pool = newPool(l.m, r.cfg.poolSize); l.m.pool != nil {
 			r.pools.Add(1)
@@ -297,13 +296,6 @@ func (r *Runtime) untrack(s *Session) {
 	r.mu.Lock()
 	delete(r.live, s)
 	r.mu.Unlock()
-}
-
-// Live returns the number of sessions still running.
-func (r *Runtime) Live() int {
-	r.mu.Lock()
-	defer r.mu.Unlock()
-	return len(r.live)
 }
 
 // Close stops every live session (each bounded by its grace period and a

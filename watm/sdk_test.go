@@ -10,6 +10,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // sdkFixtures behave like modules built with the published WATER SDKs
@@ -22,7 +23,7 @@ var sdkFixtures = []string{"sdk_tinygo_v0", "sdk_tinygo_v1", "sdk_tokio_v0", "sd
 // connection and sends 16 MiB each way at once, checked byte for byte: a
 // host that writes short to a module that cannot take it fails here.
 func TestSDKFixturesBulk(t *testing.T) {
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	rt := newRuntime(t)
 	for _, name := range sdkFixtures {
 		t.Run(name, func(t *testing.T) {
@@ -31,14 +32,9 @@ func TestSDKFixturesBulk(t *testing.T) {
 				t.Fatal(err)
 			}
 			c, s := wrappedPair(t, m, m)
-			up, down := randomBytes(16<<20, 1), randomBytes(16<<20, 2)
-			errs := make(chan error, 2)
-			go func() { errs <- sendAndCheck(c, s, up) }()
-			go func() { errs <- sendAndCheck(s, c, down) }()
-			for range 2 {
-				if err := <-errs; err != nil {
-					t.Fatal(err)
-				}
+			up, down := watmtest.RandomBytes(16<<20, 1), watmtest.RandomBytes(16<<20, 2)
+			if err := watmtest.Exchange(c, s, up, down); err != nil {
+				t.Fatal(err)
 			}
 			for _, conn := range []*watm.Conn{c, s} {
 				select {
@@ -95,24 +91,24 @@ func TestShortWritesAbsorbed(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	a, b, _ := netPipeTCP(t)
-	srv := newTCP(t)
+	a, b := watmtest.Pair(t)
+	srv := watmtest.Listen(t)
 	peer := make(chan net.Conn, 1)
-	go func() { c, _ := srv.ln.Accept(); peer <- c }()
-	sess, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.dial})
+	go func() { c, _ := srv.Accept(); peer <- c }()
+	sess, err := m.Prepare(context.Background(), watm.RoleDialer, a, watm.ConnConfig{Dial: srv.Dial})
 	if err != nil {
 		t.Fatal(err)
 	}
 	sess.Start()
 	p := <-peer
 	defer p.Close()
-	data := randomBytes(8<<20, 3)
+	data := watmtest.RandomBytes(8<<20, 3)
 	var wg sync.WaitGroup
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
 		b.Write(data)
-		b.(*net.TCPConn).CloseWrite()
+		b.CloseWrite()
 	}()
 	// The peer does not read until the kernel has written short.
 	waitFor(t, 10*time.Second, "a short write", func() bool { return sess.Behaviour().ShortWritesAbsorbed > 0 })
@@ -128,7 +124,7 @@ func TestShortWritesAbsorbed(t *testing.T) {
 	}
 	wg.Wait()
 	if string(got) != string(data) {
-		t.Fatalf("peer got %d bytes, want %d; first difference at %d", len(got), len(data), firstDiff(got, data))
+		t.Fatalf("peer got %d bytes, want %d; first difference at %d", len(got), len(data), watmtest.FirstDiff(got, data))
 	}
 	if sess.Behaviour().ShortWritesAbsorbed == 0 {
 		t.Error("ShortWritesAbsorbed = 0, want the queued writes counted")
@@ -173,9 +169,9 @@ func TestSDKFixturesEcho(t *testing.T) {
 				}
 				echoed <- err
 			}()
-			data := randomBytes(32<<20, 4)
+			data := watmtest.RandomBytes(32<<20, 4)
 			c.SetDeadline(time.Now().Add(time.Minute))
-			if err := sendAndCheck(c, c, data); err != nil {
+			if err := watmtest.SendAndCheck(c, c, data); err != nil {
 				t.Fatalf("%v; client %+v, server %+v", err, c.Session().Behaviour(), s.Session().Behaviour())
 			}
 			if err := <-echoed; err != nil {

@@ -76,6 +76,8 @@ func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc 
 }
 
 func (m *Module) prepare(ctx context.Context, role Role, plain *wasip1.SockFile, cc ConnConfig) (*Session, error) {
+	m.pool.beginSetup()
+	defer m.pool.endSetup()
 	sctx, cancel := m.rt.setupContext(ctx)
 	defer cancel()
 	in, err := m.acquire(sctx, cc)

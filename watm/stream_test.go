@@ -14,14 +14,17 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // buildGuest builds the Go WATM at ./testdata/gomod/PKG for wasip1 into a
-// temporary directory, as watm/modules/gen.sh builds the shipped ones.
-func buildGuest(t testing.TB, pkg string) []byte {
+// temporary directory, as watm/modules/gen.sh builds the shipped ones;
+// flags are more go build flags.
+func buildGuest(t testing.TB, pkg string, flags ...string) []byte {
 	t.Helper()
 	out := filepath.Join(t.TempDir(), "m.wasm")
-	cmd := exec.Command("go", "build", "-buildmode=c-shared", "-trimpath", "-o", out, "./testdata/gomod/"+pkg)
+	args := append([]string{"build", "-buildmode=c-shared", "-trimpath", "-o", out}, flags...)
+	cmd := exec.Command("go", append(args, "./testdata/gomod/"+pkg)...)
 	cmd.Env = append(os.Environ(), "GOOS=wasip1", "GOARCH=wasm", "GOFLAGS=", "CGO_ENABLED=0")
 	if b, err := cmd.CombinedOutput(); err != nil {
 		t.Fatalf("go build %s: %v\n%s", pkg, err, b)
@@ -40,7 +43,7 @@ func TestStreamSDK(t *testing.T) {
 		t.Run(abi, func(t *testing.T) {
 			// Per ABI, not per case: the runtime's pool of ready
 			// instances holds descriptors until the runtime closes.
-			leakCheck(t)
+			watmtest.LeakCheck(t)
 			rt := newRuntime(t)
 			m, err := rt.Load(context.Background(), buildGuest(t, "greeter/"+abi))
 			if err != nil {
@@ -81,9 +84,9 @@ type acceptResult struct {
 // The listener's greeting reaches a raw client before it sends a byte; its
 // args arrive decoded (an escaped ";").
 func testServerWritesFirst(t *testing.T, m *watm.Module) {
-	tp := newTCP(t)
-	res := acceptAsync(t, m, tp.ln, `greeting=hi\;there`)
-	raw, err := net.Dial("tcp", tp.ln.Addr().String())
+	tp := watmtest.Listen(t)
+	res := acceptAsync(t, m, tp.Listener, `greeting=hi\;there`)
+	raw, err := net.Dial("tcp", tp.Address())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -118,10 +121,10 @@ func testServerWritesFirst(t *testing.T, m *watm.Module) {
 // A client that never says hello: the listener's read deadline fails the
 // accept, after the deadline and well before the module's default.
 func testHandshakeDeadline(t *testing.T, m *watm.Module) {
-	tp := newTCP(t)
-	res := acceptAsync(t, m, tp.ln, "deadline-ms=300")
+	tp := watmtest.Listen(t)
+	res := acceptAsync(t, m, tp.Listener, "deadline-ms=300")
 	start := time.Now() // before the module can have set its deadline
-	raw, err := net.Dial("tcp", tp.ln.Addr().String())
+	raw, err := net.Dial("tcp", tp.Address())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -143,7 +146,7 @@ func testHandshakeDeadline(t *testing.T, m *watm.Module) {
 
 // The dialer sleeps delay-ms before its hello; its role reaches the peer.
 func testTimerAndRole(t *testing.T, m *watm.Module) {
-	tp := newTCP(t)
+	tp := watmtest.Listen(t)
 	type hello struct {
 		line string
 		at   time.Time
@@ -151,7 +154,7 @@ func testTimerAndRole(t *testing.T, m *watm.Module) {
 	}
 	ch := make(chan hello, 1)
 	go func() {
-		c, err := tp.ln.Accept()
+		c, err := tp.Accept()
 		if err != nil {
 			ch <- hello{err: err}
 			return
@@ -162,7 +165,7 @@ func testTimerAndRole(t *testing.T, m *watm.Module) {
 		line, err := bufio.NewReader(c).ReadString('\n')
 		ch <- hello{line, time.Now(), err}
 	}()
-	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: tp.dial, Config: []byte("delay-ms=400")}}
+	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: tp.Dial, Config: []byte("delay-ms=400")}}
 	start := time.Now()
 	c, err := d.DialContext(context.Background())
 	if err != nil {
@@ -180,13 +183,13 @@ func testTimerAndRole(t *testing.T, m *watm.Module) {
 
 // WrapConn's error fails the dial; its text is in the host's error.
 func testErrorReachesHost(t *testing.T, m *watm.Module) {
-	tp := newTCP(t)
+	tp := watmtest.Listen(t)
 	go func() {
-		if c, err := tp.ln.Accept(); err == nil {
+		if c, err := tp.Accept(); err == nil {
 			c.Close()
 		}
 	}()
-	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: tp.dial, Config: []byte("fail=boom")}}
+	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: tp.Dial, Config: []byte("fail=boom")}}
 	c, err := d.DialContext(context.Background())
 	if err == nil {
 		c.Close()
@@ -200,8 +203,8 @@ func testErrorReachesHost(t *testing.T, m *watm.Module) {
 
 // An arg the module does not take fails init with the contract's text.
 func testUnknownArg(t *testing.T, m *watm.Module) {
-	tp := newTCP(t)
-	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: tp.dial, Config: []byte("greeting=x;nope=1")}}
+	tp := watmtest.Listen(t)
+	d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: tp.Dial, Config: []byte("greeting=x;nope=1")}}
 	c, err := d.DialContext(context.Background())
 	if err == nil {
 		c.Close()
@@ -217,21 +220,11 @@ func testUnknownArg(t *testing.T, m *watm.Module) {
 // passed through, the sessions end cleanly.
 func testStreamPair(t *testing.T, m *watm.Module) {
 	c, s := wrappedPair(t, m, m)
-	up, down := randomBytes(3<<20+17, 1), randomBytes(2<<20+5, 2)
-	errs := make(chan error, 2)
-	go func() { errs <- sendAndCheck(c, s, up) }()
-	go func() { errs <- sendAndCheck(s, c, down) }()
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+	up, down := watmtest.RandomBytes(3<<20+17, 1), watmtest.RandomBytes(2<<20+5, 2)
+	if err := watmtest.Exchange(c, s, up, down); err != nil {
+		t.Fatal(err)
 	}
-	for _, conn := range []*watm.Conn{c, s} {
-		conn.Close()
-		if err := conn.Session().Wait(); err != nil {
-			t.Errorf("session ended with %v", err)
-		}
-	}
+	closeClean(t, c, s)
 }
 
 // Close on an idle connection: the worker honours the cancel channel.
@@ -261,8 +254,8 @@ func TestByteTransformRefusesArgs(t *testing.T) {
 	rt := newRuntime(t)
 	for _, name := range []string{"plain", "plain_v1"} {
 		m := shipped(t, rt, name)
-		tp := newTCP(t)
-		d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: tp.dial, Config: []byte("cert=x")}}
+		tp := watmtest.Listen(t)
+		d := &watm.Dialer{Module: m, Config: watm.ConnConfig{Dial: tp.Dial, Config: []byte("cert=x")}}
 		c, err := d.DialContext(context.Background())
 		if err == nil {
 			c.Close()

@@ -13,22 +13,23 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // echoServer accepts network conns through the module's listener role and
 // echoes the plaintext back, until the test ends.
-func echoServer(t testing.TB, m *watm.Module) *tcpPair { return serveEcho(t, m, nil) }
+func echoServer(t testing.TB, m *watm.Module) *watmtest.Listener { return serveEcho(t, m, nil) }
 
 // serveEcho is echoServer that also hands each server session's result to
 // ended, if set (a session cut short when the test ends is ECANCELED).
-func serveEcho(t testing.TB, m *watm.Module, ended func(error)) *tcpPair {
+func serveEcho(t testing.TB, m *watm.Module, ended func(error)) *watmtest.Listener {
 	t.Helper()
-	tp := newTCP(t)
+	tp := watmtest.Listen(t)
 	var wg sync.WaitGroup
 	ctx, cancel := context.WithCancel(context.Background())
-	t.Cleanup(func() { cancel(); tp.ln.Close(); wg.Wait() })
+	t.Cleanup(func() { cancel(); tp.Close(); wg.Wait() })
 	l := &watm.Listener{Module: m}
-	wl := l.Listen(ctx, tp.ln)
+	wl := l.Listen(ctx, tp.Listener)
 	wg.Add(1)
 	go func() {
 		defer wg.Done()
@@ -88,19 +89,19 @@ func TestSequentialThenConcurrent(t *testing.T) {
 		}
 	})
 	ctx := context.Background()
-	msg := randomBytes(4096, 7)
+	msg := watmtest.RandomBytes(4096, 7)
 	// Warm up once so that lazily started runtime goroutines are counted
 	// in the baseline, then check for leaks from here on.
-	if err := roundTrip(ctx, m, srv.dial, msg); err != nil {
+	if err := roundTrip(ctx, m, srv.Dial, msg); err != nil {
 		t.Fatal(err)
 	}
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	n := 1000
 	if testing.Short() {
 		n = 100
 	}
 	for i := range n {
-		if err := roundTrip(ctx, m, srv.dial, msg); err != nil {
+		if err := roundTrip(ctx, m, srv.Dial, msg); err != nil {
 			t.Fatalf("sequential connection %d: %v", i, err)
 		}
 	}
@@ -110,7 +111,7 @@ func TestSequentialThenConcurrent(t *testing.T) {
 		wg.Add(1)
 		go func() {
 			defer wg.Done()
-			if err := roundTrip(ctx, m, srv.dial, msg); err != nil {
+			if err := roundTrip(ctx, m, srv.Dial, msg); err != nil {
 				errs <- fmt.Errorf("concurrent connection %d: %w", i, err)
 			}
 		}()
@@ -126,32 +127,27 @@ func TestSequentialThenConcurrent(t *testing.T) {
 }
 
 func TestRelayBetweenTCPPeers(t *testing.T) {
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	rt := newRuntime(t)
 	m := shipped(t, rt, "plain")
-	dst := newTCP(t)   // peer B
-	front := newTCP(t) // where peer A connects
-	r := &watm.Relay{Module: m, Config: watm.ConnConfig{Dial: dst.dial}}
-	stop := serveRelay(t, r, front.ln)
+	dst := watmtest.Listen(t)   // peer B
+	front := watmtest.Listen(t) // where peer A connects
+	r := &watm.Relay{Module: m, Config: watm.ConnConfig{Dial: dst.Dial}}
+	stop := serveRelay(t, r, front.Listener)
 
-	a, err := net.Dial("tcp", front.ln.Addr().String())
+	a, err := net.Dial("tcp", front.Address())
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer a.Close()
-	b, err := dst.ln.Accept()
+	b, err := dst.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer b.Close()
-	up, down := randomBytes(8<<20, 3), randomBytes(8<<20, 4)
-	errs := make(chan error, 2)
-	go func() { errs <- sendAndCheck(a, b, up) }()
-	go func() { errs <- sendAndCheck(b, a, down) }()
-	for range 2 {
-		if err := <-errs; err != nil {
-			t.Fatal(err)
-		}
+	up, down := watmtest.RandomBytes(8<<20, 3), watmtest.RandomBytes(8<<20, 4)
+	if err := watmtest.Exchange(a, b, up, down); err != nil {
+		t.Fatal(err)
 	}
 	a.Close()
 	b.Close()
@@ -161,16 +157,16 @@ func TestRelayBetweenTCPPeers(t *testing.T) {
 // TestRelayReportsFailedSession checks that Serve hands a session that
 // could not reach its destination to OnSessionEnd with the cause.
 func TestRelayReportsFailedSession(t *testing.T) {
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	rt := newRuntime(t)
 	m := shipped(t, rt, "plain")
-	front := newTCP(t)
+	front := watmtest.Listen(t)
 	refused := func(ctx context.Context) (net.Conn, error) {
 		var d net.Dialer
 		return d.DialContext(ctx, "tcp", "127.0.0.1:1")
 	}
-	stop := serveRelay(t, &watm.Relay{Module: m, Config: watm.ConnConfig{Dial: refused}}, front.ln)
-	a, err := net.Dial("tcp", front.ln.Addr().String())
+	stop := serveRelay(t, &watm.Relay{Module: m, Config: watm.ConnConfig{Dial: refused}}, front.Listener)
+	a, err := net.Dial("tcp", front.Address())
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -7,6 +7,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // A module whose network write queue is full (its peer stops reading) has
@@ -19,18 +20,18 @@ func TestCancelWhileQueueFull(t *testing.T) {
 		t.Run(name, func(t *testing.T) {
 			rt := newRuntime(t, watm.WithGrace(2*time.Second))
 			m := shipped(t, rt, name)
-			tp := newTCP(t)
+			tp := watmtest.Listen(t)
 			held := make(chan net.Conn, 1)
 			go func() {
-				c, err := tp.ln.Accept()
+				c, err := tp.Accept()
 				if err != nil {
 					close(held)
 					return
 				}
 				held <- c // never read: the module's network queue fills
 			}()
-			app, mod, _ := netPipeTCP(t)
-			s, err := m.Prepare(context.Background(), watm.RoleDialer, mod, watm.ConnConfig{Dial: tp.dial})
+			app, mod := watmtest.Pair(t)
+			s, err := m.Prepare(context.Background(), watm.RoleDialer, mod, watm.ConnConfig{Dial: tp.Dial})
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -11,12 +11,13 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // TestV1Pairs runs v1 on both sides, and v0 against v1 (the same wire
 // protocol), with byte checks both ways.
 func TestV1Pairs(t *testing.T) {
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	rt := newRuntime(t)
 	v0, v1 := shipped(t, rt, "plain"), shipped(t, rt, "plain_v1")
 	if v1.Version() != 1 || v0.Version() != 0 {
@@ -25,22 +26,10 @@ func TestV1Pairs(t *testing.T) {
 	for name, pair := range map[string][2]*watm.Module{"v1-v1": {v1, v1}, "v0-v1": {v0, v1}, "v1-v0": {v1, v0}} {
 		t.Run(name, func(t *testing.T) {
 			c, s := wrappedPair(t, pair[0], pair[1])
-			errs := make(chan error, 2)
-			go func() { errs <- sendAndCheck(c, s, randomBytes(8<<20, 1)) }()
-			go func() { errs <- sendAndCheck(s, c, randomBytes(8<<20, 2)) }()
-			for range 2 {
-				if err := <-errs; err != nil {
-					t.Fatal(err)
-				}
+			if err := watmtest.Exchange(c, s, watmtest.RandomBytes(8<<20, 1), watmtest.RandomBytes(8<<20, 2)); err != nil {
+				t.Fatal(err)
 			}
-			c.Close()
-			s.Close()
-			if err := c.Session().Wait(); err != nil {
-				t.Fatalf("client session: %v", err)
-			}
-			if err := s.Session().Wait(); err != nil {
-				t.Fatalf("server session: %v", err)
-			}
+			closeClean(t, c, s)
 		})
 	}
 }
@@ -48,20 +37,20 @@ func TestV1Pairs(t *testing.T) {
 func TestV1Relay(t *testing.T) {
 	rt := newRuntime(t)
 	m := shipped(t, rt, "plain_v1")
-	dst, front := newTCP(t), newTCP(t)
-	stop := serveRelay(t, &watm.Relay{Module: m, Config: watm.ConnConfig{Dial: dst.dial}}, front.ln)
-	a, err := net.Dial("tcp", front.ln.Addr().String())
+	dst, front := watmtest.Listen(t), watmtest.Listen(t)
+	stop := serveRelay(t, &watm.Relay{Module: m, Config: watm.ConnConfig{Dial: dst.Dial}}, front.Listener)
+	a, err := net.Dial("tcp", front.Address())
 	if err != nil {
 		t.Fatal(err)
 	}
-	b, err := dst.ln.Accept()
+	b, err := dst.Accept()
 	if err != nil {
 		t.Fatal(err)
 	}
-	if err := sendAndCheck(a, b, randomBytes(4<<20, 3)); err != nil {
+	if err := watmtest.SendAndCheck(a, b, watmtest.RandomBytes(4<<20, 3)); err != nil {
 		t.Fatal(err)
 	}
-	if err := sendAndCheck(b, a, randomBytes(4<<20, 4)); err != nil {
+	if err := watmtest.SendAndCheck(b, a, watmtest.RandomBytes(4<<20, 4)); err != nil {
 		t.Fatal(err)
 	}
 	a.Close()
@@ -91,7 +80,7 @@ func TestV1CtrlpipeStop(t *testing.T) {
 // readPlain prepares a dialer on a TCP pair and returns what the module
 // wrote to the plaintext side.
 func readPlain(t *testing.T, m *watm.Module, cc watm.ConnConfig) (string, error) {
-	a, b, _ := netPipeTCP(t)
+	a, b := watmtest.Pair(t)
 	s, err := m.Prepare(context.Background(), watm.RoleDialer, a, cc)
 	if err != nil {
 		return "", err
@@ -105,19 +94,13 @@ func readPlain(t *testing.T, m *watm.Module, cc watm.ConnConfig) (string, error)
 	return string(got), err
 }
 
+// hangUp is a watmtest.Serve handler that closes each connection at once.
+func hangUp(net.Conn) {}
+
 func TestConfigDelivery(t *testing.T) {
 	rt := newRuntime(t)
-	srv := newTCP(t)
-	go func() {
-		for {
-			c, err := srv.ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	addr := srv.ln.Addr().String()
+	srv := watmtest.Serve(t, hangUp)
+	addr := srv.Address()
 	v0, err := fixture(t, rt, "v0_config")
 	if err != nil {
 		t.Fatal(err)
@@ -138,7 +121,7 @@ func TestConfigDelivery(t *testing.T) {
 	}
 	for _, c := range cases {
 		t.Run(c.name, func(t *testing.T) {
-			got, err := readPlain(t, c.m, watm.ConnConfig{Config: c.cfg, Dial: srv.dial, Destination: addr})
+			got, err := readPlain(t, c.m, watm.ConnConfig{Config: c.cfg, Dial: srv.Dial, Destination: addr})
 			if err != nil {
 				t.Fatal(err)
 			}
@@ -158,20 +141,9 @@ func TestDialPolicy(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	allowed, other := newTCP(t), newTCP(t)
-	for _, tp := range []*tcpPair{allowed, other} {
-		go func() {
-			for {
-				c, err := tp.ln.Accept()
-				if err != nil {
-					return
-				}
-				c.Close()
-			}
-		}()
-	}
-	dest, otherAddr := allowed.ln.Addr().String(), other.ln.Addr().String()
-	base := watm.ConnConfig{Dial: allowed.dial, Destination: dest}
+	allowed, other := watmtest.Serve(t, hangUp), watmtest.Serve(t, hangUp)
+	dest, otherAddr := allowed.Address(), other.Address()
+	base := watm.ConnConfig{Dial: allowed.Dial, Destination: dest}
 
 	t.Run("default allows the destination", func(t *testing.T) {
 		cc := base
@@ -219,17 +191,8 @@ func TestV1DialEntry(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	srv := newTCP(t)
-	go func() {
-		for {
-			c, err := srv.ln.Accept()
-			if err != nil {
-				return
-			}
-			c.Close()
-		}
-	}()
-	got, err := readPlain(t, m, watm.ConnConfig{Dial: srv.dial, Destination: srv.ln.Addr().String()})
+	srv := watmtest.Serve(t, hangUp)
+	got, err := readPlain(t, m, watm.ConnConfig{Dial: srv.Dial, Destination: srv.Address()})
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -271,7 +234,7 @@ func TestTrustedAndChecked(t *testing.T) {
 	}
 	for _, m := range []*watm.Module{checked, trusted} {
 		c, s := wrappedPair(t, m, m)
-		if err := sendAndCheck(c, s, randomBytes(1<<20, 8)); err != nil {
+		if err := watmtest.SendAndCheck(c, s, watmtest.RandomBytes(1<<20, 8)); err != nil {
 			t.Fatal(err)
 		}
 		if err := c.Session().Close(); err != nil {

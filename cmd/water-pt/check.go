@@ -11,33 +11,27 @@ import (
 	"syscall"
 	"time"
 
-	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/catalog"
 	"github.com/water-pt/water-pt/watm/conformance"
 )
+
+const checkUsage = "Usage: water-pt check FILE.wasm [-config B64] [-trusted] [flags]\n\n" +
+	"Validates a WATER module, then runs it as dialer against itself as listener over\n" +
+	"loopback and prints one line per check: PASS, FAIL or WARN and why. WARN is a\n" +
+	"portability finding. Exit status 0 when nothing failed, 1 when a check failed, 2 on bad usage.\n\nFlags:\n"
 
 // runCheck is "water-pt check FILE.wasm": the conformance and speed test
 // for module authors (package conformance). Exit status: 0 all passed
 // (warnings allowed), 1 a check failed, 2 bad usage.
 func runCheck(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("water-pt check", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("water-pt check", checkUsage, stderr)
 	var f checkFlags
 	f.register(fs)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: water-pt check FILE.wasm [-config B64] [-trusted] [flags]\n\n"+
-			"Validates a WATER module, then runs it as dialer against itself as listener over\n"+
-			"loopback and prints one line per check: PASS, FAIL or WARN and why. WARN is a\n"+
-			"portability finding. Exit status 0 when nothing failed, 1 when a check failed, 2 on bad usage.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
 	file, rest := splitFile(args)
 	if code, done := parseFlags(fs, rest, nil); done {
 		return code
 	}
-	usage := func(msg string) int {
-		fmt.Fprintf(stderr, "water-pt check: %s (see water-pt check -h)\n", msg)
-		return 2
-	}
+	usage := func(msg string) int { return usageError(stderr, "water-pt check", msg) }
 	if file == "" && fs.NArg() == 1 {
 		file = fs.Arg(0)
 	} else if fs.NArg() > 0 {
@@ -102,7 +96,7 @@ func (f *checkFlags) options(stderr io.Writer) (conformance.Options, error) {
 		if c.v == "" {
 			continue
 		}
-		b, err := watm.DecodeConfig(c.v)
+		b, err := catalog.DecodeConfig(c.v)
 		if err != nil {
 			return o, fmt.Errorf("%s: %w", c.flag, err)
 		}

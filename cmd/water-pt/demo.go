@@ -5,7 +5,6 @@ import (
 	"context"
 	"crypto/rand"
 	"errors"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -25,19 +24,14 @@ import (
 // server, a SOCKS5 request to the client with the server's advertised args,
 // and a stream checked byte for byte. No tor, no files.
 func runDemo(args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("water-pt demo", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("water-pt demo", "Usage: water-pt demo [-mib N] [-conns N] [-options k=v;...]\n\n"+
+		"Runs a server and a client on loopback through the embedded default module\n"+
+		"(or the one -options names) and checks the data that comes back.\n\nFlags:\n", stderr)
 	var opts options
 	opts.register(fs, "the state directory (demo: none)")
 	size := fs.Int("mib", 64, "MiB to send through the pair and check")
 	conns := fs.Int("conns", 20, "concurrent connections to open after the stream")
 	serverOpts := fs.String("options", "", `server options, "k=v;k=v" (e.g. "watm=reverse")`)
-	fs.Usage = func() {
-		fmt.Fprint(stderr, "Usage: water-pt demo [-mib N] [-conns N] [-options k=v;...]\n\n"+
-			"Runs a server and a client on loopback through the embedded default module\n"+
-			"(or the one -options names) and checks the data that comes back.\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args, nil); done {
 		return code
 	}

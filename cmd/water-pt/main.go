@@ -106,6 +106,11 @@ func (o *options) dialPolicy() watm.DialPolicy {
 	return watm.AllowTCP(o.allowDial...)
 }
 
+const mainUsage = "Usage: water-pt [flags]            (managed mode: run by tor)\n" +
+	"       water-pt client -h | server -h | relay -h  (standalone modes)\n" +
+	"       water-pt check FILE.wasm        (conformance and speed test of a module; check -h)\n" +
+	"       water-pt demo [-mib N]          (a pair on loopback through the default module)\n\nFlags:\n"
+
 func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if path := os.Getenv("WATERPT_CPUPROFILE"); path != "" {
 		if f, err := os.Create(path); err == nil {
@@ -123,19 +128,11 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 	if len(args) > 0 && args[0] == "demo" {
 		return runDemo(args[1:], stdout, stderr)
 	}
-	fs := flag.NewFlagSet("water-pt", flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("water-pt", mainUsage, stderr)
 	var opts options
 	showVersion := fs.Bool("version", false, "print the version and exit")
 	opts.register(fs, "$TOR_PT_STATE_LOCATION")
 	opts.registerServerLimits(fs)
-	fs.Usage = func() {
-		fmt.Fprintf(stderr, "Usage: water-pt [flags]            (managed mode: run by tor)\n"+
-			"       water-pt client -h | server -h | relay -h  (standalone modes)\n"+
-			"       water-pt check FILE.wasm        (conformance and speed test of a module; check -h)\n"+
-			"       water-pt demo [-mib N]          (a pair on loopback through the default module)\n\nFlags:\n")
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args, managedFlagError); done {
 		return code
 	}
@@ -156,6 +153,25 @@ func run(args []string, stdin io.Reader, stdout, stderr io.Writer) int {
 		return 2
 	}
 	return runManaged(context.Background(), &opts, level, stdin, stdout)
+}
+
+// newFlagSet is the flag set of a water-pt command: its errors go to
+// stderr, and -h prints usage there, then the flags.
+func newFlagSet(name, usage string, stderr io.Writer) *flag.FlagSet {
+	fs := flag.NewFlagSet(name, flag.ContinueOnError)
+	fs.SetOutput(stderr)
+	fs.Usage = func() {
+		fmt.Fprint(stderr, usage)
+		fs.PrintDefaults()
+	}
+	return fs
+}
+
+// usageError reports a usage mistake of command cmd ("water-pt check") on
+// stderr, pointing at its -h, and returns exit code 2.
+func usageError(stderr io.Writer, cmd, msg string) int {
+	fmt.Fprintf(stderr, "%s: %s (see %s -h)\n", cmd, msg, cmd)
+	return 2
 }
 
 // parseFlags parses args; done says to exit with code (0 after -h, 2 on a

@@ -15,6 +15,7 @@ import (
 	"github.com/water-pt/water-pt/ptclient"
 	"github.com/water-pt/water-pt/ptserver"
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/catalog"
 	"github.com/water-pt/water-pt/watm/modules"
 )
 
@@ -80,7 +81,7 @@ func managedLogger(stateDir string, opts *options, level slog.Level) (*slog.Logg
 
 // newCatalog creates the runtime (with its compilation cache in the state
 // directory) and the module catalog.
-func newCatalog(ctx context.Context, opts *options, stateDir string, logger *slog.Logger) (*watm.Runtime, *watm.Catalog, error) {
+func newCatalog(ctx context.Context, opts *options, stateDir string, logger *slog.Logger) (*watm.Runtime, *catalog.Catalog, error) {
 	setup, err := opts.setupTimeoutFor()
 	if err != nil {
 		return nil, nil, err
@@ -101,19 +102,20 @@ func newCatalog(ctx context.Context, opts *options, stateDir string, logger *slo
 	if len(dirs) == 0 && stateDir != "" {
 		dirs = []string{filepath.Join(stateDir, "watm")}
 	}
-	cat := watm.NewCatalog(rt, dirs, modules.Lookup, modules.Names(), modules.Default)
-	cat.TrustFiles = opts.trustFiles
-	cat.ModuleArgs = modules.Args
-	cat.MaxFileSize = int64(opts.maxModuleSize)
+	cat := catalog.New(rt, catalog.WithDirs(dirs...),
+		catalog.WithEmbedded(modules.Lookup, modules.Names(), modules.Default),
+		catalog.WithModuleArgs(modules.Args),
+		catalog.WithTrustedFiles(opts.trustFiles),
+		catalog.WithMaxFileSize(int64(opts.maxModuleSize)))
 	return rt, cat, nil
 }
 
 // transports are the methods water-pt serves: water (any module) always,
 // obfs4 when the embedded obfs4 module is there.
-func transports() []watm.Transport {
-	ts := []watm.Transport{{Name: ptserver.MethodName}}
+func transports() []catalog.Transport {
+	ts := []catalog.Transport{{Name: ptserver.MethodName}}
 	if _, ok := modules.Lookup(ptserver.Obfs4Module); ok {
-		ts = append(ts, watm.Transport{Name: ptserver.Obfs4Method, Module: ptserver.Obfs4Module})
+		ts = append(ts, catalog.Transport{Name: ptserver.Obfs4Method, Module: ptserver.Obfs4Module})
 	}
 	return ts
 }
@@ -142,7 +144,7 @@ func bridgeDialer(info pt.ClientInfo) (ptclient.ContextDialer, bool) {
 	return d, true
 }
 
-func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader, policy watm.DialPolicy) int {
+func managedClient(ctx context.Context, cat *catalog.Catalog, logger *slog.Logger, stdin io.Reader, policy watm.DialPolicy) int {
 	info, err := clientSetup() // prints VERSION, or ENV-ERROR
 	if err != nil {
 		// goptlib prints nothing when TOR_PT_PROXY does not parse (its
@@ -165,7 +167,7 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 	var clients []*ptclient.Client
 	var listeners []net.Listener
 	for _, name := range info.MethodNames {
-		t, err := watm.FindTransport(transports(), name)
+		t, err := catalog.FindTransport(transports(), name)
 		if err != nil {
 			_ = pt.CmethodError(name, err.Error())
 			continue
@@ -189,7 +191,7 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 		warmed := make(chan struct{})
 		go func() {
 			defer close(warmed)
-			if _, err := cat.Load(acceptCtx, watm.Spec{}); err != nil {
+			if _, err := cat.Load(acceptCtx, catalog.Spec{}); err != nil {
 				logger.Error("cannot load the default module", "err", err, ptlog.NotifyTor, true)
 			}
 		}()
@@ -204,7 +206,7 @@ func managedClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 	})
 }
 
-func managedServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, stdin io.Reader, stateDir string, opts *options) int {
+func managedServer(ctx context.Context, cat *catalog.Catalog, logger *slog.Logger, stdin io.Reader, stateDir string, opts *options) int {
 	info, err := serverSetup() // prints VERSION, or ENV-ERROR
 	if err != nil {
 		return 1
@@ -232,16 +234,26 @@ func managedServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, 
 	return serveUntilStopped(ctx, logger, stdin, srv.Serve)
 }
 
-// serveUntilStopped runs serve until tor asks us to stop. stdin closing,
-// SIGTERM or a second SIGINT exit at once; a first SIGINT stops accepting
-// and exits when the open connections have ended.
+// serveUntilStopped runs serve until tor asks us to stop. A hard stop
+// (stdin closing, a second signal, the parent gone) returns at once,
+// leaving the connections to die with the process: stopping thousands of
+// modules one by one would outlast the second tor gives us. SIGTERM
+// without TOR_PT_EXIT_ON_STDIN_CLOSE asks each open connection's module to
+// stop on the way out. A first SIGINT stops accepting and returns when the
+// open connections have ended.
 func serveUntilStopped(ctx context.Context, logger *slog.Logger, stdin io.Reader, serve func(acceptCtx, connCtx context.Context)) int {
 	tm := newTermMon(stdin, os.Getenv("TOR_PT_EXIT_ON_STDIN_CLOSE") == "1")
 	defer tm.stop()
+	connCtx, stopConns := context.WithCancel(ctx)
+	hard := false
+	defer func() {
+		if !hard {
+			stopConns()
+		}
+	}()
+	// Deferred last, so run first: the listeners close before the rest.
 	acceptCtx, stopAccepting := context.WithCancel(ctx)
 	defer stopAccepting()
-	connCtx, stopConns := context.WithCancel(ctx)
-	defer stopConns()
 	served := make(chan struct{})
 	go func() {
 		serve(acceptCtx, connCtx)
@@ -250,10 +262,13 @@ func serveUntilStopped(ctx context.Context, logger *slog.Logger, stdin io.Reader
 	for {
 		select {
 		case k := <-tm.events:
-			if k == stopGraceful {
+			switch k {
+			case stopGraceful:
 				logger.Info("SIGINT: no longer accepting connections; open ones may finish; SIGINT again to exit", ptlog.NotifyTor, true)
 				stopAccepting()
 				continue
+			case stopHard:
+				hard = true
 			}
 			return 0
 		case <-served:

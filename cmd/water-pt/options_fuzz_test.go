@@ -8,11 +8,11 @@ import (
 	pt "gitlab.torproject.org/tpo/anti-censorship/pluggable-transports/goptlib"
 
 	"github.com/water-pt/water-pt/ptserver"
-	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/catalog"
 )
 
 // FuzzServerTransportOptions: TOR_PT_SERVER_TRANSPORT_OPTIONS is parsed by
-// goptlib (serverSetup), then water-pt reads its keys (watm.ParseSpec,
+// goptlib (serverSetup), then water-pt reads its keys (catalog.ParseSpec,
 // watm-client-config). Neither may panic, whatever the torrc holds; a
 // failure must be an ENV-ERROR line.
 func FuzzServerTransportOptions(f *testing.F) {
@@ -50,11 +50,11 @@ func FuzzServerTransportOptions(f *testing.F) {
 			return
 		}
 		for _, b := range info.Bindaddrs {
-			if _, err := watm.ParseSpec(b.Options.Get); err != nil {
+			if _, err := catalog.ParseSpec(b.Options.Get); err != nil {
 				continue
 			}
-			if v, ok := b.Options.Get(watm.ArgClientConfig); ok {
-				_, _ = watm.DecodeConfig(v)
+			if v, ok := b.Options.Get(catalog.ArgClientConfig); ok {
+				_, _ = catalog.DecodeConfig(v)
 			}
 		}
 	})

@@ -2,7 +2,6 @@ package main
 
 import (
 	"context"
-	"flag"
 	"fmt"
 	"io"
 	"log/slog"
@@ -17,6 +16,7 @@ import (
 	"github.com/water-pt/water-pt/ptclient"
 	"github.com/water-pt/water-pt/ptserver"
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/catalog"
 )
 
 // standaloneUsage is the head of a standalone mode's -h text.
@@ -41,8 +41,7 @@ func standaloneUsage(mode string) string {
 // paths as managed mode: for apps that speak SOCKS5 themselves, and for
 // trying a module out.
 func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
-	fs := flag.NewFlagSet("water-pt "+mode, flag.ContinueOnError)
-	fs.SetOutput(stderr)
+	fs := newFlagSet("water-pt "+mode, standaloneUsage(mode), stderr)
 	var opts options
 	opts.register(fs, "the -state directory")
 	opts.logLevel = "INFO"
@@ -62,17 +61,10 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 		to = fs.String("to", "", "host:port to dial for every connection, through the module (e.g. a water-pt server)")
 		relayArgs = fs.String("args", "", `the module, as "k=v;k=v" (watm=, watm-sha256=, watm-config=; e.g. "watm=reverse")`)
 	}
-	fs.Usage = func() {
-		fmt.Fprint(stderr, standaloneUsage(mode))
-		fs.PrintDefaults()
-	}
 	if code, done := parseFlags(fs, args, nil); done {
 		return code
 	}
-	usage := func(msg string) int {
-		fmt.Fprintf(stderr, "water-pt %s: %s (see water-pt %s -h)\n", mode, msg, mode)
-		return 2
-	}
+	usage := func(msg string) int { return usageError(stderr, "water-pt "+mode, msg) }
 	if *listen == "" {
 		return usage("-listen is required")
 	}
@@ -123,7 +115,7 @@ func runStandalone(mode string, args []string, stdout, stderr io.Writer) int {
 	return standaloneServer(ctx, cat, logger, &opts, *listen, *forward, *serverOpts, *stateDir, stdout, stderr)
 }
 
-func standaloneClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, policy watm.DialPolicy, listen, bridge, argStr string, stdout, stderr io.Writer) int {
+func standaloneClient(ctx context.Context, cat *catalog.Catalog, logger *slog.Logger, policy watm.DialPolicy, listen, bridge, argStr string, stdout, stderr io.Writer) int {
 	var defArgs ptclient.Args
 	if argStr != "" {
 		a, err := ptclient.ParseArgs(argStr)
@@ -144,7 +136,7 @@ func standaloneClient(ctx context.Context, cat *watm.Catalog, logger *slog.Logge
 	return 0
 }
 
-func standaloneServer(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, o *options, listen, forward, optStr, stateDir string, stdout, stderr io.Writer) int {
+func standaloneServer(ctx context.Context, cat *catalog.Catalog, logger *slog.Logger, o *options, listen, forward, optStr, stateDir string, stdout, stderr io.Writer) int {
 	addr, err := net.ResolveTCPAddr("tcp", listen)
 	if err != nil {
 		fmt.Fprintln(stderr, "water-pt server: -listen:", err)
@@ -217,7 +209,7 @@ func sortedArgKeys(a pt.Args) []string {
 	return keys
 }
 
-func standaloneRelay(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, policy watm.DialPolicy, listen, to, argStr string, stdout, stderr io.Writer) int {
+func standaloneRelay(ctx context.Context, cat *catalog.Catalog, logger *slog.Logger, policy watm.DialPolicy, listen, to, argStr string, stdout, stderr io.Writer) int {
 	r, res, err := loadRelay(ctx, cat, logger, policy, to, argStr)
 	if err != nil {
 		fmt.Fprintln(stderr, "water-pt relay:", err)
@@ -240,18 +232,18 @@ func standaloneRelay(ctx context.Context, cat *watm.Catalog, logger *slog.Logger
 // loadRelay reads -args, loads the module they name and checks that it has
 // a relay entry. Keys other than the module's are refused: the relay has
 // nothing else to pass them to.
-func loadRelay(ctx context.Context, cat *watm.Catalog, logger *slog.Logger, policy watm.DialPolicy, to, argStr string) (*watm.Relay, watm.Resolved, error) {
-	var res watm.Resolved
+func loadRelay(ctx context.Context, cat *catalog.Catalog, logger *slog.Logger, policy watm.DialPolicy, to, argStr string) (*watm.Relay, catalog.Resolved, error) {
+	var res catalog.Resolved
 	args, err := ptclient.ParseArgs(argStr)
 	if err != nil {
 		return nil, res, fmt.Errorf("-args: %w", err)
 	}
 	for _, k := range sortedArgKeys(pt.Args(args)) {
-		if k != watm.ArgModule && k != watm.ArgSHA256 && k != watm.ArgConfig {
-			return nil, res, fmt.Errorf("-args: unknown key %q: the relay takes %s=, %s= and %s=", k, watm.ArgModule, watm.ArgSHA256, watm.ArgConfig)
+		if k != catalog.ArgModule && k != catalog.ArgSHA256 && k != catalog.ArgConfig {
+			return nil, res, fmt.Errorf("-args: unknown key %q: the relay takes %s=, %s= and %s=", k, catalog.ArgModule, catalog.ArgSHA256, catalog.ArgConfig)
 		}
 	}
-	spec, err := watm.ParseSpec(args.Get)
+	spec, err := catalog.ParseSpec(args.Get)
 	if err != nil {
 		return nil, res, fmt.Errorf("-args: %w", err)
 	}

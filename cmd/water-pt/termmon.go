@@ -14,8 +14,16 @@ import (
 type stopKind int
 
 const (
-	stopNow      stopKind = iota // stdin closed, SIGTERM, second SIGINT, parent gone
-	stopGraceful                 // first SIGINT: stop accepting, let connections finish
+	// stopHard: stdin closed, a signal after the first SIGINT, the parent
+	// gone, or SIGTERM while stdin is watched (tor sends it and closes
+	// stdin at the same moment). Tor is gone or going: exit without
+	// stopping the connections one by one; they end with the process.
+	stopHard stopKind = iota
+	// stopNow: SIGTERM with stdin unwatched (no TOR_PT_EXIT_ON_STDIN_CLOSE,
+	// someone other than tor): ask the open connections' modules to stop,
+	// then exit.
+	stopNow
+	stopGraceful // first SIGINT: stop accepting, let connections finish
 )
 
 // termMon turns tor's ways of saying "stop" into stop events: stdin closed
@@ -24,12 +32,17 @@ const (
 // that the parent is still the one that started us).
 type termMon struct {
 	events chan stopKind
-	sigs   chan os.Signal
-	done   chan struct{}
+	// sigterm is what SIGTERM means: stopHard when stdin is watched.
+	sigterm stopKind
+	sigs    chan os.Signal
+	done    chan struct{}
 }
 
 func newTermMon(stdin io.Reader, watchStdin bool) *termMon {
-	t := &termMon{events: make(chan stopKind, 4), sigs: make(chan os.Signal, 4), done: make(chan struct{})}
+	t := &termMon{events: make(chan stopKind, 4), sigterm: stopNow, sigs: make(chan os.Signal, 4), done: make(chan struct{})}
+	if watchStdin {
+		t.sigterm = stopHard
+	}
 	signal.Notify(t.sigs, syscall.SIGINT, syscall.SIGTERM)
 	ppid := os.Getppid()
 	// Ask the kernel for SIGTERM when the parent dies; if it died before
@@ -55,12 +68,15 @@ func (t *termMon) routineSignals() {
 	for {
 		select {
 		case s := <-t.sigs:
-			if s == syscall.SIGINT && sigints == 0 {
+			switch {
+			case s == syscall.SIGINT && sigints == 0:
 				sigints++
 				t.send(stopGraceful)
-				continue
+			case sigints > 0 || s == syscall.SIGINT:
+				t.send(stopHard)
+			default:
+				t.send(t.sigterm)
 			}
-			t.send(stopNow)
 		case <-t.done:
 			return
 		}
@@ -70,7 +86,7 @@ func (t *termMon) routineSignals() {
 // routineStdin reads stdin until EOF: tor closes it when it wants us gone.
 func (t *termMon) routineStdin(stdin io.Reader) {
 	_, _ = io.Copy(io.Discard, stdin)
-	t.send(stopNow)
+	t.send(stopHard)
 }
 
 // routineParent polls the parent pid: a belt to PR_SET_PDEATHSIG's braces
@@ -82,7 +98,7 @@ func (t *termMon) routineParent(ppid int) {
 		select {
 		case <-tick.C:
 			if os.Getppid() != ppid {
-				t.send(stopNow)
+				t.send(stopHard)
 				return
 			}
 		case <-t.done:

@@ -34,6 +34,12 @@ func smallConfig(t *testing.T, systems ...System) Config {
 	cfg.PhaseTimeout = 3 * time.Minute
 	cfg.ExitTimeout = 30 * time.Second
 	cfg.StartTimeout = 2 * time.Minute
+	// One compilation cache for both water-pt processes: the server compiles
+	// plain at its start, and the client's first connection, which asks for
+	// plain (not the client's default module), loads it instead of
+	// compiling it again, which under -race on a busy machine outlasted
+	// DialTimeout.
+	cfg.PTFlags = []string{"-watm-cache", t.TempDir()}
 	cfg.Log = testLog{t}
 	return cfg
 }

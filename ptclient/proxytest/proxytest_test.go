@@ -6,45 +6,12 @@ import (
 	"net"
 	"net/http"
 	"net/netip"
-	"sync"
 	"testing"
 	"time"
 
 	"github.com/water-pt/water-pt/ptclient/proxytest"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
-
-// echoServer echoes on a loopback port until the test ends.
-func echoServer(t *testing.T) string {
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var routines sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	routines.Go(func() {
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			routines.Go(func() { io.Copy(c, c) })
-		}
-	})
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		routines.Wait()
-	})
-	return ln.Addr().String()
-}
 
 // openTunnel opens a tunnel through srv to target with raw protocol bytes
 // (no ptclient code involved) and checks that it echoes.
@@ -99,7 +66,7 @@ func openTunnel(t *testing.T, srv *proxytest.Server, target string) net.Conn {
 }
 
 func TestCloseEndsTunnels(t *testing.T) {
-	target := echoServer(t)
+	target := watmtest.Echo(t).Address()
 	for name, start := range map[string]func(testing.TB, proxytest.Options) *proxytest.Server{
 		"socks5": proxytest.StartSOCKS5,
 		"http":   proxytest.StartHTTP,

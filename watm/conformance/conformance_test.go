@@ -6,11 +6,12 @@ import (
 	"net"
 	"os"
 	"path/filepath"
-	"runtime"
 	"strings"
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 func smallOptions() Options {
@@ -39,7 +40,7 @@ func TestRunLeavesNothing(t *testing.T) {
 		{"trap_init", false, "set-up"},
 	} {
 		t.Run(tc.fixture, func(t *testing.T) {
-			leakCheck(t)
+			watmtest.LeakCheck(t)
 			var results []Result
 			ok := Run(context.Background(), fixture(t, tc.fixture), smallOptions(), func(r Result) { results = append(results, r) })
 			failed := map[string]bool{}
@@ -61,7 +62,7 @@ func TestRunLeavesNothing(t *testing.T) {
 // A listener whose set-up never returns fails the set-up step within the
 // step's time limit, and the check still ends with nothing left behind.
 func TestRunSetupHangs(t *testing.T) {
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	b, err := os.ReadFile(filepath.Join("testdata", "spin_accept.wasm"))
 	if err != nil {
 		t.Fatal(err)
@@ -84,7 +85,7 @@ func TestRunSetupHangs(t *testing.T) {
 
 // A canceled context ends the check promptly, failed.
 func TestRunCanceled(t *testing.T) {
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	ctx, cancel := context.WithCancel(context.Background())
 	cancel()
 	start := time.Now()
@@ -146,37 +147,12 @@ func TestReadPSS(t *testing.T) {
 	}
 }
 
-// leakCheck records goroutines and open fds and, at cleanup, waits a
-// bounded time for both to come back to where they were.
-func leakCheck(t testing.TB) {
-	t.Helper()
-	g0, f0 := runtime.NumGoroutine(), openFDs(t)
-	t.Cleanup(func() {
-		var g, f int
-		for deadline := time.Now().Add(5 * time.Second); time.Now().Before(deadline); time.Sleep(20 * time.Millisecond) {
-			if g, f = runtime.NumGoroutine(), openFDs(t); g <= g0 && f <= f0 {
-				return
-			}
-		}
-		buf := make([]byte, 1<<20)
-		t.Errorf("leak: goroutines %d -> %d, open fds %d -> %d\n%s", g0, g, f0, f, buf[:runtime.Stack(buf, true)])
-	})
-}
-
-func openFDs(t testing.TB) int {
-	entries, err := os.ReadDir("/proc/self/fd")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return len(entries)
-}
-
 // A well-behaved module passes every check but the load-dependent short
 // writes; in particular the endings check does not count the peer of the
 // session the stop check cut mid-stream, whose write may meet the stopped
 // side's reset (it failed so on the merged tree).
 func TestRunCleanModulePasses(t *testing.T) {
-	leakCheck(t)
+	watmtest.LeakCheck(t)
 	var results []Result
 	if !Run(context.Background(), fixture(t, "ok_plain"), smallOptions(), func(r Result) { results = append(results, r) }) {
 		t.Fatalf("failed: %+v", results)

@@ -12,8 +12,13 @@ cd "$(dirname "$0")"
 for main in */main.go; do
 	name=${main%/main.go}
 	# GOFLAGS and GOWASM are cleared and VCS stamping is off so that the
-	# environment and the commit do not leak into the bytes.
+	# environment and the commit do not leak into the bytes. The tag
+	# waterpt_reseed exports waterpt_reseed, which lets the host start
+	# instances from a snapshot taken after _initialize; it reaches into
+	# the runtime by go:linkname, hence -checklinkname=0 (see
+	# watm/guest/internal/reseed).
 	GOOS=wasip1 GOARCH=wasm GOFLAGS= GOWASM= CGO_ENABLED=0 \
-		go build -buildmode=c-shared -trimpath -buildvcs=false -ldflags=-buildid= \
+		go build -buildmode=c-shared -trimpath -buildvcs=false -tags=waterpt_reseed \
+		-ldflags='-buildid= -checklinkname=0' \
 		-o "$out/$name.wasm" "./$name"
 done

@@ -6,7 +6,6 @@ import (
 	"crypto/rand"
 	"fmt"
 	"io"
-	mrand "math/rand/v2"
 	"net"
 	"slices"
 	"strings"
@@ -17,6 +16,7 @@ import (
 	"github.com/water-pt/water-pt/watm"
 	"github.com/water-pt/water-pt/watm/modules"
 	"github.com/water-pt/water-pt/watm/modules/obfs4/proto"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // ptArgs encodes args as the module's config (contract 2): key=value
@@ -106,15 +106,6 @@ type accepted struct {
 	err error
 }
 
-func listen(t testing.TB) net.Listener {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	return ln
-}
-
 func (o *obfs4Setup) dial(addr string) (*watm.Conn, error) {
 	d := &watm.Dialer{Module: o.m, Config: watm.ConnConfig{Config: o.clientArgs,
 		Dial: func(ctx context.Context) (net.Conn, error) {
@@ -127,17 +118,24 @@ func (o *obfs4Setup) dial(addr string) (*watm.Conn, error) {
 // pair connects an obfs4 client instance to an obfs4 server instance.
 func (o *obfs4Setup) pair(t testing.TB) (c, s *watm.Conn) {
 	t.Helper()
-	ln := listen(t)
-	acc := o.serve(t, ln)
-	c, err := o.dial(ln.Addr().String())
+	ln := watmtest.Listen(t)
+	return o.connect(t, ln.Address(), o.serve(t, ln))
+}
+
+// connect dials addr with o's client and takes the server's end from acc;
+// both are closed when the test ends.
+func (o *obfs4Setup) connect(t testing.TB, addr string, acc <-chan accepted) (c, s *watm.Conn) {
+	t.Helper()
+	c, err := o.dial(addr)
 	if err != nil {
 		t.Fatal(err)
 	}
+	t.Cleanup(func() { c.Close() })
 	a := <-acc
 	if a.err != nil {
-		c.Close()
 		t.Fatal(a.err)
 	}
+	t.Cleanup(func() { a.c.Close() })
 	return c, a.c
 }
 
@@ -167,12 +165,6 @@ func exchange(c, s net.Conn, up, down []byte) error {
 	return nil
 }
 
-func randomData(n int, seed byte) []byte {
-	b := make([]byte, n)
-	mrand.NewChaCha8([32]byte{seed}).Read(b)
-	return b
-}
-
 // TestObfs4Pair: a watm Dialer (obfs4 client) to a watm Listener (obfs4
 // server), 16 MiB each way, iat-mode 0 and 1; then both sides close and
 // the sessions end without error.
@@ -182,7 +174,7 @@ func TestObfs4Pair(t *testing.T) {
 			rt := newRuntime(t)
 			o := newObfs4(t, rt, iat)
 			c, s := o.pair(t)
-			up, down := randomData(16<<20+123, 1), randomData(16<<20+45, 2)
+			up, down := watmtest.RandomBytes(16<<20+123, 1), watmtest.RandomBytes(16<<20+45, 2)
 			for _, conn := range []*watm.Conn{c, s} {
 				conn.SetDeadline(time.Now().Add(5 * time.Minute))
 			}
@@ -274,28 +266,19 @@ func tap(t testing.TB, ln net.Listener, target string) <-chan []byte {
 func TestObfs4ReplayAcrossInstances(t *testing.T) {
 	rt := newRuntime(t)
 	o := newObfs4(t, rt, 0)
-	ln := listen(t)
+	ln := watmtest.Listen(t)
 	acc := o.serve(t, ln)
-	front := listen(t)
+	front := watmtest.Listen(t)
 	t.Cleanup(func() { front.Close() })
-	hello := tap(t, front, ln.Addr().String())
+	hello := tap(t, front, ln.Address())
 
-	c, err := o.dial(front.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer c.Close()
-	first := <-acc
-	if first.err != nil {
-		t.Fatal(first.err)
-	}
-	defer first.c.Close()
+	c, firstC := o.connect(t, front.Address(), acc)
 	captured := <-hello
 	if len(captured) < 32+16+16 {
 		t.Fatalf("captured a %d-byte client handshake", len(captured))
 	}
 
-	raw, err := net.Dial("tcp", ln.Addr().String())
+	raw, err := net.Dial("tcp", ln.Address())
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -318,10 +301,10 @@ func TestObfs4ReplayAcrossInstances(t *testing.T) {
 		t.Errorf("accept error %q, want it to name %q", second.err, want)
 	}
 
-	for _, conn := range []*watm.Conn{c, first.c} {
+	for _, conn := range []*watm.Conn{c, firstC} {
 		conn.SetDeadline(time.Now().Add(time.Minute))
 	}
-	if err := exchange(c, first.c, []byte("still here"), []byte("and here")); err != nil {
+	if err := exchange(c, firstC, []byte("still here"), []byte("and here")); err != nil {
 		t.Errorf("first connection after the replay: %v", err)
 	}
 }
@@ -338,27 +321,35 @@ func TestObfs4ReplayAcrossInstances(t *testing.T) {
 func BenchmarkObfs4Throughput(b *testing.B) {
 	for _, name := range []string{"crypto=host/up", "crypto=host/both", "crypto=wasm/up", "crypto=wasm/both", "plain-up"} {
 		b.Run(name, func(b *testing.B) {
-			var opts []watm.Option
-			if strings.HasPrefix(name, "crypto=wasm/") {
-				opts = append(opts, watm.WithoutHostCrypto())
-			}
-			rt, err := watm.NewRuntime(context.Background(), opts...)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer rt.Close(context.Background())
-			o := newObfs4(b, rt, 0)
-			if name == "plain-up" {
-				plain, _ := modules.Lookup("plain")
-				m, err := rt.LoadTrusted(context.Background(), plain)
-				if err != nil {
-					b.Fatal(err)
-				}
-				o = &obfs4Setup{m: m}
-			}
+			o := benchSetup(b, strings.HasPrefix(name, "crypto=wasm/"), name == "plain-up")
 			benchmarkPair(b, o, strings.HasSuffix(name, "/both"))
 		})
 	}
+}
+
+// benchSetup is a benchmark case's module on a runtime of its own: obfs4
+// (with a new identity), or plain when plain is set, for scale; the runtime
+// lacks the host's crypto service when wasmCrypto is set.
+func benchSetup(b *testing.B, wasmCrypto, plain bool) *obfs4Setup {
+	b.Helper()
+	var opts []watm.Option
+	if wasmCrypto {
+		opts = append(opts, watm.WithoutHostCrypto())
+	}
+	rt, err := watm.NewRuntime(context.Background(), opts...)
+	if err != nil {
+		b.Fatal(err)
+	}
+	b.Cleanup(func() { rt.Close(context.Background()) })
+	if !plain {
+		return newObfs4(b, rt, 0)
+	}
+	wasm, _ := modules.Lookup("plain")
+	m, err := rt.LoadTrusted(context.Background(), wasm)
+	if err != nil {
+		b.Fatal(err)
+	}
+	return &obfs4Setup{m: m}
 }
 
 // benchmarkPair moves 1 MiB per iteration from a client instance to a
@@ -367,7 +358,7 @@ func benchmarkPair(b *testing.B, o *obfs4Setup, both bool) {
 	c, s := o.pair(b)
 	defer c.Close()
 	defer s.Close()
-	chunk := randomData(1<<20, 3)
+	chunk := watmtest.RandomBytes(1<<20, 3)
 	b.SetBytes(int64(len(chunk)))
 	b.ResetTimer()
 	for range b.N {
@@ -404,22 +395,13 @@ func TestObfs4WithoutHostCrypto(t *testing.T) {
 			server := newObfs4(t, tc.serverRT, 0)
 			client := *newObfs4(t, tc.clientRT, 0)
 			client.id, client.serverArgs, client.clientArgs = server.id, server.serverArgs, server.clientArgs
-			ln := listen(t)
+			ln := watmtest.Listen(t)
 			acc := server.serve(t, ln)
-			c, err := client.dial(ln.Addr().String())
-			if err != nil {
-				t.Fatal(err)
-			}
-			defer c.Close()
-			a := <-acc
-			if a.err != nil {
-				t.Fatal(a.err)
-			}
-			defer a.c.Close()
-			for _, conn := range []*watm.Conn{c, a.c} {
+			c, s := client.connect(t, ln.Address(), acc)
+			for _, conn := range []*watm.Conn{c, s} {
 				conn.SetDeadline(time.Now().Add(2 * time.Minute))
 			}
-			if err := exchange(c, a.c, randomData(1<<20+77, 5), randomData(1<<20+33, 6)); err != nil {
+			if err := exchange(c, s, watmtest.RandomBytes(1<<20+77, 5), watmtest.RandomBytes(1<<20+33, 6)); err != nil {
 				t.Fatal(err)
 			}
 		})
@@ -435,29 +417,12 @@ func TestObfs4WithoutHostCrypto(t *testing.T) {
 func BenchmarkObfs4Setup(b *testing.B) {
 	for _, name := range []string{"crypto=host", "crypto=wasm", "plain"} {
 		b.Run(name, func(b *testing.B) {
-			var opts []watm.Option
-			if name == "crypto=wasm" {
-				opts = append(opts, watm.WithoutHostCrypto())
-			}
-			rt, err := watm.NewRuntime(context.Background(), opts...)
-			if err != nil {
-				b.Fatal(err)
-			}
-			defer rt.Close(context.Background())
-			o := newObfs4(b, rt, 0)
-			if name == "plain" {
-				plain, _ := modules.Lookup("plain")
-				m, err := rt.LoadTrusted(context.Background(), plain)
-				if err != nil {
-					b.Fatal(err)
-				}
-				o = &obfs4Setup{m: m}
-			}
-			ln := listen(b)
+			o := benchSetup(b, name == "crypto=wasm", name == "plain")
+			ln := watmtest.Listen(b)
 			acc := o.serve(b, ln)
 			b.ResetTimer()
 			for range b.N {
-				c, err := o.dial(ln.Addr().String())
+				c, err := o.dial(ln.Address())
 				if err != nil {
 					b.Fatal(err)
 				}

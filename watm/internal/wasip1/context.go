@@ -190,3 +190,16 @@ func (c *Context) Get(fd int32) (File, Errno) {
 	f, _, e := c.fds.get(fd)
 	return f, e
 }
+
+// Flags returns fd's fdflags (fd_fdstat_set_flags): EBADF when fd is not
+// open.
+func (c *Context) Flags(fd int32) (uint16, Errno) {
+	_, flags, e := c.fds.get(fd)
+	return flags, e
+}
+
+// SetFlags sets fd's fdflags (a snapshot's clone restoring them).
+func (c *Context) SetFlags(fd int32, flags uint16) Errno { return c.fds.setFlags(fd, flags) }
+
+// PollsWrite reports whether the module has subscribed to write-readiness.
+func (c *Context) PollsWrite() bool { return c.pollsWrite }

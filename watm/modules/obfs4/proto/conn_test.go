@@ -12,6 +12,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 func testIdentity(t testing.TB, iat int) *ServerIdentity {
@@ -26,35 +28,6 @@ func testIdentity(t testing.TB, iat int) *ServerIdentity {
 
 func clientArgsOf(id *ServerIdentity) ClientArgs {
 	return ClientArgs{NodeID: id.NodeID, PublicKey: id.PublicKey, IATMode: id.IATMode}
-}
-
-// tcpPair returns the two ends of a loopback TCP connection.
-func tcpPair(t testing.TB) (client, server net.Conn) {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer ln.Close()
-	type res struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan res, 1)
-	go func() {
-		c, err := ln.Accept()
-		ch <- res{c, err}
-	}()
-	client, err = net.Dial("tcp", ln.Addr().String())
-	if err != nil {
-		t.Fatal(err)
-	}
-	r := <-ch
-	if r.err != nil {
-		t.Fatal(r.err)
-	}
-	t.Cleanup(func() { client.Close(); r.c.Close() })
-	return client, r.c
 }
 
 // handshakePair runs both handshakes over the two ends.
@@ -145,7 +118,7 @@ func TestRoundTripAllIATModes(t *testing.T) {
 					c, s = net.Pipe()
 					t.Cleanup(func() { c.Close(); s.Close() })
 				} else {
-					c, s = tcpPair(t)
+					c, s = watmtest.Pair(t)
 				}
 				client, server := handshakePair(t, c, s, id)
 				exchange(t, client, server, []byte("hello"), []byte("world!"))
@@ -166,7 +139,7 @@ func TestRoundTripAllIATModes(t *testing.T) {
 // and delay tables from its first Write.
 func TestClientTakesTheServersDistributions(t *testing.T) {
 	id := testIdentity(t, 1)
-	c, s := tcpPair(t)
+	c, s := watmtest.Pair(t)
 	client, _ := handshakePair(t, c, s, id)
 	cc := client.(*conn)
 	want := newWeightedDist(&id.DRBGSeed, 0, maxSegmentLength, cc.coins)

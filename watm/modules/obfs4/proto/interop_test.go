@@ -15,6 +15,8 @@ import (
 	"sync"
 	"testing"
 	"time"
+
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // These tests run Debian's obfs4proxy (lyrebird's predecessor, same wire
@@ -104,54 +106,6 @@ func startObfs4proxy(t *testing.T, env ...string) ptProcess {
 	}
 }
 
-// serveLoopback runs handle on every connection to a loopback listener
-// until the test ends; then it closes the listener and the connections and
-// waits for the handlers.
-func serveLoopback(t *testing.T, handle func(net.Conn)) string {
-	t.Helper()
-	ln, err := net.Listen("tcp", "127.0.0.1:0")
-	if err != nil {
-		t.Fatal(err)
-	}
-	var wg sync.WaitGroup
-	var mu sync.Mutex
-	var conns []net.Conn
-	wg.Add(1)
-	go func() {
-		defer wg.Done()
-		for {
-			c, err := ln.Accept()
-			if err != nil {
-				return
-			}
-			mu.Lock()
-			conns = append(conns, c)
-			mu.Unlock()
-			wg.Add(1)
-			go func() {
-				defer wg.Done()
-				defer c.Close()
-				handle(c)
-			}()
-		}
-	}()
-	t.Cleanup(func() {
-		ln.Close()
-		mu.Lock()
-		for _, c := range conns {
-			c.Close()
-		}
-		mu.Unlock()
-		wg.Wait()
-	})
-	return ln.Addr().String()
-}
-
-// echoServer echoes every connection back until the test ends.
-func echoServer(t *testing.T) string {
-	return serveLoopback(t, func(c net.Conn) { io.Copy(c, c) })
-}
-
 // startObfs4proxyServer runs obfs4proxy as a bridge in front of an echo
 // server and returns it with the identity it created.
 func startObfs4proxyServer(t *testing.T, iat int) (ptProcess, string) {
@@ -162,7 +116,7 @@ func startObfs4proxyServer(t *testing.T, iat int) (ptProcess, string) {
 		"TOR_PT_SERVER_TRANSPORTS=obfs4",
 		"TOR_PT_SERVER_BINDADDR=obfs4-127.0.0.1:0",
 		fmt.Sprintf("TOR_PT_SERVER_TRANSPORT_OPTIONS=obfs4:iat-mode=%d", iat),
-		"TOR_PT_ORPORT="+echoServer(t),
+		"TOR_PT_ORPORT="+watmtest.Echo(t).Address(),
 		"TOR_PT_EXTENDED_SERVER_PORT=",
 	)
 	return p, state
@@ -296,14 +250,14 @@ func TestParseStateJSONFromObfs4proxy(t *testing.T) {
 // serveEcho accepts obfs4 connections with our server and echoes them.
 func serveEcho(t *testing.T, id *ServerIdentity) string {
 	replay := NewMemReplayFilter(time.Hour)
-	return serveLoopback(t, func(raw net.Conn) {
+	return watmtest.Serve(t, func(raw net.Conn) {
 		c, err := ServerHandshake(raw, id, replay, rand.Reader)
 		if err != nil {
 			t.Errorf("server handshake with obfs4proxy: %v", err)
 			return
 		}
 		io.Copy(c, c)
-	})
+	}).Address()
 }
 
 // socks5Connect opens a tunnel through a PT's SOCKS5 port, passing the

@@ -10,6 +10,8 @@ import (
 	"syscall"
 	"testing"
 	"time"
+
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // probeIdentity returns an identity whose close delay is 0 s and whose
@@ -36,7 +38,7 @@ type probeResult struct {
 // the server's end and counts what the prober received.
 func probe(t *testing.T, id *ServerIdentity, replay ReplayFilter, limit time.Duration, send func(net.Conn)) probeResult {
 	t.Helper()
-	cRaw, sRaw := tcpPair(t)
+	cRaw, sRaw := watmtest.Pair(t)
 	tm := defaultTiming()
 	tm.serverLimit = limit
 	start := time.Now()
@@ -147,7 +149,7 @@ func (r *recordingConn) Write(p []byte) (int, error) {
 // handshake message as sent.
 func clientHelloBytes(t *testing.T, id *ServerIdentity, replay ReplayFilter, tm timing) []byte {
 	t.Helper()
-	cRaw, sRaw := tcpPair(t)
+	cRaw, sRaw := watmtest.Pair(t)
 	rec := &recordingConn{Conn: cRaw}
 	var wg sync.WaitGroup
 	wg.Add(1)
@@ -205,7 +207,7 @@ func TestEpochHourSkew(t *testing.T) {
 	for _, skew := range []time.Duration{-2 * time.Hour, 2 * time.Hour} {
 		tm := defaultTiming()
 		tm.now = func() time.Time { return time.Now().Add(skew) }
-		cRaw, sRaw := tcpPair(t)
+		cRaw, sRaw := watmtest.Pair(t)
 		hello, err := clientHelloBytesUnanswered(id, tm)
 		if err != nil {
 			t.Fatal(err)

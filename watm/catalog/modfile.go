@@ -1,4 +1,4 @@
-package watm
+package catalog
 
 import (
 	"bytes"
@@ -9,17 +9,19 @@ import (
 	"os"
 	"syscall"
 	"time"
+
+	"github.com/water-pt/water-pt/watm"
 )
 
 // Module files come from bridge lines (watm=/abs/path.wasm), so a line can
 // name any file: a device, a FIFO, a huge file. Before anything is read the
-// file is stat'ed (a regular file, at most MaxFileSize bytes), then its
+// file is stat'ed (a regular file, at most the maximum file size), then its
 // 8-byte header (magic and version) is checked before the rest is read. The
 // outcome for an unchanged file (same path, size and modification time) is
 // remembered, failures too, so a bad bridge line costs one read, not one
 // per connection.
 
-// DefaultMaxFileSize is Catalog.MaxFileSize's default: 32 MiB, four times
+// DefaultMaxFileSize is WithMaxFileSize's default: 32 MiB, four times
 // the largest Go module we know of.
 const DefaultMaxFileSize = 32 << 20
 
@@ -30,11 +32,11 @@ var wasmHeader = []byte("\x00asm\x01\x00\x00\x00")
 type fileEntry struct {
 	size    int64
 	modTime time.Time
-	m       *Module
+	m       *watm.Module
 	err     error // a failure, remembered until the file changes
 }
 
-func (c *Catalog) loadFile(ctx context.Context, path string) (*Module, error) {
+func (c *Catalog) loadFile(ctx context.Context, path string) (*watm.Module, error) {
 	st, err := os.Stat(path)
 	if err != nil {
 		return nil, fmt.Errorf("watm: module file: %w", err)
@@ -56,17 +58,13 @@ func (c *Catalog) loadFile(ctx context.Context, path string) (*Module, error) {
 }
 
 // loadFileOnce checks, reads and compiles the file st describes.
-func (c *Catalog) loadFileOnce(ctx context.Context, path string, st os.FileInfo) (*Module, error) {
-	limit := c.MaxFileSize
-	if limit <= 0 {
-		limit = DefaultMaxFileSize
-	}
-	b, err := readModuleFile(path, st, limit)
+func (c *Catalog) loadFileOnce(ctx context.Context, path string, st os.FileInfo) (*watm.Module, error) {
+	b, err := readModuleFile(path, st, c.cfg.maxSize)
 	if err != nil {
 		return nil, err
 	}
 	load := c.rt.Load
-	if c.TrustFiles {
+	if c.cfg.trustFiles {
 		load = c.rt.LoadTrusted
 	}
 	m, err := load(ctx, b)

@@ -1,4 +1,4 @@
-package watm
+package catalog
 
 import (
 	"strings"

@@ -1,7 +1,8 @@
-package watm
+package catalog
 
 import (
 	"fmt"
+	"maps"
 	"slices"
 	"strings"
 )
@@ -46,7 +47,7 @@ func SpecFromArgs(args map[string][]string) (Spec, error) {
 	}
 	if s.Config != nil && len(s.Args) > 0 {
 		return s, fmt.Errorf("both %s= and module arguments (%s) are given: a module gets one config, "+
-			"either %s= or its own k=v arguments; drop one", ArgConfig, strings.Join(sortedKeys(s.Args), ", "), ArgConfig)
+			"either %s= or its own k=v arguments; drop one", ArgConfig, strings.Join(slices.Sorted(maps.Keys(s.Args)), ", "), ArgConfig)
 	}
 	return s, nil
 }
@@ -66,7 +67,7 @@ func (s Spec) ModuleConfig() []byte {
 // SDK's guest.Args decodes it.
 func EncodeArgs(args map[string]string) []byte {
 	var b []byte
-	for i, k := range sortedKeys(args) {
+	for i, k := range slices.Sorted(maps.Keys(args)) {
 		if i > 0 {
 			b = append(b, ';')
 		}
@@ -148,17 +149,17 @@ func (t Transport) hostKeys(server bool) []string {
 
 // CheckArgs refuses a module argument that neither water-pt nor the
 // resolved module takes, when the catalog knows the module's keys (the
-// embedded modules, through Catalog.ModuleArgs). Other modules check their
+// embedded modules, through WithModuleArgs). Other modules check their
 // arguments themselves when they start.
 func (c *Catalog) CheckArgs(t Transport, server bool, r Resolved, args map[string]string) error {
-	if c.ModuleArgs == nil || r.Source != SourceEmbedded {
+	if c.cfg.moduleArgs == nil || r.Source != SourceEmbedded {
 		return nil
 	}
-	known, ok := c.ModuleArgs(r.Name, server)
+	known, ok := c.cfg.moduleArgs(r.Name, server)
 	if !ok {
 		return nil
 	}
-	for _, k := range sortedKeys(args) {
+	for _, k := range slices.Sorted(maps.Keys(args)) {
 		if !slices.Contains(known, k) {
 			return &UnknownArgError{Key: k, HostKeys: t.hostKeys(server), Module: r.Name, Known: known, Transport: t.Name}
 		}

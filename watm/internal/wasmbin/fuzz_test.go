@@ -1,4 +1,4 @@
-package watm
+package wasmbin
 
 import (
 	"testing"
@@ -26,7 +26,7 @@ func fuzzSeeds(f *testing.F) {
 func FuzzParseExports(f *testing.F) {
 	fuzzSeeds(f)
 	f.Fuzz(func(t *testing.T, b []byte) {
-		exports, err := parseExports(b)
+		exports, err := Exports(b)
 		if err != nil {
 			return
 		}
@@ -45,7 +45,7 @@ func FuzzSplitData(f *testing.F) {
 	fuzzSeeds(f)
 	const limit = 4 << 20
 	f.Fuzz(func(t *testing.T, b []byte) {
-		image, stripped, err := splitData(b, limit)
+		image, stripped, err := SplitData(b, limit)
 		if err != nil {
 			return
 		}

@@ -1,4 +1,4 @@
-package watm_test
+package catalog_test
 
 import (
 	"context"
@@ -10,17 +10,27 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/watm"
+	"github.com/water-pt/water-pt/watm/catalog"
 	"github.com/water-pt/water-pt/watm/modules"
 )
 
-func newCatalog(t *testing.T) *watm.Catalog {
-	return watm.NewCatalog(newRuntime(t), nil, modules.Lookup, modules.Names(), modules.Default)
+func newRuntime(t *testing.T) *watm.Runtime {
+	rt, err := watm.NewRuntime(context.Background(), watm.WithPoolSize(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(context.Background()) })
+	return rt
+}
+
+func newCatalog(t *testing.T) *catalog.Catalog {
+	return catalog.New(newRuntime(t), catalog.WithEmbedded(modules.Lookup, modules.Names(), modules.Default))
 }
 
 // loadPath asks the catalog for the module file at path, as watm=/abs/path
 // on a bridge line does.
-func loadPath(c *watm.Catalog, path string) error {
-	_, err := c.Load(context.Background(), watm.Spec{Name: path})
+func loadPath(c *catalog.Catalog, path string) error {
+	_, err := c.Load(context.Background(), catalog.Spec{Name: path})
 	return err
 }
 
@@ -94,7 +104,7 @@ func TestCatalogChecksHeaderFirst(t *testing.T) {
 // module in under the same size and time: the failure must come back, then
 // a new time makes the catalog read it.
 func TestCatalogRemembersFailure(t *testing.T) {
-	good, _ := modules.Lookup(modules.Default)
+	good := okPlain(t)
 	bad := append([]byte("\x00asm\x02\x00\x00\x00"), good[8:]...)
 	path := filepath.Join(t.TempDir(), "m.wasm")
 	if err := os.WriteFile(path, bad, 0o600); err != nil {

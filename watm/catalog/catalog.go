@@ -1,4 +1,11 @@
-package watm
+// Package catalog turns the PT arguments of a bridge line (client) or of
+// ServerTransportOptions (server) into a loaded WATM: which module (watm=,
+// a name looked up in the WATM directories, then among the embedded modules,
+// or an absolute path), its pin (watm-sha256=), and its config (watm-config=,
+// or the module's own key=value arguments encoded as one config). The
+// modules run on a [watm.Runtime]; this package only finds, pins and loads
+// them, and names the PT methods (Transport) water-pt serves.
+package catalog
 
 import (
 	"context"
@@ -11,6 +18,8 @@ import (
 	"path/filepath"
 	"strings"
 	"sync"
+
+	"github.com/water-pt/water-pt/watm"
 )
 
 // The per-bridge (client) and ServerTransportOptions (server) arguments that
@@ -81,37 +90,74 @@ func EncodeConfig(b []byte) string { return base64.RawStdEncoding.EncodeToString
 // changes, so a new version dropped in place is picked up by the next
 // connection, and compiled once.
 type Catalog struct {
-	rt       *Runtime
-	dirs     []string
-	embedded func(name string) ([]byte, bool)
-	names    []string // embedded names, for error messages
-	def      string
-
-	// ModuleArgs, when set, tells the argument keys an embedded module
-	// takes (ok false: not known), for CheckArgs.
-	ModuleArgs func(name string, server bool) (keys []string, ok bool)
-
-	// TrustFiles loads modules from files with LoadTrusted (no loop
-	// checks). Embedded modules are always loaded that way.
-	TrustFiles bool
-	// MaxFileSize is the largest module file read (0: DefaultMaxFileSize).
-	MaxFileSize int64
+	rt  *watm.Runtime
+	cfg config
 
 	mu             sync.Mutex
 	files          map[string]fileEntry
-	embeddedLoaded map[string]*Module // embedded modules never change: loaded once
+	embeddedLoaded map[string]*watm.Module // embedded modules never change: loaded once
 }
 
-// NewCatalog searches dirs, then embedded (whose names are listed in names);
-// def is the module used when a Spec names none.
-func NewCatalog(rt *Runtime, dirs []string, embedded func(string) ([]byte, bool), names []string, def string) *Catalog {
-	return &Catalog{rt: rt, dirs: dirs, embedded: embedded, names: names, def: def,
-		files: map[string]fileEntry{}, embeddedLoaded: map[string]*Module{}}
+// config is what the Options set.
+type config struct {
+	dirs       []string
+	embedded   func(name string) ([]byte, bool)
+	names      []string // embedded names, for error messages
+	def        string
+	moduleArgs func(name string, server bool) (keys []string, ok bool)
+	trustFiles bool
+	maxSize    int64
+}
+
+// Option configures a Catalog (New).
+type Option func(*config)
+
+// WithDirs adds WATM directories, searched in order for NAME.wasm before
+// the embedded modules.
+func WithDirs(dirs ...string) Option {
+	return func(c *config) { c.dirs = append(c.dirs, dirs...) }
+}
+
+// WithEmbedded sets the modules built into the binary: lookup returns one
+// by name, names lists them (for error messages), and def is the module a
+// Spec that names none gets.
+func WithEmbedded(lookup func(name string) ([]byte, bool), names []string, def string) Option {
+	return func(c *config) { c.embedded, c.names, c.def = lookup, names, def }
+}
+
+// WithModuleArgs tells the argument keys an embedded module takes (ok
+// false: not known), so that CheckArgs refuses the others.
+func WithModuleArgs(f func(name string, server bool) (keys []string, ok bool)) Option {
+	return func(c *config) { c.moduleArgs = f }
+}
+
+// WithTrustedFiles loads modules from files with LoadTrusted (no loop
+// checks) when trust is true. Embedded modules are always loaded that way.
+func WithTrustedFiles(trust bool) Option {
+	return func(c *config) { c.trustFiles = trust }
+}
+
+// WithMaxFileSize sets the largest module file read (0 or less:
+// DefaultMaxFileSize).
+func WithMaxFileSize(n int64) Option {
+	return func(c *config) { c.maxSize = n }
+}
+
+// New returns a Catalog that loads modules on rt.
+func New(rt *watm.Runtime, opts ...Option) *Catalog {
+	c := &Catalog{rt: rt, files: map[string]fileEntry{}, embeddedLoaded: map[string]*watm.Module{}}
+	for _, o := range opts {
+		o(&c.cfg)
+	}
+	if c.cfg.maxSize <= 0 {
+		c.cfg.maxSize = DefaultMaxFileSize
+	}
+	return c
 }
 
 // Resolved is a loaded module and the name clients should ask for it by.
 type Resolved struct {
-	Module *Module
+	Module *watm.Module
 	Name   string // the name without directory and .wasm
 	Source string // the file, or "embedded"
 }
@@ -120,7 +166,7 @@ type Resolved struct {
 func (c *Catalog) Load(ctx context.Context, s Spec) (Resolved, error) {
 	name := s.Name
 	if name == "" {
-		name = c.def
+		name = c.cfg.def
 	}
 	r, err := c.find(ctx, name, s.Embedded)
 	if err != nil {
@@ -144,7 +190,7 @@ func (c *Catalog) find(ctx context.Context, name string, embeddedOnly bool) (Res
 	if !validName(name) {
 		return Resolved{}, fmt.Errorf("watm: %s=%q: a name may use letters, digits, '-' and '_', or be an absolute path to a .wasm file", ArgModule, name)
 	}
-	for _, dir := range c.dirs {
+	for _, dir := range c.cfg.dirs {
 		if embeddedOnly {
 			break
 		}
@@ -158,23 +204,26 @@ func (c *Catalog) find(ctx context.Context, name string, embeddedOnly bool) (Res
 	if m, ok, err := c.loadEmbedded(ctx, name); ok {
 		return Resolved{Module: m, Name: name, Source: SourceEmbedded}, err
 	}
-	where := "the embedded modules (" + strings.Join(c.names, ", ") + ")"
-	if len(c.dirs) > 0 {
-		where = strings.Join(c.dirs, ", ") + " and " + where
+	where := "the embedded modules (" + strings.Join(c.cfg.names, ", ") + ")"
+	if len(c.cfg.dirs) > 0 {
+		where = strings.Join(c.cfg.dirs, ", ") + " and " + where
 	}
 	return Resolved{}, fmt.Errorf("watm: no module named %q: looked in %s; put %s.wasm in a WATM directory (-watm-dir) or give an absolute path", name, where, name)
 }
 
 // loadEmbedded loads an embedded module once; ok is false when there is no
 // embedded module of that name.
-func (c *Catalog) loadEmbedded(ctx context.Context, name string) (*Module, bool, error) {
+func (c *Catalog) loadEmbedded(ctx context.Context, name string) (*watm.Module, bool, error) {
 	c.mu.Lock()
 	m := c.embeddedLoaded[name]
 	c.mu.Unlock()
 	if m != nil {
 		return m, true, nil
 	}
-	b, ok := c.embedded(name)
+	if c.cfg.embedded == nil {
+		return nil, false, nil
+	}
+	b, ok := c.cfg.embedded(name)
 	if !ok {
 		return nil, false, nil
 	}
