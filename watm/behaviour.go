@@ -1,7 +1,5 @@
 package watm
 
-import "sync/atomic"
-
 // Behaviour counts what a module did that other WATER hosts may not
 // tolerate. Read it after the session ends (or any time; it is atomic).
 type Behaviour struct {
@@ -11,23 +9,17 @@ type Behaviour struct {
 	CancelIgnored        bool   // Close had to stop the instance by force after the grace period
 }
 
-// behaviourCounters is the instance's live, atomic copy of Behaviour.
-type behaviourCounters struct {
-	shortWrites   atomic.Uint64
-	suppressed    atomic.Uint64
-	stdioWrites   atomic.Uint64
-	cancelIgnored atomic.Bool
-}
-
-func (b *behaviourCounters) snapshot() Behaviour {
+// behaviour is the instance's counts so far.
+func (in *instance) behaviour() Behaviour {
+	c := &in.wasi.Counters
 	return Behaviour{
-		ShortWritesAbsorbed:  b.shortWrites.Load(),
-		WritePollsSuppressed: b.suppressed.Load(),
-		StdioWrites:          b.stdioWrites.Load(),
-		CancelIgnored:        b.cancelIgnored.Load(),
+		ShortWritesAbsorbed:  c.ShortWrites.Load(),
+		WritePollsSuppressed: c.Suppressed.Load(),
+		StdioWrites:          c.StdioWrites.Load(),
+		CancelIgnored:        in.cancelIgnored.Load(),
 	}
 }
 
 // Behaviour returns what the module did so far that other WATER hosts may
 // not tolerate (see Behaviour).
-func (s *Session) Behaviour() Behaviour { return s.in.behaviour.snapshot() }
+func (s *Session) Behaviour() Behaviour { return s.in.behaviour() }

@@ -1,17 +1,21 @@
 package watm
 
-import "sync"
+import (
+	"sync"
+
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
+)
 
 // cancelFile is the module's end of its cancel channel (v0
 // _water_cancel_with, v1 watm_ctrlpipe_v1): a descriptor in the fd table
-// with no kernel object behind it. Modules see what the end of a
-// socketpair showed them (which is what it was): a stream socket,
-// never readable until the host asks the module to stop, then readable with
-// the one cancel byte, and not readable again once it is read; writes are
-// taken and dropped (the host never read them). A blocking read waits for
-// the byte or a forced stop.
+// with no kernel object behind it (a wasip1.VirtualFile). Modules see what
+// the end of a socketpair showed them (which is what it was): a stream
+// socket, never readable until the host asks the module to stop, then
+// readable with the one cancel byte, and not readable again once it is
+// read; writes are taken and dropped (the host never read them). A
+// blocking read waits for the byte or a forced stop.
 type cancelFile struct {
-	in    *instance
+	wasi  *wasip1.Context
 	fired chan struct{} // closed when the host writes the byte
 
 	mu      sync.Mutex
@@ -21,8 +25,8 @@ type cancelFile struct {
 	shutRD  bool // sock_shutdown(RD): reads see end of file
 }
 
-func newCancelFile(in *instance, b byte) *cancelFile {
-	return &cancelFile{in: in, b: b, fired: make(chan struct{})}
+func newCancelFile(c *wasip1.Context, b byte) *cancelFile {
+	return &cancelFile{wasi: c, b: b, fired: make(chan struct{})}
 }
 
 // fire writes the cancel byte and wakes a module waiting on it.
@@ -32,60 +36,60 @@ func (c *cancelFile) fire() {
 		c.pending = true
 		c.mu.Unlock()
 		close(c.fired)
-		signal(c.in.wake)
+		c.wasi.Wake()
 	})
 }
 
-// readable reports whether a read would not wait.
-func (c *cancelFile) readable() bool {
+// Readable reports whether a read would not wait.
+func (c *cancelFile) Readable() bool {
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	return c.pending || c.shutRD
 }
 
-func (c *cancelFile) filetype() uint8 { return filetypeSocketStream }
-func (c *cancelFile) pollfd() int     { return -1 }
-func (c *cancelFile) close() error    { return nil }
+func (c *cancelFile) Filetype() uint8 { return wasip1.FiletypeSocketStream }
+func (c *cancelFile) Pollfd() int     { return -1 }
+func (c *cancelFile) Close() error    { return nil }
 
-func (c *cancelFile) read(p []byte, nonblock bool) (int, Errno) {
+func (c *cancelFile) Read(p []byte, nonblock bool) (int, wasip1.Errno) {
 	if len(p) == 0 {
-		return 0, ESUCCESS
+		return 0, wasip1.ESUCCESS
 	}
 	if !nonblock {
 		select {
 		case <-c.fired:
-		case <-c.in.stopCh:
-			return 0, EBADF // the forced stop unwinds the module (hostErrno)
+		case <-c.wasi.Stopped():
+			return 0, wasip1.EBADF // the forced stop unwinds the module (Context.HostErrno)
 		}
 	}
 	c.mu.Lock()
 	defer c.mu.Unlock()
 	switch {
 	case c.shutRD:
-		return 0, ESUCCESS
+		return 0, wasip1.ESUCCESS
 	case c.pending:
 		c.pending = false
 		p[0] = c.b
-		return 1, ESUCCESS
+		return 1, wasip1.ESUCCESS
 	}
 	if !nonblock {
 		// The byte was read already: like the socketpair, wait for good.
 		c.mu.Unlock()
-		<-c.in.stopCh
+		<-c.wasi.Stopped()
 		c.mu.Lock()
-		return 0, EBADF
+		return 0, wasip1.EBADF
 	}
-	return 0, EAGAIN
+	return 0, wasip1.EAGAIN
 }
 
-func (c *cancelFile) write(p []byte, _ bool) (int, Errno) { return len(p), ESUCCESS }
+func (c *cancelFile) Write(p []byte, _ bool) (int, wasip1.Errno) { return len(p), wasip1.ESUCCESS }
 
-func (c *cancelFile) shutdown(how uint8) Errno {
+func (c *cancelFile) Shutdown(how uint8) wasip1.Errno {
 	if how < 1 || how > 3 {
-		return EINVAL
+		return wasip1.EINVAL
 	}
 	c.mu.Lock()
 	c.shutRD = c.shutRD || how&1 != 0
 	c.mu.Unlock()
-	return ESUCCESS
+	return wasip1.ESUCCESS
 }

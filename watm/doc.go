@@ -34,17 +34,22 @@
 // over (the plaintext conn, what host_dial and host_accept return, the
 // cancel channel), and wazero's file system has no way to hold them. Every
 // preview-1 function exists; those that need a file system answer with an
-// errno. Each host function is declared the same way (a hostFunc with its
-// name, parameter types and names, and a body returning an Errno); pointers
-// are checked before anything else, so a bad pointer is EFAULT and loses no
-// data. See wasi.go and the wasi_*.go files.
+// errno. The WASI layer is its own package, watm/internal/wasip1 (one file
+// per area: args, clock, fd, path, poll, sock, proc, random), holding each
+// instance's WASI state in a wasip1.Context; this package builds the WATER
+// imports (host_env.go), sessions and the runtime on it. Every host
+// function, WASI or WATER, is declared the same way (a wasip1.Func with its
+// name, parameter types and names, and a named body that binds its
+// parameters first and returns an Errno; its doc comment lists the errnos);
+// pointers are checked before anything else, so a bad pointer is EFAULT and
+// loses no data.
 //
 // Sockets with an OS descriptor are read and written straight between the
 // descriptor and the module's memory. poll_oneoff waits up to 1 ms in
 // ppoll(2) on those descriptors, then parks its goroutine: the Runtime's
 // one epoll instance, waited on in the Go netpoller, wakes it when a socket
-// is ready (park.go). The cancel channel is a descriptor with no kernel
-// object (cancel.go); a forced stop and the write queues wake a parked
+// is ready (wasip1's park.go). The cancel channel is a descriptor with no
+// kernel object (cancel.go); a forced stop and the write queues wake a parked
 // module through channels. An idle connection holds no OS thread and no
 // descriptor beyond its sockets. A net.Conn without a descriptor (a TLS conn, net.Pipe) is bridged through
 // a socketpair.
@@ -53,7 +58,7 @@
 // not take goes into a bounded queue of that socket, written out in order by
 // a goroutine that runs only while the queue has bytes; while it is full,
 // the instance's other sockets give no input (EAGAIN), and a module that
-// waits for writability gets EAGAIN instead (writequeue.go). poll_oneoff
+// waits for writability gets EAGAIN instead (wasip1's writequeue.go). poll_oneoff
 // leaves out the write subscription of a socket already reported writable
 // and not written to since when the wait also has a read or clock
 // subscription, so modules that always ask "writable?" sleep when idle.

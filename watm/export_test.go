@@ -13,11 +13,11 @@ func (r *Runtime) WatchedSockets() int { return r.hangups.registered() }
 
 // FullQueues is the number of the session's write queues at or over their
 // bound (for tests).
-func (s *Session) FullQueues() int32 { return s.in.fullQueues.Load() }
+func (s *Session) FullQueues() int32 { return s.in.wasi.FullQueues() }
 
 // Parked is the number of instances parked in poll_oneoff (for tests).
-func (r *Runtime) Parked() int32 { return r.parked.Load() }
+func (r *Runtime) Parked() int32 { return r.wasi.Parked() }
 
 // ReadySockets is the number of sockets registered with the runtime's
 // ready watch (for tests).
-func (r *Runtime) ReadySockets() int { return r.readies.registered() }
+func (r *Runtime) ReadySockets() int { return r.wasi.ReadySockets() }

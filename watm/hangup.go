@@ -1,13 +1,14 @@
 package watm
 
 import (
-	"fmt"
 	"os"
 	"runtime/metrics"
 	"sync"
 	"syscall"
 	"time"
 
+	"github.com/water-pt/water-pt/watm/internal/epoll"
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 	"golang.org/x/sys/unix"
 )
 
@@ -41,7 +42,7 @@ type hangupWatch struct {
 // watched is one registered socket.
 type watched struct {
 	s     *Session
-	sock  *sockFile
+	sock  *wasip1.SockFile
 	timer *time.Timer // the pending end-of-file check, if any
 	moved uint64      // s.moved when the check was (re)armed
 	slow  uint64      // slowRuns() when the check was (re)armed
@@ -83,7 +84,7 @@ func slowRuns() uint64 {
 const hangupEvents = unix.EPOLLRDHUP | unix.EPOLLHUP | unix.EPOLLERR | unix.EPOLLET
 
 func newHangupWatch(wait time.Duration, end func(*Session, string)) (*hangupWatch, error) {
-	ep, rc, err := newNetpolledEpoll("watm-hangups")
+	ep, rc, err := epoll.NewNetpolled("watm-hangups")
 	if err != nil {
 		return nil, err
 	}
@@ -92,67 +93,6 @@ func newHangupWatch(wait time.Duration, end func(*Session, string)) (*hangupWatc
 	go h.routineWatch()
 	return h, nil
 }
-
-// newNetpolledEpoll creates an epoll instance that is itself waited on in
-// the Go netpoller (it is non-blocking, so os.NewFile registers it): the
-// goroutine that takes its events parks there and holds no thread.
-func newNetpolledEpoll(name string) (*os.File, syscall.RawConn, error) {
-	fd, err := unix.EpollCreate1(unix.EPOLL_CLOEXEC)
-	if err != nil {
-		return nil, nil, fmt.Errorf("watm: epoll: %w", err)
-	}
-	if err := unix.SetNonblock(fd, true); err != nil {
-		unix.Close(fd)
-		return nil, nil, fmt.Errorf("watm: epoll: %w", err)
-	}
-	ep := os.NewFile(uintptr(fd), name)
-	rc, err := ep.SyscallConn()
-	if err != nil {
-		ep.Close()
-		return nil, nil, fmt.Errorf("watm: epoll: %w", err)
-	}
-	return ep, rc, nil
-}
-
-// epollWait waits in the netpoller until ep has events and takes them; it
-// fails once ep is closed.
-func epollWait(ep syscall.RawConn, events []unix.EpollEvent) (int, error) {
-	var n int
-	err := ep.Read(func(fd uintptr) bool {
-		var e error
-		for {
-			n, e = unix.EpollWait(int(fd), events, 0)
-			if e != unix.EINTR {
-				break
-			}
-		}
-		return e != nil || n > 0
-	})
-	return max(n, 0), err
-}
-
-// epollCtl runs epoll_ctl while both descriptors are held open, so that a
-// descriptor number closed meanwhile (and reused) is never touched.
-func epollCtl(ep syscall.RawConn, op int, f *sockFile, ev *unix.EpollEvent) error {
-	var err error
-	cerr := ep.Control(func(epfd uintptr) {
-		cerr := f.rc.Control(func(fd uintptr) { err = unix.EpollCtl(int(epfd), op, int(fd), ev) })
-		if err == nil {
-			err = cerr
-		}
-	})
-	if err == nil {
-		err = cerr
-	}
-	return err
-}
-
-// epollData packs a registration id into an event's data, regID unpacks it.
-func epollData(events uint32, id uint64) unix.EpollEvent {
-	return unix.EpollEvent{Events: events, Fd: int32(uint32(id)), Pad: int32(uint32(id >> 32))}
-}
-
-func regID(ev unix.EpollEvent) uint64 { return uint64(uint32(ev.Fd)) | uint64(uint32(ev.Pad))<<32 }
 
 // close stops watching; every session has been deregistered by then.
 func (h *hangupWatch) close() {
@@ -163,34 +103,29 @@ func (h *hangupWatch) close() {
 // add registers one of s's connection sockets. A socket that cannot be
 // registered (already closed) is not watched: the session ends anyway when
 // the module uses it.
-func (h *hangupWatch) add(s *Session, f *sockFile) {
+func (h *hangupWatch) add(s *Session, f *wasip1.SockFile) {
 	h.mu.Lock()
 	h.next++
 	id := h.next
 	h.regs[id] = &watched{s: s, sock: f}
 	h.mu.Unlock()
-	f.hangups = h
-	f.moved.Store(&s.moved)
-	f.watchID.Store(id)
-	ev := epollData(hangupEvents, id)
-	if err := epollCtl(h.rc, unix.EPOLL_CTL_ADD, f, &ev); err != nil {
-		h.remove(f)
+	f.Watch(&s.moved, func() { h.remove(id, f) })
+	ev := epoll.Data(hangupEvents, id)
+	if err := epoll.Ctl(h.rc, unix.EPOLL_CTL_ADD, f.RawConn(), &ev); err != nil {
+		f.Unwatch()
 	}
 }
 
-// remove deregisters f, before f's descriptor is closed.
-func (h *hangupWatch) remove(f *sockFile) {
-	id := f.watchID.Swap(0)
-	if id == 0 {
-		return
-	}
+// remove deregisters f (registration id), before f's descriptor is closed:
+// the socket's Unwatch calls it, once.
+func (h *hangupWatch) remove(id uint64, f *wasip1.SockFile) {
 	h.mu.Lock()
 	if w := h.regs[id]; w != nil && w.timer != nil {
 		w.timer.Stop()
 	}
 	delete(h.regs, id)
 	h.mu.Unlock()
-	_ = epollCtl(h.rc, unix.EPOLL_CTL_DEL, f, nil)
+	_ = epoll.Ctl(h.rc, unix.EPOLL_CTL_DEL, f.RawConn(), nil)
 }
 
 // registered returns the number of sockets being watched.
@@ -206,7 +141,7 @@ func (h *hangupWatch) routineWatch() {
 	defer h.wg.Done()
 	events := make([]unix.EpollEvent, 64)
 	for {
-		n, err := epollWait(h.rc, events)
+		n, err := epoll.Wait(h.rc, events)
 		if err != nil {
 			return // closed
 		}
@@ -217,7 +152,7 @@ func (h *hangupWatch) routineWatch() {
 }
 
 func (h *hangupWatch) handle(ev unix.EpollEvent) {
-	id := regID(ev)
+	id := epoll.ID(ev)
 	h.mu.Lock()
 	defer h.mu.Unlock()
 	w := h.regs[id]
@@ -225,7 +160,7 @@ func (h *hangupWatch) handle(ev unix.EpollEvent) {
 	case w == nil:
 	case ev.Events&unix.EPOLLERR != 0:
 		h.end(w.s, "a socket of the connection failed (reset)")
-	case w.sock.eof.Load() || w.timer != nil:
+	case w.sock.EOF() || w.timer != nil:
 		// The module has read the end of file, or a check is pending.
 	default:
 		w.moved = w.s.moved.Load()
@@ -253,7 +188,7 @@ func (h *hangupWatch) check(id uint64) {
 	defer h.mu.Unlock()
 	w := h.regs[id]
 	switch {
-	case w == nil, w.sock.eof.Load():
+	case w == nil, w.sock.EOF():
 	case w.s.moved.Load() != w.moved:
 		// Still moving bytes (on any of the connection's sockets: a relay
 		// blocked writing what came before the end of file reads it later).

@@ -5,6 +5,7 @@ import (
 	"sync"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 	"golang.org/x/crypto/nacl/secretbox"
 )
 
@@ -58,9 +59,6 @@ const (
 	boxOpOpen   = 3
 )
 
-// EBUSY is fd_write's answer on /water/secretbox while a reply is unread.
-const EBUSY Errno = 10 // also on /water/curve25519
-
 // importsServices reports whether a module can find and open the host's
 // services: only then is servicesDir preopened for it (a module that cannot
 // use it keeps its fd numbers as before).
@@ -77,21 +75,21 @@ func importsServices(c wazero.CompiledModule) bool {
 }
 
 // newServicesDir is the preopened directory of the host's services.
-func newServicesDir() *dirFile {
-	return &dirFile{name: servicesDir, services: map[string]func() file{
-		secretboxName: func() file { return &serviceFile{svc: &boxService{}} },
-		curveName:     func() file { return &serviceFile{svc: curveService{}} },
-	}}
+func newServicesDir() *wasip1.DirFile {
+	return wasip1.NewDir(servicesDir, map[string]func() wasip1.File{
+		secretboxName: func() wasip1.File { return &serviceFile{svc: &boxService{}} },
+		curveName:     func() wasip1.File { return &serviceFile{svc: curveService{}} },
+	})
 }
 
 // service is what one kind of /water descriptor does with its requests
 // (the 12-byte header above, then the body).
 type service interface {
 	// checkHeader refuses a request before its body is taken.
-	checkHeader(op, n, body int) Errno
+	checkHeader(op, n, body int) wasip1.Errno
 	// run carries out a whole request and appends its reply, if any, to
 	// reply.
-	run(op, n int, body, reply []byte) ([]byte, Errno)
+	run(op, n int, body, reply []byte) ([]byte, wasip1.Errno)
 }
 
 // serviceFile is one descriptor of a /water service: the request being
@@ -105,12 +103,12 @@ type serviceFile struct {
 	roff  int
 }
 
-func (f *serviceFile) filetype() uint8      { return filetypeCharDevice }
-func (f *serviceFile) pollfd() int          { return -1 }
-func (f *serviceFile) shutdown(uint8) Errno { return ENOTSOCK }
-func (f *serviceFile) close() error         { return nil }
+func (f *serviceFile) Filetype() uint8             { return wasip1.FiletypeCharDevice }
+func (f *serviceFile) Pollfd() int                 { return -1 }
+func (f *serviceFile) Shutdown(uint8) wasip1.Errno { return wasip1.ENOTSOCK }
+func (f *serviceFile) Close() error                { return nil }
 
-func (f *serviceFile) read(p []byte, _ bool) (int, Errno) {
+func (f *serviceFile) Read(p []byte, _ bool) (int, wasip1.Errno) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := copy(p, f.reply[f.roff:])
@@ -118,37 +116,37 @@ func (f *serviceFile) read(p []byte, _ bool) (int, Errno) {
 	if f.roff == len(f.reply) {
 		f.reply, f.roff = f.reply[:0], 0
 	}
-	return n, ESUCCESS
+	return n, wasip1.ESUCCESS
 }
 
-// write takes bytes up to the end of the current request and runs the
+// Write takes bytes up to the end of the current request and runs the
 // request once it is whole.
-func (f *serviceFile) write(p []byte, _ bool) (int, Errno) {
+func (f *serviceFile) Write(p []byte, _ bool) (int, wasip1.Errno) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if f.roff < len(f.reply) {
-		return 0, EBUSY
+		return 0, wasip1.EBUSY
 	}
 	taken := 0
 	for {
 		if body, ok := f.bodyLength(); ok && len(f.req) == boxHeaderLength+body {
-			var e Errno
+			var e wasip1.Errno
 			f.reply, e = f.svc.run(boxU32(f.req, 0), boxU32(f.req, 4), f.req[boxHeaderLength:], f.reply[:0])
 			f.req = f.req[:0]
-			if e != ESUCCESS {
+			if e != wasip1.ESUCCESS {
 				f.reply = f.reply[:0]
 				return 0, e
 			}
-			return taken, ESUCCESS
+			return taken, wasip1.ESUCCESS
 		}
 		if taken == len(p) {
-			return taken, ESUCCESS
+			return taken, wasip1.ESUCCESS
 		}
 		k := min(f.missing(), len(p)-taken)
 		f.req = append(f.req, p[taken:taken+k]...)
 		taken += k
 		if len(f.req) == boxHeaderLength {
-			if e := f.svc.checkHeader(boxU32(f.req, 0), boxU32(f.req, 4), boxU32(f.req, 8)); e != ESUCCESS {
+			if e := f.svc.checkHeader(boxU32(f.req, 0), boxU32(f.req, 4), boxU32(f.req, 8)); e != wasip1.ESUCCESS {
 				f.req = f.req[:0]
 				return 0, e
 			}
@@ -180,44 +178,44 @@ type boxService struct {
 	key *[32]byte
 }
 
-func (f *boxService) checkHeader(op, n, body int) Errno {
+func (f *boxService) checkHeader(op, n, body int) wasip1.Errno {
 	switch op {
 	case boxOpKey:
 		if n != 0 || body != 32 || f.key != nil {
-			return EINVAL
+			return wasip1.EINVAL
 		}
 	case boxOpSeal, boxOpOpen:
 		if n < 1 || n > boxMaxCount || f.key == nil ||
 			body < n*boxRecordLength || body > n*boxRecordLength+boxMaxBytes {
-			return EINVAL
+			return wasip1.EINVAL
 		}
 	default:
-		return EINVAL
+		return wasip1.EINVAL
 	}
-	return ESUCCESS
+	return wasip1.ESUCCESS
 }
 
-func (f *boxService) run(op, n int, body, reply []byte) ([]byte, Errno) {
+func (f *boxService) run(op, n int, body, reply []byte) ([]byte, wasip1.Errno) {
 	if op == boxOpKey {
 		f.key = (*[32]byte)(append([]byte(nil), body...))
-		return reply, ESUCCESS
+		return reply, wasip1.ESUCCESS
 	}
 	recs, data := body[:n*boxRecordLength], body[n*boxRecordLength:]
 	total := 0
 	for i := range n {
 		l := boxU32(recs, i*boxRecordLength+24)
 		if op == boxOpOpen && l < secretbox.Overhead {
-			return reply, EINVAL
+			return reply, wasip1.EINVAL
 		}
 		total += l
 	}
 	if total != len(data) {
-		return reply, EINVAL
+		return reply, wasip1.EINVAL
 	}
 	if op == boxOpSeal {
-		return f.seal(n, recs, data, reply), ESUCCESS
+		return f.seal(n, recs, data, reply), wasip1.ESUCCESS
 	}
-	return f.open(n, recs, data, reply), ESUCCESS
+	return f.open(n, recs, data, reply), wasip1.ESUCCESS
 }
 
 func (f *boxService) seal(n int, recs, data, reply []byte) []byte {

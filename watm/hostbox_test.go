@@ -10,6 +10,7 @@ import (
 	"testing"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 	"github.com/water-pt/water-pt/watm/modules"
 	"golang.org/x/crypto/nacl/secretbox"
 )
@@ -35,9 +36,8 @@ const (
 
 func newBoxHarness(t *testing.T) *boxHarness {
 	t.Helper()
-	in := &instance{m: &Module{}}
-	in.fds.max = DefaultMaxFDs
-	if fd, _ := in.fds.insert(newServicesDir()); fd != 3 {
+	in := testInstance(t, &Module{})
+	if fd, _ := in.wasi.Insert(newServicesDir()); fd != 3 {
 		t.Fatalf("/water is fd %d, want 3", fd)
 	}
 	mod, ctx := harness(t, "testdata/hostbox.wasm", in)
@@ -358,7 +358,7 @@ func TestHostSecretboxHostileInput(t *testing.T) {
 	fd := h.open()
 	h.mustWrite(fd, keyRequest(&key))
 	in := h.ctx.Value(instanceKey{}).(*instance)
-	f, _, _ := in.fds.get(fd)
+	f, _ := in.wasi.Get(fd)
 	bf := f.(*serviceFile)
 	for i := 0; i < 2000; i++ {
 		p := make([]byte, rng.IntN(64))
@@ -416,8 +416,9 @@ func TestServicesPreopenedForModulesThatCanOpenThem(t *testing.T) {
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}
-		d, e := in.preopen(3)
-		got := e == ESUCCESS && d.name == servicesDir
+		f, e := in.wasi.Get(3)
+		d, ok := f.(*wasip1.DirFile)
+		got := e == ESUCCESS && ok && d.Name() == servicesDir
 		in.release()
 		if got != tc.want {
 			t.Errorf("%s: fd 3 is /water: %v, want %v", tc.name, got, tc.want)

@@ -4,6 +4,7 @@ import (
 	"encoding/binary"
 
 	"filippo.io/edwards25519"
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 	"golang.org/x/crypto/curve25519"
 )
 
@@ -39,7 +40,7 @@ const (
 
 type curveService struct{}
 
-func (curveService) checkHeader(op, n, body int) Errno {
+func (curveService) checkHeader(op, n, body int) wasip1.Errno {
 	rec := 0
 	switch op {
 	case curveOpX25519:
@@ -48,18 +49,18 @@ func (curveService) checkHeader(op, n, body int) Errno {
 		rec = curveRecBase
 	}
 	if rec == 0 || n < 1 || n > curveMaxCount || body != n*rec {
-		return EINVAL
+		return wasip1.EINVAL
 	}
-	return ESUCCESS
+	return wasip1.ESUCCESS
 }
 
-func (curveService) run(op, n int, body, reply []byte) ([]byte, Errno) {
+func (curveService) run(op, n int, body, reply []byte) ([]byte, wasip1.Errno) {
 	reply = binary.LittleEndian.AppendUint32(reply, uint32(n))
 	for i := range n {
 		if op == curveOpBase {
 			s, err := new(edwards25519.Scalar).SetBytesWithClamping(body[i*curveRecBase : (i+1)*curveRecBase])
 			if err != nil {
-				return reply, EINVAL // 32 bytes never fail
+				return reply, wasip1.EINVAL // 32 bytes never fail
 			}
 			reply = append(reply, new(edwards25519.Point).ScalarBaseMult(s).Bytes()...)
 			continue
@@ -72,5 +73,5 @@ func (curveService) run(op, n int, body, reply []byte) ([]byte, Errno) {
 		}
 		reply = append(reply, out...)
 	}
-	return reply, ESUCCESS
+	return reply, wasip1.ESUCCESS
 }

@@ -13,8 +13,8 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/tetratelabs/wazero/experimental"
 	"github.com/tetratelabs/wazero/sys"
-
 	"github.com/water-pt/water-pt/watm/internal/spec"
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 )
 
 // DialFunc connects to the destination the caller chose for a connection:
@@ -52,28 +52,18 @@ type ConnConfig struct {
 
 // instance is one module instance serving one connection. Calls into it
 // are sequential (init, role entry, cancel, worker); host functions find it
-// in the context of the call.
+// in the context of the call. Its WASI state (fd table, stdio, interrupt,
+// poll_oneoff, write queues, exit code) is wasi; the rest is WATER's.
 type instance struct {
-	m      *Module
-	conn   ConnConfig
-	logger *slog.Logger
-	// stderr is fd 2; callMark counts its lines when the current export
+	m    *Module
+	conn ConnConfig
+	wasi *wasip1.Context
+	// callMark counts the module's stderr lines when the current export
 	// call began: a failed export's error quotes a line written since.
-	stderr   *logFile
 	callMark uint64
 	ctx      context.Context
 	cancel   context.CancelFunc
 	mod      api.Module
-	fds      fdTable
-	// stopCh is closed by a forced stop (stopping is set first): a module
-	// parked in poll_oneoff or blocked on its cancel channel wakes at once.
-	stopCh   chan struct{}
-	stopping atomic.Bool
-	// wake (capacity one) wakes a parked poll_oneoff: a socket it waits on
-	// is ready (the runtime's ready watch), a write queue drained, the
-	// cancel channel fired.
-	wake     chan struct{}
-	exitCode atomic.Int64 // -1, or the code given to proc_exit
 	dials    int
 	accepts  int
 	dialErr  error
@@ -81,28 +71,14 @@ type instance struct {
 	// (the pool runs it ahead for connections that have none).
 	inited bool
 	// conf is v1's preopened /conf directory.
-	conf *dirFile
-	// pollScratch is poll_oneoff's reusable space.
-	pollScratch pollState
-	// behaviour counts what the module did that other hosts may not take.
-	behaviour behaviourCounters
-	// pollsWrite: the module has subscribed to write-readiness at least
-	// once, so a full write queue answers it EAGAIN instead of blocking.
-	pollsWrite bool
-	// iovScratch holds fd_write's iovecs for writeWhole.
-	iovScratch [][]byte
-	// fullQueues counts the sockets whose write queue is at its bound;
-	// queues are all of them, waited for at release.
-	fullQueues atomic.Int32
-	queues     []*writeQueue
+	conf *wasip1.DirFile
+	// cancelIgnored: Close had to stop the instance by force.
+	cancelIgnored atomic.Bool
 
 	// watching is the session whose sockets the runtime's hang-up watch
 	// follows, from Start on: sockets dialed or accepted later join it.
 	watching *Session
 }
-
-// exitCodeStopped is the exit code of an instance stopped by the host.
-const exitCodeStopped = sys.ExitCodeContextCanceled
 
 // newInstance instantiates the module and runs its start function. The
 // instance serves no connection yet: configure attaches one. A pool keeps a
@@ -110,21 +86,15 @@ const exitCodeStopped = sys.ExitCodeContextCanceled
 //
 // ctx bounds the start function (see bounded).
 func newInstance(ctx context.Context, m *Module) (*instance, error) {
-	in := &instance{m: m, stopCh: make(chan struct{}), wake: make(chan struct{}, 1), logger: m.rt.cfg.logger}
-	in.exitCode.Store(-1)
-	in.fds.max = m.rt.cfg.maxFDs
-	in.fds.setStdio(0, stdinFile{})
-	in.fds.setStdio(1, newLogFile(in, "stdout"))
-	in.stderr = newLogFile(in, "stderr")
-	in.fds.setStdio(2, in.stderr)
+	in := &instance{m: m, wasi: wasip1.NewContext(m.rt.wasi, m.rt.cfg.logger)}
 	if m.abi.version == 1 {
 		// Go's wasip1 runtime looks for preopens while it starts, so /conf
 		// is there from the start; configure fills it.
-		in.conf = &dirFile{name: spec.ConfigDir, entries: map[string][]byte{}}
-		_, _ = in.fds.insert(in.conf)
+		in.conf = wasip1.NewDir(spec.ConfigDir, nil)
+		_, _ = in.wasi.Insert(in.conf)
 	}
 	if m.services {
-		_, _ = in.fds.insert(newServicesDir())
+		_, _ = in.wasi.Insert(newServicesDir())
 	}
 	in.ctx, in.cancel = context.WithCancel(context.WithValue(context.Background(), instanceKey{}, in))
 
@@ -142,7 +112,7 @@ func newInstance(ctx context.Context, m *Module) (*instance, error) {
 		}
 	} else if m.start != "" {
 		err := in.bounded(ctx, func() error {
-			if _, err := in.call(m.start); err != nil && !(m.start == "_start" && in.exitCode.Load() == 0) {
+			if _, err := in.call(m.start); err != nil && !(m.start == "_start" && in.wasi.ExitCode() == 0) {
 				return err
 			}
 			return nil
@@ -151,7 +121,7 @@ func newInstance(ctx context.Context, m *Module) (*instance, error) {
 			in.release()
 			return nil, err
 		}
-		in.exitCode.Store(-1)
+		in.wasi.ResetExitCode()
 	}
 	return in, nil
 }
@@ -160,10 +130,10 @@ func newInstance(ctx context.Context, m *Module) (*instance, error) {
 func (in *instance) configure(cc ConnConfig) {
 	in.conn = cc
 	if cc.Logger != nil {
-		in.logger = cc.Logger
+		in.wasi.SetLogger(cc.Logger)
 	}
 	if in.conf != nil && cc.Config != nil {
-		in.conf.entries[spec.ConfigFile] = cc.Config
+		in.conf.SetFile(spec.ConfigFile, cc.Config)
 	}
 }
 
@@ -185,7 +155,7 @@ func (in *instance) init() error {
 // quotes the module's last stderr line if the call wrote one (the guest SDK
 // writes its error's text there).
 func (in *instance) failed(name string, r int32) error {
-	if said := in.stderr.since(in.callMark); said != "" {
+	if said := in.wasi.StderrSince(in.callMark); said != "" {
 		return fmt.Errorf("watm: %s returned %s: module stderr: %s", name, resultString(r), said)
 	}
 	return fmt.Errorf("watm: %s returned %s", name, resultString(r))
@@ -198,7 +168,7 @@ func (in *instance) call(name string, args ...uint64) (int32, error) {
 	if f == nil {
 		return 0, fmt.Errorf("watm: %s not exported", name)
 	}
-	in.callMark = in.stderr.mark()
+	in.callMark = in.wasi.StderrMark()
 	res, err := f.Call(in.ctx, args...)
 	if err != nil {
 		return 0, in.failure(name, err)
@@ -213,8 +183,8 @@ func (in *instance) call(name string, args ...uint64) (int32, error) {
 func (in *instance) failure(name string, err error) error {
 	var ee *sys.ExitError
 	if errors.As(err, &ee) {
-		switch code := in.exitCode.Load(); {
-		case in.stopping.Load():
+		switch code := in.wasi.ExitCode(); {
+		case in.wasi.Stopping():
 			return &StopError{Func: name}
 		case code >= 0:
 			return &ExitError{Func: name, Code: uint32(code)}
@@ -321,69 +291,51 @@ func (e *PolicyError) Error() string {
 	return "dial " + e.Network + " " + e.Address + " denied by the default dial policy: a module may dial only the host's destination"
 }
 
-// hostErrno passes e on, unless the instance is being stopped: then the
-// module is unwound at once instead of seeing an error it might retry.
-func (in *instance) hostErrno(e Errno) Errno {
-	if e != ESUCCESS && in.stopping.Load() {
-		in.exitStopped()
-	}
-	return e
-}
-
-func (in *instance) exitStopped() { panic(sys.NewExitError(exitCodeStopped)) }
-
 // forceStop wakes a module blocked in the host and makes it exit at the
 // next function call or loop iteration (wazero's close-on-context-done).
 func (in *instance) forceStop() {
-	if in.stopping.CompareAndSwap(false, true) {
-		close(in.stopCh)
-	}
-	in.fds.abort()
+	in.wasi.Stop()
 	in.cancel()
 }
 
-func (in *instance) monotonic() uint64 {
-	return uint64(time.Since(in.m.rt.epoch)) + uint64(time.Second)
-}
-
-func (in *instance) dial(fn DialFunc) (int32, Errno) {
+func (in *instance) dial(fn DialFunc) (int32, wasip1.Errno) {
 	if in.conn.Dial == nil {
-		in.logger.Warn("watm: module called host_dial but this connection has no destination")
-		return -1, EPERM
+		in.wasi.Logger().Warn("watm: module called host_dial but this connection has no destination")
+		return -1, wasip1.EPERM
 	}
 	if in.dials >= in.m.rt.cfg.maxDials {
-		in.logger.Warn("watm: module dialed too often", "limit", in.m.rt.cfg.maxDials)
-		return -1, ENOTCAPABLE
+		in.wasi.Logger().Warn("watm: module dialed too often", "limit", in.m.rt.cfg.maxDials)
+		return -1, wasip1.ENOTCAPABLE
 	}
 	in.dials++
 	c, err := fn(in.ctx)
 	if err != nil {
 		in.dialErr = err
-		return -1, in.hostErrno(errnoOf(err))
+		return -1, in.wasi.HostErrno(wasip1.ErrnoOf(err))
 	}
 	return in.insertConn(c)
 }
 
-func (in *instance) accept() (int32, Errno) {
+func (in *instance) accept() (int32, wasip1.Errno) {
 	if in.conn.Accept == nil {
-		in.logger.Warn("watm: module called host_accept but this connection has nothing to accept")
-		return -1, EPERM
+		in.wasi.Logger().Warn("watm: module called host_accept but this connection has nothing to accept")
+		return -1, wasip1.EPERM
 	}
 	if in.accepts >= in.m.rt.cfg.maxDials {
-		in.logger.Warn("watm: module accepted too often", "limit", in.m.rt.cfg.maxDials)
-		return -1, ENOTCAPABLE
+		in.wasi.Logger().Warn("watm: module accepted too often", "limit", in.m.rt.cfg.maxDials)
+		return -1, wasip1.ENOTCAPABLE
 	}
 	in.accepts++
 	c, err := in.conn.Accept(in.ctx)
 	if err != nil {
 		in.dialErr = err
-		return -1, in.hostErrno(errnoOf(err))
+		return -1, in.wasi.HostErrno(wasip1.ErrnoOf(err))
 	}
 	return in.insertConn(c)
 }
 
 // dialAddress serves v1's water_dial after the dial policy.
-func (in *instance) dialAddress(network, address string) (int32, Errno) {
+func (in *instance) dialAddress(network, address string) (int32, wasip1.Errno) {
 	allowed := false
 	if in.conn.Policy != nil {
 		allowed = in.conn.Policy(network, address)
@@ -392,8 +344,8 @@ func (in *instance) dialAddress(network, address string) (int32, Errno) {
 	}
 	if !allowed {
 		in.dialErr = &PolicyError{Network: network, Address: address, Custom: in.conn.Policy != nil}
-		in.logger.Warn("watm: dial denied by policy", "network", network, "address", address)
-		return -1, ENOTCAPABLE
+		in.wasi.Logger().Warn("watm: dial denied by policy", "network", network, "address", address)
+		return -1, wasip1.ENOTCAPABLE
 	}
 	if isTCP(network) && address == in.conn.Destination && in.conn.Dial != nil {
 		return in.dial(in.conn.Dial)
@@ -409,30 +361,30 @@ func (in *instance) dialAddress(network, address string) (int32, Errno) {
 // isTCP is the one test for Go's TCP networks (AllowTCP uses it too).
 func isTCP(network string) bool { return network == "tcp" || network == "tcp4" || network == "tcp6" }
 
-func (in *instance) insertConn(c net.Conn) (int32, Errno) {
-	f, err := newSockFile(c)
+func (in *instance) insertConn(c net.Conn) (int32, wasip1.Errno) {
+	f, err := wasip1.NewSockFile(c)
 	if err != nil {
 		c.Close()
-		in.logger.Warn("watm: cannot use connection", "err", err)
-		return -1, EIO
+		in.wasi.Logger().Warn("watm: cannot use connection", "err", err)
+		return -1, wasip1.EIO
 	}
-	f.peer = true
-	fd, e := in.fds.insert(f)
-	if e != ESUCCESS {
-		_ = f.close()
+	f.Peer = true
+	fd, e := in.wasi.Insert(f)
+	if e != wasip1.ESUCCESS {
+		_ = f.Close()
 		return -1, e
 	}
 	if in.watching != nil {
 		in.m.rt.hangups.add(in.watching, f)
 	}
-	return fd, ESUCCESS
+	return fd, wasip1.ESUCCESS
 }
 
 // watchHangups registers the connection's sockets with the runtime's
 // hang-up watch: from now on the session ends when its peers leave.
 func (in *instance) watchHangups(s *Session) {
 	in.watching = s
-	for _, f := range in.fds.peers() {
+	for _, f := range in.wasi.Peers() {
 		in.m.rt.hangups.add(s, f)
 	}
 }
@@ -440,12 +392,32 @@ func (in *instance) watchHangups(s *Session) {
 // release frees everything the instance holds. Only the owner calls it,
 // once no call into the module is running.
 func (in *instance) release() {
-	in.fds.closeAll()
-	for _, q := range in.queues {
-		q.wg.Wait() // each bounded by the grace period
-	}
+	in.wasi.Release()
 	if in.mod != nil {
 		_ = in.mod.Close(context.Background())
 	}
 	in.cancel()
+}
+
+// itoa is strconv.Itoa without the package (for Role and result strings).
+func itoa(v int) string {
+	if v == 0 {
+		return "0"
+	}
+	neg := v < 0
+	if neg {
+		v = -v
+	}
+	var b [20]byte
+	i := len(b)
+	for v > 0 {
+		i--
+		b[i] = byte('0' + v%10)
+		v /= 10
+	}
+	if neg {
+		i--
+		b[i] = '-'
+	}
+	return string(b[i:])
 }

@@ -6,6 +6,8 @@ import (
 	"errors"
 	"net"
 	"sync"
+
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 )
 
 // Conn is the plaintext side of a connection whose other side a module
@@ -23,23 +25,23 @@ func (c *Conn) Session() *Session { return c.session }
 // pairPrepare prepares a session whose plaintext is one end of a new
 // socketpair and returns the other end as a *Conn.
 func (m *Module) pairPrepare(ctx context.Context, role Role, cc ConnConfig) (*Conn, error) {
-	hostEnd, modEnd, err := socketPair()
+	hostEnd, modEnd, err := wasip1.SocketPair()
 	if err != nil {
 		return nil, err
 	}
-	hc, err := fileConn(hostEnd)
+	hc, err := wasip1.FileConn(hostEnd)
 	if err != nil {
 		modEnd.Close()
 		return nil, err
 	}
-	plain, err := fileSock(modEnd)
+	plain, err := wasip1.FileSock(modEnd)
 	if err != nil {
 		hc.Close()
 		return nil, err
 	}
 	s, err := m.prepare(ctx, role, plain, cc)
 	if err != nil {
-		_ = plain.close()
+		_ = plain.Close()
 		hc.Close()
 		return nil, err
 	}
@@ -142,9 +144,9 @@ func (l *Listener) AcceptDialing(ctx context.Context, network net.Conn, dialPlai
 // it releases in and closes plaintext.
 func (m *Module) enterDialed(ctx, sctx context.Context, in *instance, ierr error, plaintext net.Conn, derr error) (*Session, error) {
 	err := cmp.Or(derr, ierr)
-	var plain *sockFile
+	var plain *wasip1.SockFile
 	if err == nil {
-		plain, err = newSockFile(plaintext)
+		plain, err = wasip1.NewSockFile(plaintext)
 	}
 	if err != nil {
 		if in != nil {
@@ -157,7 +159,7 @@ func (m *Module) enterDialed(ctx, sctx context.Context, in *instance, ierr error
 	}
 	s, err := m.enter(ctx, sctx, in, RoleListener, plain)
 	if err != nil {
-		plain.detach()
+		plain.Detach()
 		plaintext.Close()
 	}
 	return s, err

@@ -9,10 +9,10 @@ import (
 	"io"
 	"log/slog"
 	"sync"
-	"sync/atomic"
 	"time"
 
 	"github.com/tetratelabs/wazero"
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 )
 
 // Defaults for the limits a Runtime enforces on every instance.
@@ -41,7 +41,6 @@ type Runtime struct {
 	trusted wazero.Runtime // modules trusted to reach host calls: no loop checks
 	cache   wazero.CompilationCache
 	cfg     config
-	epoch   time.Time // origin of the modules' monotonic clock
 	// instanceConfig is every instance's wazero configuration: no name (so
 	// that any number can coexist), no automatic start functions
 	// (newInstance calls them), and crypto/rand as the random source. Our
@@ -55,17 +54,11 @@ type Runtime struct {
 	seen           map[[32]byte]*seenSet // water_seen's sets, by module bytes
 	closed         bool
 
-	// queueBlocks are the write queues' blocks (*queueBlock), shared by
-	// all instances: a burst of queued writes reuses them.
-	queueBlocks sync.Pool
-
-	hangups *hangupWatch // ends sessions whose connection went away
-	readies *readyWatch  // wakes modules parked in poll_oneoff
-	// busyWaiters counts the poll_oneoffs waiting in ppoll (busyWait),
-	// parked those parked.
-	busyWaiters atomic.Int32
-	parked      atomic.Int32
-	closers     sync.WaitGroup // the Closes hangups starts
+	// wasi is what the instances' WASI contexts share: the clock, the
+	// ready watch parked modules wait on, the write queues' blocks.
+	wasi    *wasip1.Host
+	hangups *hangupWatch   // ends sessions whose connection went away
+	closers sync.WaitGroup // the Closes hangups starts
 
 	poolCtx    context.Context // ends the pools' refill goroutines
 	poolCancel context.CancelFunc
@@ -144,7 +137,7 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		return nil, fmt.Errorf("watm: memory limit %d pages out of range 1-65536", cfg.memoryPages)
 	}
 	rc := wazero.NewRuntimeConfig().WithMemoryLimitPages(cfg.memoryPages)
-	r := &Runtime{cfg: cfg, epoch: time.Now(), loaded: map[loadKey]*Module{}, loading: map[loadKey]*loading{}, live: map[*Session]struct{}{}, seen: map[[32]byte]*seenSet{},
+	r := &Runtime{cfg: cfg, loaded: map[loadKey]*Module{}, loading: map[loadKey]*loading{}, live: map[*Session]struct{}{}, seen: map[[32]byte]*seenSet{},
 		instanceConfig: wazero.NewModuleConfig().WithName("").WithStartFunctions().WithRandSource(rand.Reader),
 		compile:        compileAndValidate}
 	if cfg.cacheDir != "" {
@@ -174,7 +167,7 @@ func NewRuntime(ctx context.Context, opts ...Option) (*Runtime, error) {
 		return nil, err
 	}
 	r.hangups = h
-	if r.readies, err = newReadyWatch(); err != nil {
+	if r.wasi, err = wasip1.NewHost(cfg.maxFDs, cfg.grace); err != nil {
 		h.close()
 		r.rt.Close(ctx)
 		r.trusted.Close(ctx)
@@ -194,7 +187,7 @@ func (r *Runtime) endSession(s *Session, reason string) {
 	if r.closed {
 		return // Close stops every session itself
 	}
-	s.in.logger.Info("watm: ending the session: " + reason)
+	s.in.wasi.Logger().Info("watm: ending the session: " + reason)
 	r.closers.Add(1)
 	go func() {
 		defer r.closers.Done()
@@ -333,7 +326,7 @@ func (r *Runtime) Close(ctx context.Context) error {
 	wg.Wait()
 	r.closers.Wait()
 	r.hangups.close()
-	r.readies.close()
+	r.wasi.Close()
 	err := errors.Join(r.rt.Close(ctx), r.trusted.Close(ctx))
 	for _, m := range r.loaded {
 		m.image.close()

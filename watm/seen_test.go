@@ -14,7 +14,7 @@ import (
 // module, as an instance of a module whose water_seen set is set.
 func seenHarness(t *testing.T, set *seenSet) (api.Module, context.Context) {
 	t.Helper()
-	return harness(t, "testdata/seen.wasm", &instance{m: &Module{seen: set}})
+	return harness(t, "testdata/seen.wasm", testInstance(t, &Module{seen: set}))
 }
 
 // harness instantiates a testdata module against the real host modules;

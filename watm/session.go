@@ -8,6 +8,8 @@ import (
 	"sync"
 	"sync/atomic"
 	"time"
+
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 )
 
 // forceWait bounds how long Close waits after a forced stop. A module
@@ -58,9 +60,9 @@ func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc 
 	if err := m.need(role); err != nil {
 		return nil, err
 	}
-	var plain *sockFile
+	var plain *wasip1.SockFile
 	if plaintext != nil {
-		f, err := newSockFile(plaintext)
+		f, err := wasip1.NewSockFile(plaintext)
 		if err != nil {
 			return nil, err
 		}
@@ -68,12 +70,12 @@ func (m *Module) Prepare(ctx context.Context, role Role, plaintext net.Conn, cc 
 	}
 	s, err := m.prepare(ctx, role, plain, cc)
 	if err != nil && plain != nil {
-		plain.detach()
+		plain.Detach()
 	}
 	return s, err
 }
 
-func (m *Module) prepare(ctx context.Context, role Role, plain *sockFile, cc ConnConfig) (*Session, error) {
+func (m *Module) prepare(ctx context.Context, role Role, plain *wasip1.SockFile, cc ConnConfig) (*Session, error) {
 	m.pool.beginSetup()
 	defer m.pool.endSetup()
 	sctx, cancel := m.rt.setupContext(ctx)
@@ -101,7 +103,7 @@ func (m *Module) acquire(sctx context.Context, cc ConnConfig) (*instance, error)
 
 // enter runs the set-up of a session on in (see Prepare); on failure in is
 // released.
-func (m *Module) enter(ctx, sctx context.Context, in *instance, role Role, plain *sockFile) (*Session, error) {
+func (m *Module) enter(ctx, sctx context.Context, in *instance, role Role, plain *wasip1.SockFile) (*Session, error) {
 	s := &Session{in: in, done: make(chan struct{})}
 	if err := m.rt.track(s); err != nil {
 		s.discard(plain)
@@ -117,7 +119,7 @@ func (m *Module) enter(ctx, sctx context.Context, in *instance, role Role, plain
 }
 
 // setup calls init, the role's entry and the cancel-channel export.
-func (s *Session) setup(role Role, plain *sockFile) error {
+func (s *Session) setup(role Role, plain *wasip1.SockFile) error {
 	if !s.in.inited {
 		if err := s.in.init(); err != nil {
 			return err
@@ -131,25 +133,25 @@ func (s *Session) setup(role Role, plain *sockFile) error {
 
 // discard releases a session whose set-up failed, leaving the caller's
 // plaintext conn open.
-func (s *Session) discard(plain *sockFile) {
+func (s *Session) discard(plain *wasip1.SockFile) {
 	if plain != nil {
-		s.in.fds.removeFile(plain)
+		s.in.wasi.RemoveFile(plain)
 	}
 	s.in.release()
 }
 
 // enterRole calls _water_dial / _water_accept with the plaintext fd, or
 // _water_associate.
-func (s *Session) enterRole(role Role, plain *sockFile) error {
+func (s *Session) enterRole(role Role, plain *wasip1.SockFile) error {
 	in, a := s.in, s.in.m.abi
 	var args []uint64
 	if role != RoleRelay {
 		if plain == nil {
 			return errors.New("watm: " + role.String() + " needs a plaintext conn")
 		}
-		plain.peer = true
-		fd, e := in.fds.insert(plain)
-		if e != ESUCCESS {
+		plain.Peer = true
+		fd, e := in.wasi.Insert(plain)
+		if e != wasip1.ESUCCESS {
 			return fmt.Errorf("watm: plaintext fd: %w", e)
 		}
 		args = []uint64{uint64(fd)}
@@ -189,9 +191,9 @@ func (e *DialError) Unwrap() error { return e.Err }
 // watm_ctrlpipe_v1): a descriptor that becomes readable when the host asks
 // the module to stop (cancelFile; no kernel object).
 func (s *Session) openCancel() error {
-	f := newCancelFile(s.in, s.in.m.abi.cancelByte)
-	fd, e := s.in.fds.insert(f)
-	if e != ESUCCESS {
+	f := newCancelFile(s.in.wasi, s.in.m.abi.cancelByte)
+	fd, e := s.in.wasi.Insert(f)
+	if e != wasip1.ESUCCESS {
 		return fmt.Errorf("watm: cancel fd: %w", e)
 	}
 	s.cancel = f
@@ -208,7 +210,7 @@ func (s *Session) openCancel() error {
 
 func resultString(r int32) string {
 	if r < 0 && r > -1<<16 {
-		return Errno(-r).Error()
+		return wasip1.Errno(-r).Error()
 	}
 	return "result " + itoa(int(r))
 }
@@ -250,7 +252,7 @@ func (e *WorkerError) Error() string {
 // Unwrap lets errors.Is find the Errno of a negative result.
 func (e *WorkerError) Unwrap() error {
 	if e.Result < 0 && e.Result > -1<<16 {
-		return Errno(-e.Result)
+		return wasip1.Errno(-e.Result)
 	}
 	return nil
 }
@@ -261,7 +263,7 @@ func (e *WorkerError) Unwrap() error {
 // peer closed. Callers log it as a close, not as an error.
 func IsNormalClose(err error) bool {
 	var we *WorkerError
-	return errors.As(err, &we) && (we.Result == -int32(EPIPE) || we.Result == -int32(ECONNRESET))
+	return errors.As(err, &we) && (we.Result == -int32(wasip1.EPIPE) || we.Result == -int32(wasip1.ECONNRESET))
 }
 
 // end records the result and releases everything, once.
@@ -329,7 +331,7 @@ func (s *Session) stop() error {
 	s.mu.Lock()
 	forced := !s.ended
 	if forced {
-		s.in.behaviour.cancelIgnored.Store(true)
+		s.in.cancelIgnored.Store(true)
 		s.in.forceStop()
 	}
 	s.mu.Unlock()
@@ -342,7 +344,7 @@ func (s *Session) stop() error {
 		}
 		return s.Wait()
 	case <-time.After(forceWait):
-		s.in.logger.Error("watm: instance did not stop after a forced stop", "func", s.in.m.abi.worker)
+		s.in.wasi.Logger().Error("watm: instance did not stop after a forced stop", "func", s.in.m.abi.worker)
 		return errors.New("watm: instance did not stop after a forced stop")
 	}
 }
@@ -352,7 +354,7 @@ func (s *Session) stop() error {
 // the host asked for is a clean end. Any other error stays.
 func (s *Session) clearCanceled() {
 	s.mu.Lock()
-	if errors.Is(s.err, ECANCELED) {
+	if errors.Is(s.err, wasip1.ECANCELED) {
 		s.err = nil
 	}
 	s.mu.Unlock()

@@ -7,6 +7,7 @@ import (
 	"slices"
 
 	"github.com/tetratelabs/wazero/api"
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 	"github.com/water-pt/water-pt/watm/internal/wasmbin"
 )
 
@@ -135,17 +136,17 @@ func (in *instance) hostState() ([]uint16, error) {
 	}
 	flags := make([]uint16, fresh)
 	for fd := range int32(in.m.rt.cfg.maxFDs) {
-		_, fl, e := in.fds.get(fd)
+		fl, e := in.wasi.Flags(fd)
 		switch {
-		case e == ESUCCESS && int(fd) >= fresh:
+		case e == wasip1.ESUCCESS && int(fd) >= fresh:
 			return nil, fmt.Errorf("the start function left fd %d open", fd)
-		case e != ESUCCESS && int(fd) < fresh:
+		case e != wasip1.ESUCCESS && int(fd) < fresh:
 			return nil, fmt.Errorf("the start function closed fd %d", fd)
-		case e == ESUCCESS:
+		case e == wasip1.ESUCCESS:
 			flags[fd] = fl
 		}
 	}
-	if in.behaviour.snapshot() != (Behaviour{}) || in.pollsWrite {
+	if in.behaviour() != (Behaviour{}) || in.wasi.PollsWrite() {
 		return nil, errors.New("the start function did what Behaviour counts")
 	}
 	return flags, nil
@@ -167,7 +168,7 @@ func (in *instance) restore(ctx context.Context) error {
 	}
 	for fd, flags := range s.fdFlags {
 		if flags != 0 {
-			if e := in.fds.setFlags(int32(fd), flags); e != ESUCCESS {
+			if e := in.wasi.SetFlags(int32(fd), flags); e != wasip1.ESUCCESS {
 				return fmt.Errorf("watm: snapshot: fd %d flags: %w", fd, e)
 			}
 		}

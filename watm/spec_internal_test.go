@@ -5,14 +5,15 @@ import (
 	"testing"
 
 	"github.com/water-pt/water-pt/watm/internal/spec"
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 )
 
 // TestWASIFunctionsAreSpec checks that the host provides exactly the
 // functions of WASI preview 1, each once.
 func TestWASIFunctionsAreSpec(t *testing.T) {
 	var got []string
-	for _, h := range wasiFunctions {
-		got = append(got, h.name)
+	for _, f := range wasip1.Functions() {
+		got = append(got, f.Name)
 	}
 	want := spec.Preview1Functions()
 	slices.Sort(got)
@@ -53,8 +54,8 @@ func TestEnvFunctionsAreSpec(t *testing.T) {
 		}
 	}
 	got := map[string]sig{}
-	for _, h := range envFunctions {
-		got[h.name] = h.sig()
+	for _, f := range envFunctions() {
+		got[f.Name] = sig{f.Params, f.ResultTypes()}
 	}
 	if len(got) != len(want) {
 		t.Errorf("host env functions %v, want %v", got, want)

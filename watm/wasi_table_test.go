@@ -16,6 +16,7 @@ import (
 	"golang.org/x/sys/unix"
 
 	"github.com/water-pt/water-pt/watm/internal/spec"
+	"github.com/water-pt/water-pt/watm/internal/wasip1"
 )
 
 // Per-function tests of the host's WASI, called through
@@ -140,10 +141,7 @@ type wasiCalls struct {
 
 func newWASICalls(t *testing.T) *wasiCalls {
 	t.Helper()
-	// The Runtime holds only what the calls use: the monotonic clock's
-	// epoch and poll_oneoff's count of busy waiters (no row parks).
-	in := &instance{m: &Module{rt: &Runtime{epoch: time.Now()}}}
-	in.fds.max = DefaultMaxFDs
+	in := testInstance(t, &Module{})
 	ln, err := net.Listen("tcp", "127.0.0.1:0")
 	if err != nil {
 		t.Fatal(err)
@@ -158,17 +156,18 @@ func newWASICalls(t *testing.T) *wasiCalls {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { peer.Close() })
-	sock, err := newSockFile(c)
+	sock, err := wasip1.NewSockFile(c)
 	if err != nil {
 		t.Fatal(err)
 	}
-	for want, f := range []file{&memFile{data: []byte("0123456789")},
-		&dirFile{name: "/conf", entries: map[string][]byte{"watm.cfg": []byte("0123456789")}}, sock} {
-		if fd, e := in.fds.insert(f); e != ESUCCESS || fd != int32(want+wcConfig) {
+	conf := wasip1.NewDir("/conf", nil)
+	conf.SetFile("watm.cfg", []byte("0123456789"))
+	for want, f := range []wasip1.File{wasip1.NewMemFile([]byte("0123456789")), conf, sock} {
+		if fd, e := in.wasi.Insert(f); e != ESUCCESS || fd != int32(want+wcConfig) {
 			t.Fatalf("fd %d, %v; want %d", fd, e, want+wcConfig)
 		}
 	}
-	t.Cleanup(func() { _ = sock.close() })
+	t.Cleanup(func() { _ = sock.Close() })
 	mod, ctx := harness(t, "testdata/wasi_calls.wasm", in)
 	mem := mod.Memory()
 	mem.Write(wcR, bytes.Repeat([]byte{0xff}, 64)) // so that "not written" shows
@@ -451,11 +450,11 @@ func TestWASIPeerTable(t *testing.T) {
 // waitReadable waits until wcSock has bytes to read.
 func waitReadable(t *testing.T, h *wasiCalls) {
 	t.Helper()
-	f, _, e := h.in.fds.get(wcSock)
+	f, e := h.in.wasi.Get(wcSock)
 	if e != ESUCCESS {
 		t.Fatal(e)
 	}
-	fds := []unix.PollFd{{Fd: int32(f.pollfd()), Events: unix.POLLIN}}
+	fds := []unix.PollFd{{Fd: int32(f.Pollfd()), Events: unix.POLLIN}}
 	for {
 		n, err := unix.Poll(fds, 10_000)
 		if err == unix.EINTR {
@@ -489,7 +488,7 @@ func TestWASIProcExit(t *testing.T) {
 			if !errors.As(err, &exit) || exit.ExitCode() != r.rval {
 				t.Errorf("proc_exit(%d) = %v, want an exit error with code %d", r.rval, err, r.rval)
 			}
-			if got := h.in.exitCode.Load(); got != int64(r.rval) {
+			if got := h.in.wasi.ExitCode(); got != int64(r.rval) {
 				t.Errorf("proc_exit(%d): the instance's exit code is %d", r.rval, got)
 			}
 		})

@@ -1,4 +1,4 @@
-package watm
+package wasip1
 
 import (
 	"math"
@@ -33,45 +33,48 @@ const (
 // the subscribed descriptors is ready, a clock fires, or the connection is
 // stopped. A busy connection waits a little in ppoll(2) on the real
 // descriptors; then the module parks, holding no OS thread, until the
-// runtime's ready watch, a clock, its cancel channel, a write queue or a
-// forced stop wakes it (RATIONALE.md, "Why ppoll first, then park?").
-// Descriptors that are always ready (config, stdout) and bad descriptors
-// (an event with EBADF) make it return at once.
-var pollOneoff = &hostFunc{name: "poll_oneoff", params: params(i32, i32, i32, i32),
-	names: []string{"in", "out", "nsubscriptions", "result.nevents"},
-	body: func(in *instance, mem api.Memory, s []uint64) Errno {
-		inPtr, outPtr, n, resPtr := p32(s, 0), p32(s, 1), p32(s, 2), p32(s, 3)
-		if !inRange64(mem, inPtr, uint64(n)*subSize) || !inRange64(mem, outPtr, uint64(n)*eventSize) || !inRange(mem, resPtr, 4) {
-			return EFAULT
-		}
-		if n == 0 {
-			return EINVAL
-		}
-		if n > maxSubscriptions {
-			return ENOTSUP
-		}
-		nev, e := in.poll(mem, inPtr, outPtr, n)
-		if e != ESUCCESS {
-			return e
-		}
-		mem.WriteUint32Le(resPtr, nev)
-		return ESUCCESS
-	}}
+// runtime's ready watch, a clock, a virtual descriptor (WATER's cancel
+// channel), a write queue or a forced stop wakes it (RATIONALE.md, "Why
+// ppoll first, then park?"). Descriptors that are always ready (config,
+// stdout) and bad descriptors (an event with EBADF) make it return at once.
+// Errnos: EFAULT (in, out or the result outside memory), EINVAL (no
+// subscription), ENOTSUP (more than 1024); an event's own error is EBADF (not
+// open) or EINVAL (an unknown tag or clock).
+var pollOneoff = wasiFunc("poll_oneoff", pollOneoffFn, Params(i32, i32, i32, i32), "in", "out", "nsubscriptions", "result.nevents")
+
+func pollOneoffFn(c *Context, mem api.Memory, stack []uint64) Errno {
+	inPtr, outPtr, n, resultPtr := uint32(stack[0]), uint32(stack[1]), uint32(stack[2]), uint32(stack[3])
+	if !inRange64(mem, inPtr, uint64(n)*subSize) || !inRange64(mem, outPtr, uint64(n)*eventSize) || !inRange(mem, resultPtr, 4) {
+		return EFAULT
+	}
+	if n == 0 {
+		return EINVAL
+	}
+	if n > maxSubscriptions {
+		return ENOTSUP
+	}
+	nev, e := c.poll(mem, inPtr, outPtr, n)
+	if e != ESUCCESS {
+		return e
+	}
+	mem.WriteUint32Le(resultPtr, nev)
+	return ESUCCESS
+}
 
 // pollState is the scratch space of poll_oneoff, kept per instance so the
 // hot path does not allocate.
 type pollState struct {
 	fds    []unix.PollFd
 	subs   []int       // subscription index of fds[i]
-	socks  []*sockFile // the socket of fds[i]
+	socks  []*SockFile // the socket of fds[i]
 	clocks []pollClock
 	queued []pollQueued // write subscriptions whose socket has bytes queued
 	// throttled: a read subscription was left out because its socket is
 	// throttled (another socket's write queue is full).
 	throttled bool
-	// cancelWait: a read subscription waits on the cancel channel.
-	cancelWait bool
-	timer      *time.Timer // the earliest clock, while parked
+	// virtualWait: a read subscription waits on a virtual descriptor.
+	virtualWait bool
+	timer       *time.Timer // the earliest clock, while parked
 }
 
 type pollClock struct {
@@ -81,12 +84,12 @@ type pollClock struct {
 
 type pollQueued struct {
 	sub uint32
-	s   *sockFile
+	s   *SockFile
 }
 
 // busyWait is how long a poll_oneoff with nothing ready may wait in
 // ppoll(2) before it parks, in slices of at most busySlice (between which
-// it looks at its wake channel: a write queue, the cancel channel), and
+// it looks at its wake channel: a write queue, a virtual descriptor), and
 // maxBusyWaiters how many instances of a Runtime may wait so at once (each
 // holds a thread meanwhile): see RATIONALE.md.
 const (
@@ -97,78 +100,78 @@ const (
 
 // poll is poll_oneoff. It returns the events that are ready; with none
 // ready yet, it waits (busyWaitPoll, then park) for a descriptor, the
-// earliest clock, a write queue, the cancel channel or a forced stop, and
+// earliest clock, a write queue, a virtual descriptor or a forced stop, and
 // reports only the clocks whose deadline passed.
-func (in *instance) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno) {
-	ps := &in.pollScratch
-	now := in.monotonic()
+func (c *Context) poll(mem api.Memory, inPtr, outPtr, n uint32) (uint32, Errno) {
+	ps := &c.pollScratch
+	now := c.host.monotonic()
 	busyLeft := busyWait
 	for first := true; ; first = false {
 		select { // what woke an earlier wait is in the scan below
-		case <-in.wake:
+		case <-c.wake:
 		default:
 		}
 		ps.fds, ps.subs, ps.socks = ps.fds[:0], ps.subs[:0], ps.socks[:0]
-		ps.clocks, ps.queued, ps.throttled, ps.cancelWait = ps.clocks[:0], ps.queued[:0], false, false
-		nev := in.pollScan(mem, inPtr, outPtr, n, now, first)
+		ps.clocks, ps.queued, ps.throttled, ps.virtualWait = ps.clocks[:0], ps.queued[:0], false, false
+		nev := c.pollScan(mem, inPtr, outPtr, n, now, first)
 		if len(ps.fds) > 0 {
-			if e := in.ppoll(ps.fds, 0); e != ESUCCESS {
+			if e := c.ppoll(ps.fds, 0); e != ESUCCESS {
 				return 0, e
 			}
 		}
-		nev = in.pollEvents(mem, inPtr, outPtr, nev)
-		if in.stopping.Load() {
-			in.exitStopped()
+		nev = c.pollEvents(mem, inPtr, outPtr, nev)
+		if c.stopping.Load() {
+			c.exitStopped()
 		}
-		if nev > 0 || len(ps.clocks) == 0 && len(ps.fds) == 0 && len(ps.queued) == 0 && !ps.throttled && !ps.cancelWait {
+		if nev > 0 || len(ps.clocks) == 0 && len(ps.fds) == 0 && len(ps.queued) == 0 && !ps.throttled && !ps.virtualWait {
 			return nev, ESUCCESS
 		}
-		if busyLeft > 0 && (len(ps.fds) > 0 || in.untilClock() <= busyLeft) {
-			if nev, e := in.busyWaitPoll(mem, inPtr, outPtr, &busyLeft); e != ESUCCESS || nev > 0 {
+		if busyLeft > 0 && (len(ps.fds) > 0 || c.untilClock() <= busyLeft) {
+			if nev, e := c.busyWaitPoll(mem, inPtr, outPtr, &busyLeft); e != ESUCCESS || nev > 0 {
 				return nev, e
 			}
 			continue
 		}
-		in.park()
+		c.park()
 	}
 }
 
 // untilClock is how long until the earliest clock subscription fires.
-func (in *instance) untilClock() time.Duration {
-	d := earliest(in.pollScratch.clocks)
+func (c *Context) untilClock() time.Duration {
+	d := earliest(c.pollScratch.clocks)
 	if d == math.MaxInt64 {
 		return math.MaxInt64
 	}
-	return time.Duration(max(0, d-int64(in.monotonic())))
+	return time.Duration(max(0, d-int64(c.host.monotonic())))
 }
 
 // busyWaitPoll waits in ppoll(2) while *left lasts, if fewer than
 // maxBusyWaiters of the Runtime wait so (else it gives up its budget). It
 // returns the events found, or none when its wake channel fired (the
 // caller scans again) or the budget is spent.
-func (in *instance) busyWaitPoll(mem api.Memory, inPtr, outPtr uint32, left *time.Duration) (uint32, Errno) {
-	ps := &in.pollScratch
-	rt := in.m.rt
+func (c *Context) busyWaitPoll(mem api.Memory, inPtr, outPtr uint32, left *time.Duration) (uint32, Errno) {
+	ps := &c.pollScratch
+	rt := c.host
 	defer rt.busyWaiters.Add(-1)
 	if rt.busyWaiters.Add(1) > maxBusyWaiters {
 		*left = 0
 		return 0, ESUCCESS
 	}
 	for *left > 0 {
-		slice := min(*left, busySlice, in.untilClock())
+		slice := min(*left, busySlice, c.untilClock())
 		start := time.Now()
-		if e := in.ppoll(ps.fds, slice); e != ESUCCESS {
+		if e := c.ppoll(ps.fds, slice); e != ESUCCESS {
 			return 0, e
 		}
 		*left -= max(time.Since(start), time.Microsecond)
-		if in.stopping.Load() {
-			in.exitStopped()
+		if c.stopping.Load() {
+			c.exitStopped()
 		}
-		if nev := in.pollEvents(mem, inPtr, outPtr, 0); nev > 0 {
+		if nev := c.pollEvents(mem, inPtr, outPtr, 0); nev > 0 {
 			return nev, ESUCCESS
 		}
 		select {
-		case <-in.wake:
+		case <-c.wake:
 			return 0, ESUCCESS
 		default:
 		}
@@ -179,17 +182,17 @@ func (in *instance) busyWaitPoll(mem api.Memory, inPtr, outPtr uint32, left *tim
 // park waits, holding no thread, until something the scan found worth
 // waiting for may have happened: a subscribed socket is ready (registered
 // one-shot with the runtime's ready watch), the earliest clock, a wake-up
-// (write queue, cancel channel) or a forced stop. The caller scans again:
+// (write queue, virtual descriptor) or a forced stop. The caller scans again:
 // what woke it is only a hint.
-func (in *instance) park() {
-	ps := &in.pollScratch
+func (c *Context) park() {
+	ps := &c.pollScratch
 	for i, s := range ps.socks {
 		s.parkEvents |= epollInterest(ps.fds[i].Events)
 	}
 	ok := true
 	for _, s := range ps.socks {
 		if s.parkEvents != 0 {
-			ok = in.m.rt.readies.arm(s, s.parkEvents, in.wake) && ok
+			ok = c.host.readies.arm(s, s.parkEvents, c.wake) && ok
 			s.parkEvents = 0
 		}
 	}
@@ -197,7 +200,7 @@ func (in *instance) park() {
 		return // a socket closed meanwhile: the next scan reports it
 	}
 	var timeout <-chan time.Time
-	if wait := in.untilClock(); wait != math.MaxInt64 {
+	if wait := c.untilClock(); wait != math.MaxInt64 {
 		if ps.timer == nil {
 			ps.timer = time.NewTimer(wait)
 		} else {
@@ -206,13 +209,13 @@ func (in *instance) park() {
 		defer ps.timer.Stop()
 		timeout = ps.timer.C
 	}
-	in.m.rt.parked.Add(1)
-	defer in.m.rt.parked.Add(-1)
+	c.host.parked.Add(1)
+	defer c.host.parked.Add(-1)
 	select {
-	case <-in.wake:
+	case <-c.wake:
 	case <-timeout:
-	case <-in.stopCh:
-		in.exitStopped()
+	case <-c.stopCh:
+		c.exitStopped()
 	}
 }
 
@@ -223,8 +226,8 @@ func (in *instance) park() {
 // written since, is left out when the wait has a read or clock
 // subscription: a module that always asks "writable?" would otherwise
 // never sleep.
-func (in *instance) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64, count bool) uint32 {
-	ps := &in.pollScratch
+func (c *Context) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64, count bool) uint32 {
+	ps := &c.pollScratch
 	var nev uint32
 	waitsOnOther := false
 	for i := uint32(0); i < n; i++ {
@@ -239,41 +242,41 @@ func (in *instance) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64
 		tag, _ := mem.ReadByte(sub + 8)
 		switch tag {
 		case eventClock:
-			if d, e := clockDeadline(in, mem, sub, now); e != ESUCCESS {
+			if d, e := clockDeadline(mem, sub, now); e != ESUCCESS {
 				nev = writeEvent(mem, outPtr, nev, sub, e, eventClock, 0)
 			} else {
 				ps.clocks = append(ps.clocks, pollClock{sub: sub, deadline: d})
 			}
 		case eventFdRead, eventFdWrite:
 			fd, _ := mem.ReadUint32Le(sub + 16)
-			f, _, e := in.fds.get(int32(fd))
+			f, _, e := c.fds.get(int32(fd))
 			switch {
 			case e != ESUCCESS:
 				nev = writeEvent(mem, outPtr, nev, sub, e, tag, 0)
-			case tag == eventFdRead && isCancel(f):
-				if f.(*cancelFile).readable() {
+			case tag == eventFdRead && isVirtual(f):
+				if f.(VirtualFile).Readable() {
 					nev = writeEvent(mem, outPtr, nev, sub, ESUCCESS, tag, 0)
 				} else {
-					ps.cancelWait = true
+					ps.virtualWait = true
 				}
-			case f.pollfd() < 0:
+			case f.Pollfd() < 0:
 				nev = writeEvent(mem, outPtr, nev, sub, ESUCCESS, tag, 0)
 			case tag == eventFdRead:
-				if s, ok := f.(*sockFile); ok && in.throttled(s) {
+				if s, ok := f.(*SockFile); ok && c.throttled(s) {
 					ps.throttled = true
 					break
 				}
-				in.pollAdd(f.pollfd(), unix.POLLIN, i, f.(*sockFile))
+				c.pollAdd(f.Pollfd(), unix.POLLIN, i, f.(*SockFile))
 			default:
-				s := f.(*sockFile)
-				in.pollsWrite = true
+				s := f.(*SockFile)
+				c.pollsWrite = true
 				switch {
 				case waitsOnOther && s.writableReported:
 					suppressed = true
 				case s.wq != nil && !s.wq.empty():
 					ps.queued = append(ps.queued, pollQueued{sub: sub, s: s})
 				default:
-					in.pollAdd(f.pollfd(), unix.POLLOUT, i, s)
+					c.pollAdd(f.Pollfd(), unix.POLLOUT, i, s)
 				}
 			}
 		default:
@@ -281,13 +284,13 @@ func (in *instance) pollScan(mem api.Memory, inPtr, outPtr, n uint32, now uint64
 		}
 	}
 	if suppressed && count {
-		in.behaviour.suppressed.Add(1)
+		c.Counters.Suppressed.Add(1)
 	}
 	return nev
 }
 
-func (in *instance) pollAdd(fd int, events int16, sub uint32, s *sockFile) {
-	ps := &in.pollScratch
+func (c *Context) pollAdd(fd int, events int16, sub uint32, s *SockFile) {
+	ps := &c.pollScratch
 	ps.fds = append(ps.fds, unix.PollFd{Fd: int32(fd), Events: events})
 	ps.subs = append(ps.subs, int(sub))
 	ps.socks = append(ps.socks, s)
@@ -295,8 +298,8 @@ func (in *instance) pollAdd(fd int, events int16, sub uint32, s *sockFile) {
 
 // pollEvents writes the events ppoll found, the write subscriptions whose
 // queue has emptied and the clocks whose deadline passed.
-func (in *instance) pollEvents(mem api.Memory, inPtr, outPtr, nev uint32) uint32 {
-	ps := &in.pollScratch
+func (c *Context) pollEvents(mem api.Memory, inPtr, outPtr, nev uint32) uint32 {
+	ps := &c.pollScratch
 	for j := range ps.fds {
 		re := ps.fds[j].Revents
 		if re == 0 {
@@ -323,7 +326,7 @@ func (in *instance) pollEvents(mem api.Memory, inPtr, outPtr, nev uint32) uint32
 			nev = writeEvent(mem, outPtr, nev, q.sub, ESUCCESS, eventFdWrite, 0)
 		}
 	}
-	now := int64(in.monotonic())
+	now := int64(c.host.monotonic())
 	for _, c := range ps.clocks {
 		if c.deadline <= now {
 			nev = writeEvent(mem, outPtr, nev, c.sub, ESUCCESS, eventClock, 0)
@@ -342,7 +345,7 @@ func earliest(clocks []pollClock) int64 {
 
 // clockDeadline returns a clock subscription's deadline on the monotonic
 // clock in nanoseconds.
-func clockDeadline(in *instance, mem api.Memory, sub uint32, now uint64) (int64, Errno) {
+func clockDeadline(mem api.Memory, sub uint32, now uint64) (int64, Errno) {
 	id, _ := mem.ReadUint32Le(sub + 16)
 	timeout, _ := mem.ReadUint64Le(sub + 24)
 	flags, _ := mem.ReadUint16Le(sub + 40)
@@ -376,13 +379,13 @@ func writeEvent(mem api.Memory, out, nev, sub uint32, errno Errno, tag uint8, fl
 	return nev + 1
 }
 
-func isCancel(f file) bool {
-	_, ok := f.(*cancelFile)
+func isVirtual(f File) bool {
+	_, ok := f.(VirtualFile)
 	return ok
 }
 
 // ppoll waits, restarting after EINTR with the time that is left.
-func (in *instance) ppoll(fds []unix.PollFd, timeout time.Duration) Errno {
+func (c *Context) ppoll(fds []unix.PollFd, timeout time.Duration) Errno {
 	start := time.Now()
 	for {
 		var ts *unix.Timespec
@@ -396,7 +399,7 @@ func (in *instance) ppoll(fds []unix.PollFd, timeout time.Duration) Errno {
 			continue
 		}
 		if err != nil {
-			return errnoOf(err)
+			return ErrnoOf(err)
 		}
 		return ESUCCESS
 	}

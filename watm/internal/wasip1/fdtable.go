@@ -1,36 +1,48 @@
-package watm
+package wasip1
 
 import "sync"
 
 // WASI filetype values reported by fd_fdstat_get.
 const (
 	filetypeUnknown      uint8 = 0
-	filetypeCharDevice   uint8 = 2
+	FiletypeCharDevice   uint8 = 2
 	filetypeDirectory    uint8 = 3
 	filetypeRegularFile  uint8 = 4
-	filetypeSocketStream uint8 = 6
+	FiletypeSocketStream uint8 = 6
 )
 
 // WASI fdflags.
 const fdflagNonblock uint16 = 4
 
-// file is one entry of an instance's fd table: a socket, the config file,
-// the module's stdout or stderr, or (v1) the /conf directory.
-type file interface {
-	filetype() uint8
-	// read and write move bytes for fd_read and fd_write. With nonblock they
+// File is one entry of an instance's fd table: a socket, the config file,
+// the module's stdout or stderr, a directory (v1's /conf, the services), a
+// service, or WATER's cancel channel.
+type File interface {
+	// Filetype is the WASI filetype fd_fdstat_get reports.
+	Filetype() uint8
+	// Read and Write move bytes for fd_read and fd_write. With nonblock they
 	// return EAGAIN instead of waiting. A read of 0 bytes with ESUCCESS is EOF.
-	read(p []byte, nonblock bool) (int, Errno)
-	write(p []byte, nonblock bool) (int, Errno)
-	// pollfd returns the OS descriptor that poll(2) can wait on, or -1 for
-	// a file that is always ready (config, stdout).
-	pollfd() int
-	shutdown(how uint8) Errno
-	close() error
+	Read(p []byte, nonblock bool) (int, Errno)
+	Write(p []byte, nonblock bool) (int, Errno)
+	// Pollfd returns the OS descriptor that poll(2) can wait on, or -1 for
+	// a file that is always ready (config, stdout) or virtual.
+	Pollfd() int
+	// Shutdown is sock_shutdown: how is 1 (RD), 2 (WR) or 3.
+	Shutdown(how uint8) Errno
+	Close() error
+}
+
+// A VirtualFile is a descriptor with no kernel object behind it that host
+// code makes readable (WATER's cancel channel): Pollfd is -1, Readable
+// reports whether a read would not wait, and whoever makes it readable
+// calls the Context's Wake, so that a parked poll_oneoff looks again.
+type VirtualFile interface {
+	File
+	Readable() bool
 }
 
 type fdEntry struct {
-	f     file
+	f     File
 	flags uint16
 }
 
@@ -38,11 +50,11 @@ type fdEntry struct {
 // module that opens more than max descriptors gets EMFILE.
 type fdTable struct {
 	mu    sync.Mutex
-	files []fdEntry // index is the fd; a nil file is a free slot
+	files []fdEntry // index is the fd; a nil File is a free slot
 	max   int
 }
 
-func (t *fdTable) insert(f file) (int32, Errno) {
+func (t *fdTable) insert(f File) (int32, Errno) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for fd := 3; fd < len(t.files); fd++ { // 0-2 are stdio
@@ -62,7 +74,7 @@ func (t *fdTable) insert(f file) (int32, Errno) {
 }
 
 // setStdio installs fd 0, 1 or 2.
-func (t *fdTable) setStdio(fd int, f file) {
+func (t *fdTable) setStdio(fd int, f File) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for len(t.files) <= fd {
@@ -71,7 +83,7 @@ func (t *fdTable) setStdio(fd int, f file) {
 	t.files[fd] = fdEntry{f: f}
 }
 
-func (t *fdTable) get(fd int32) (file, uint16, Errno) {
+func (t *fdTable) get(fd int32) (File, uint16, Errno) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if fd < 0 || int(fd) >= len(t.files) || t.files[fd].f == nil {
@@ -91,8 +103,8 @@ func (t *fdTable) setFlags(fd int32, flags uint16) Errno {
 	return ESUCCESS
 }
 
-// remove takes fd out of the table and returns its file for closing.
-func (t *fdTable) remove(fd int32) (file, Errno) {
+// remove takes fd out of the table and returns its File for closing.
+func (t *fdTable) remove(fd int32) (File, Errno) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	if fd < 0 || int(fd) >= len(t.files) || t.files[fd].f == nil {
@@ -111,7 +123,7 @@ func (t *fdTable) closeAll() {
 	t.mu.Unlock()
 	for _, e := range files {
 		if e.f != nil {
-			_ = e.f.close()
+			_ = e.f.Close()
 		}
 	}
 }
@@ -128,7 +140,7 @@ func (t *fdTable) abort() {
 }
 
 // removeFile takes f out of the table without closing it.
-func (t *fdTable) removeFile(f file) {
+func (t *fdTable) removeFile(f File) {
 	t.mu.Lock()
 	defer t.mu.Unlock()
 	for fd, e := range t.files {
@@ -140,12 +152,12 @@ func (t *fdTable) removeFile(f file) {
 
 // peers returns the connection's own sockets in the table (plaintext,
 // dialed, accepted).
-func (t *fdTable) peers() []*sockFile {
+func (t *fdTable) peers() []*SockFile {
 	t.mu.Lock()
 	defer t.mu.Unlock()
-	var socks []*sockFile
+	var socks []*SockFile
 	for _, e := range t.files {
-		if f, ok := e.f.(*sockFile); ok && f.peer {
+		if f, ok := e.f.(*SockFile); ok && f.Peer {
 			socks = append(socks, f)
 		}
 	}

@@ -1,4 +1,4 @@
-package watm
+package wasip1
 
 import (
 	"sync"
@@ -25,7 +25,7 @@ const (
 // running only while the queue is not empty) has written them. A socket gets
 // one on its first short write; its chunks are freed as they are written.
 type writeQueue struct {
-	s      *sockFile
+	s      *SockFile
 	grace  time.Duration
 	wake   func()        // tells poll_oneoff that the queue emptied, failed or fell below the bound
 	full   *atomic.Int32 // the instance's count of queues at or over the bound
@@ -67,7 +67,7 @@ type queueChunk struct {
 	start, end int
 }
 
-func newWriteQueue(s *sockFile, grace time.Duration, wake func(), full *atomic.Int32, blocks *sync.Pool) *writeQueue {
+func newWriteQueue(s *SockFile, grace time.Duration, wake func(), full *atomic.Int32, blocks *sync.Pool) *writeQueue {
 	q := &writeQueue{s: s, grace: grace, wake: wake, full: full, blocks: blocks}
 	q.cond.L = &q.mu
 	return q
@@ -347,7 +347,7 @@ func (q *writeQueue) consumedLocked(n int) {
 // taken (written, or queued behind the kernel), or, for a module that
 // waits for writability, none with EAGAIN when the queue is full. It never
 // returns a short count.
-func (in *instance) writeWhole(s *sockFile, bufs [][]byte) (int, Errno) {
+func (c *Context) writeWhole(s *SockFile, bufs [][]byte) (int, Errno) {
 	s.writableReported = false
 	total := 0
 	for _, b := range bufs {
@@ -361,12 +361,12 @@ func (in *instance) writeWhole(s *sockFile, bufs [][]byte) (int, Errno) {
 			return 0, EPIPE
 		}
 		if !q.empty() {
-			return in.queueWrite(s, bufs, total)
+			return c.queueWrite(s, bufs, total)
 		}
 	}
 	n, e := s.writev(bufs, true)
 	switch {
-	case e == EAGAIN && in.pollsWrite:
+	case e == EAGAIN && c.pollsWrite:
 		return 0, EAGAIN
 	case e == EAGAIN:
 		n = 0
@@ -376,21 +376,21 @@ func (in *instance) writeWhole(s *sockFile, bufs [][]byte) (int, Errno) {
 	if n == total {
 		return n, ESUCCESS
 	}
-	return in.queueWrite(s, skip(bufs, n), total)
+	return c.queueWrite(s, skip(bufs, n), total)
 }
 
 // queueWrite queues bufs (total bytes were asked for in this call).
-func (in *instance) queueWrite(s *sockFile, bufs [][]byte, total int) (int, Errno) {
+func (c *Context) queueWrite(s *SockFile, bufs [][]byte, total int) (int, Errno) {
 	if s.wq == nil {
-		s.wq = newWriteQueue(s, in.m.rt.cfg.grace, in.wakePoll, &in.fullQueues, &in.m.rt.queueBlocks)
-		in.queues = append(in.queues, s.wq)
+		s.wq = newWriteQueue(s, c.host.grace, c.wakePoll, &c.fullQueues, &c.host.blocks)
+		c.queues = append(c.queues, s.wq)
 	}
 	n := 0
 	for _, b := range bufs {
 		n += len(b)
 	}
-	in.behaviour.shortWrites.Add(1)
-	if n < total || !in.pollsWrite {
+	c.Counters.ShortWrites.Add(1)
+	if n < total || !c.pollsWrite {
 		// Part was written (it cannot be taken back) or the module never
 		// waits for writability: take the rest. What it reads next is held
 		// back while the queue is full (throttled), so this grows past the
@@ -401,7 +401,7 @@ func (in *instance) queueWrite(s *sockFile, bufs [][]byte, total int) (int, Errn
 		return total, ESUCCESS
 	}
 	if !s.wq.tryAppend(bufs, n) {
-		in.behaviour.shortWrites.Add(^uint64(0))
+		c.Counters.ShortWrites.Add(^uint64(0))
 		return 0, EAGAIN
 	}
 	return total, ESUCCESS
@@ -425,7 +425,7 @@ func skip(bufs [][]byte, n int) [][]byte {
 // writev writes bufs with one writev(2), waiting for writability unless
 // nonblock; one buffer (what most modules pass) with write(2), which
 // builds no iovec array on the heap.
-func (s *sockFile) writev(bufs [][]byte, nonblock bool) (int, Errno) {
+func (s *SockFile) writev(bufs [][]byte, nonblock bool) (int, Errno) {
 	var n int
 	var errno Errno
 	err := s.rc.Write(func(fd uintptr) bool {
@@ -447,17 +447,17 @@ func (s *sockFile) writev(bufs [][]byte, nonblock bool) (int, Errno) {
 // wakePoll wakes a parked poll_oneoff: a queue emptied, failed or fell
 // below its bound (poll_oneoff waits for that while a write subscription's
 // socket has bytes queued or a read is throttled).
-func (in *instance) wakePoll() { signal(in.wake) }
+func (c *Context) wakePoll() { signal(c.wake) }
 
 // throttled reports whether reads from s are held back: a socket of the
 // instance other than s has a full write queue, so the module gets no more
 // input to put there until it drains. A full queue's own socket still
 // reads (its peer may wait for that before it reads again), unless another
 // queue is full too: what it reads would go there. The cancel channel is
-// never held back (it is no sockFile): a module must see it however full
+// never held back (it is no SockFile): a module must see it however full
 // its queues are.
-func (in *instance) throttled(s *sockFile) bool {
-	full := in.fullQueues.Load()
+func (c *Context) throttled(s *SockFile) bool {
+	full := c.fullQueues.Load()
 	if full == 0 {
 		return false
 	}

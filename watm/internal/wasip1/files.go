@@ -1,4 +1,4 @@
-package watm
+package wasip1
 
 import (
 	"bytes"
@@ -15,12 +15,12 @@ type memFile struct {
 	off  int64
 }
 
-func (f *memFile) filetype() uint8 { return filetypeRegularFile }
-func (f *memFile) pollfd() int     { return -1 }
+func (f *memFile) Filetype() uint8 { return filetypeRegularFile }
+func (f *memFile) Pollfd() int     { return -1 }
 func (f *memFile) size() uint64    { return uint64(len(f.data)) }
-func (f *memFile) close() error    { return nil }
+func (f *memFile) Close() error    { return nil }
 
-func (f *memFile) read(p []byte, _ bool) (int, Errno) {
+func (f *memFile) Read(p []byte, _ bool) (int, Errno) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	n := f.readAt(p, f.off)
@@ -35,8 +35,8 @@ func (f *memFile) readAt(p []byte, off int64) int {
 	return copy(p, f.data[off:])
 }
 
-func (f *memFile) write([]byte, bool) (int, Errno) { return 0, EBADF }
-func (f *memFile) shutdown(uint8) Errno            { return ENOTSOCK }
+func (f *memFile) Write([]byte, bool) (int, Errno) { return 0, EBADF }
+func (f *memFile) Shutdown(uint8) Errno            { return ENOTSOCK }
 
 func (f *memFile) seek(off int64, whence uint8) (uint64, Errno) {
 	f.mu.Lock()
@@ -58,30 +58,45 @@ func (f *memFile) seek(off int64, whence uint8) (uint64, Errno) {
 	return uint64(f.off), ESUCCESS
 }
 
-// dirFile is a preopened read-only directory holding named in-memory files
+// DirFile is a preopened read-only directory holding named in-memory files
 // (v1's /conf with watm.cfg) or services, each open of which is a new file
-// (/water with secretbox, see hostbox.go). These are the only directories a
-// module ever sees.
-type dirFile struct {
+// (watm's /water with secretbox and curve25519). These are the only
+// directories a module ever sees.
+type DirFile struct {
 	name     string
 	entries  map[string][]byte
-	services map[string]func() file
+	services map[string]func() File
 }
 
-func (d *dirFile) filetype() uint8                 { return filetypeDirectory }
-func (d *dirFile) pollfd() int                     { return -1 }
-func (d *dirFile) read([]byte, bool) (int, Errno)  { return 0, EISDIR }
-func (d *dirFile) write([]byte, bool) (int, Errno) { return 0, EISDIR }
-func (d *dirFile) shutdown(uint8) Errno            { return ENOTSOCK }
-func (d *dirFile) close() error                    { return nil }
+// NewDir returns the directory name holding no file; services, if any,
+// are opened by name (path_open), each open a new File.
+func NewDir(name string, services map[string]func() File) *DirFile {
+	return &DirFile{name: name, entries: map[string][]byte{}, services: services}
+}
+
+// Name is the directory's name, e.g. "/conf".
+func (d *DirFile) Name() string { return d.name }
+
+// SetFile puts a read-only file named name holding data in d.
+func (d *DirFile) SetFile(name string, data []byte) { d.entries[name] = data }
+
+// NewMemFile returns a read-only file holding data (v0's pull_config).
+func NewMemFile(data []byte) File { return &memFile{data: data} }
+
+func (d *DirFile) Filetype() uint8                 { return filetypeDirectory }
+func (d *DirFile) Pollfd() int                     { return -1 }
+func (d *DirFile) Read([]byte, bool) (int, Errno)  { return 0, EISDIR }
+func (d *DirFile) Write([]byte, bool) (int, Errno) { return 0, EISDIR }
+func (d *DirFile) Shutdown(uint8) Errno            { return ENOTSOCK }
+func (d *DirFile) Close() error                    { return nil }
 
 // service returns the constructor of the service at path, if there is one.
-func (d *dirFile) service(path string) (func() file, bool) {
+func (d *DirFile) service(path string) (func() File, bool) {
 	open, ok := d.services[strings.TrimPrefix(path, "./")]
 	return open, ok
 }
 
-func (d *dirFile) lookup(path string) ([]byte, Errno) {
+func (d *DirFile) lookup(path string) ([]byte, Errno) {
 	path = strings.TrimPrefix(path, "./")
 	data, ok := d.entries[path]
 	if !ok {
@@ -93,19 +108,19 @@ func (d *dirFile) lookup(path string) ([]byte, Errno) {
 // stdinFile is fd 0: always at EOF.
 type stdinFile struct{}
 
-func (stdinFile) filetype() uint8                 { return filetypeCharDevice }
-func (stdinFile) pollfd() int                     { return -1 }
-func (stdinFile) read([]byte, bool) (int, Errno)  { return 0, ESUCCESS }
-func (stdinFile) write([]byte, bool) (int, Errno) { return 0, EBADF }
-func (stdinFile) shutdown(uint8) Errno            { return ENOTSOCK }
-func (stdinFile) close() error                    { return nil }
+func (stdinFile) Filetype() uint8                 { return FiletypeCharDevice }
+func (stdinFile) Pollfd() int                     { return -1 }
+func (stdinFile) Read([]byte, bool) (int, Errno)  { return 0, ESUCCESS }
+func (stdinFile) Write([]byte, bool) (int, Errno) { return 0, EBADF }
+func (stdinFile) Shutdown(uint8) Errno            { return ENOTSOCK }
+func (stdinFile) Close() error                    { return nil }
 
 // logFile is fd 1 or 2: lines go to the host's logger, never to the
 // process's stdout (which tor reads as the PT protocol). A module that
 // writes a flood is rate limited: past the budget, lines are counted and
 // dropped, and the count is logged when the budget refills.
 type logFile struct {
-	in      *instance // its logger is the connection's
+	c       *Context // its logger is the connection's
 	stream  string
 	mu      sync.Mutex
 	line    []byte
@@ -124,16 +139,16 @@ const (
 	logLineLength = 512 // longer lines are cut
 )
 
-func newLogFile(in *instance, stream string) *logFile {
-	return &logFile{in: in, stream: stream, tokens: logBurst, last: time.Now()}
+func newLogFile(c *Context, stream string) *logFile {
+	return &logFile{c: c, stream: stream, tokens: logBurst, last: time.Now()}
 }
 
-func (f *logFile) filetype() uint8                { return filetypeCharDevice }
-func (f *logFile) pollfd() int                    { return -1 }
-func (f *logFile) read([]byte, bool) (int, Errno) { return 0, EBADF }
-func (f *logFile) shutdown(uint8) Errno           { return ENOTSOCK }
+func (f *logFile) Filetype() uint8                { return FiletypeCharDevice }
+func (f *logFile) Pollfd() int                    { return -1 }
+func (f *logFile) Read([]byte, bool) (int, Errno) { return 0, EBADF }
+func (f *logFile) Shutdown(uint8) Errno           { return ENOTSOCK }
 
-func (f *logFile) write(p []byte, _ bool) (int, Errno) {
+func (f *logFile) Write(p []byte, _ bool) (int, Errno) {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	rest := p
@@ -170,14 +185,14 @@ func (f *logFile) emitLocked() {
 	}
 	f.tokens--
 	if f.dropped > 0 {
-		f.in.logger.Warn("watm: module output rate limited", "stream", f.stream, "dropped_lines", f.dropped)
+		f.c.Logger().Warn("watm: module output rate limited", "stream", f.stream, "dropped_lines", f.dropped)
 		f.dropped = 0
 	}
-	f.in.logger.Info("watm: module "+f.stream, "line", string(f.line))
+	f.c.Logger().Info("watm: module "+f.stream, "line", string(f.line))
 	f.line = f.line[:0]
 }
 
-func (f *logFile) close() error {
+func (f *logFile) Close() error {
 	f.mu.Lock()
 	defer f.mu.Unlock()
 	if len(f.line) > 0 {

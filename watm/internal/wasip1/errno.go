@@ -1,4 +1,4 @@
-package watm
+package wasip1
 
 import (
 	"context"
@@ -6,15 +6,16 @@ import (
 	"io"
 	"net"
 	"os"
+	"strconv"
 	"syscall"
 
 	"github.com/water-pt/water-pt/watm/internal/spec"
 )
 
-// Errno is a WASI preview-1 error number. Host functions work with Errno and
-// it becomes an ABI value only at the boundary, where it is returned to the
-// module as a u16 (WASI functions) or as a negative i32 (host_dial and
-// friends).
+// Errno is a WASI preview-1 error number, valued as in spec. Host
+// functions work with Errno; it becomes an ABI value only at the boundary,
+// where it is returned to the module as a u16 (WASI functions, ABI) or as
+// a negative i32 (host_dial and friends, NegABI).
 type Errno uint16
 
 // The WASI preview-1 errno values the host returns (spec has them all).
@@ -24,6 +25,7 @@ const (
 	EADDRINUSE   Errno = spec.EADDRINUSE
 	EAGAIN       Errno = spec.EAGAIN
 	EBADF        Errno = spec.EBADF
+	EBUSY        Errno = spec.EBUSY
 	ECANCELED    Errno = spec.ECANCELED
 	ECONNABORTED Errno = spec.ECONNABORTED
 	ECONNREFUSED Errno = spec.ECONNREFUSED
@@ -58,36 +60,22 @@ func (e Errno) String() string {
 	if name, ok := spec.ErrnoName(uint16(e)); ok {
 		return name
 	}
-	return "errno(" + itoa(int(e)) + ")"
+	return "errno(" + strconv.Itoa(int(e)) + ")"
 }
 
 // Error makes Errno an error: "errno 21 (EFAULT)".
-func (e Errno) Error() string { return "errno " + itoa(int(e)) + " (" + e.String() + ")" }
+func (e Errno) Error() string { return "errno " + strconv.Itoa(int(e)) + " (" + e.String() + ")" }
 
-func itoa(v int) string {
-	if v == 0 {
-		return "0"
-	}
-	neg := v < 0
-	if neg {
-		v = -v
-	}
-	var b [20]byte
-	i := len(b)
-	for v > 0 {
-		i--
-		b[i] = byte('0' + v%10)
-		v /= 10
-	}
-	if neg {
-		i--
-		b[i] = '-'
-	}
-	return string(b[i:])
-}
+// ABI is e as a WASI function returns it (errno, a u16 in an i32).
+func (e Errno) ABI() uint64 { return uint64(e) }
 
-// errnoOf maps a host error (from the OS or the net package) to a WASI errno.
-func errnoOf(err error) Errno {
+// NegABI is e as the WATER imports that return a descriptor return a
+// failure: the negative errno, in an i32.
+func (e Errno) NegABI() int32 { return -int32(e) }
+
+// ErrnoOf maps a host error (from the OS or the net package) to a WASI
+// errno.
+func ErrnoOf(err error) Errno {
 	if err == nil {
 		return ESUCCESS
 	}
@@ -117,7 +105,6 @@ func errnoOf(err error) Errno {
 	}
 	return EIO
 }
-
 func errnoFromSyscall(e syscall.Errno) Errno {
 	switch e {
 	case 0:

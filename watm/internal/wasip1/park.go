@@ -1,10 +1,11 @@
-package watm
+package wasip1
 
 import (
 	"os"
 	"sync"
 	"syscall"
 
+	"github.com/water-pt/water-pt/watm/internal/epoll"
 	"golang.org/x/sys/unix"
 )
 
@@ -31,7 +32,7 @@ type readyWatch struct {
 }
 
 func newReadyWatch() (*readyWatch, error) {
-	ep, rc, err := newNetpolledEpoll("watm-ready")
+	ep, rc, err := epoll.NewNetpolled("watm-ready")
 	if err != nil {
 		return nil, err
 	}
@@ -50,11 +51,11 @@ func (w *readyWatch) close() {
 // arm registers (or re-arms) f for events, one-shot: when f becomes ready
 // wake is signalled. It reports false if f cannot be watched (closed): the
 // caller must not park on it.
-func (w *readyWatch) arm(f *sockFile, events uint32, wake chan struct{}) bool {
+func (w *readyWatch) arm(f *SockFile, events uint32, wake chan struct{}) bool {
 	events |= unix.EPOLLONESHOT
 	if id := f.readyID.Load(); id != 0 {
-		ev := epollData(events, id)
-		return epollCtl(w.rc, unix.EPOLL_CTL_MOD, f, &ev) == nil
+		ev := epoll.Data(events, id)
+		return epoll.Ctl(w.rc, unix.EPOLL_CTL_MOD, f.rc, &ev) == nil
 	}
 	w.mu.Lock()
 	w.next++
@@ -63,8 +64,8 @@ func (w *readyWatch) arm(f *sockFile, events uint32, wake chan struct{}) bool {
 	w.mu.Unlock()
 	f.readies = w
 	f.readyID.Store(id)
-	ev := epollData(events, id)
-	if err := epollCtl(w.rc, unix.EPOLL_CTL_ADD, f, &ev); err != nil {
+	ev := epoll.Data(events, id)
+	if err := epoll.Ctl(w.rc, unix.EPOLL_CTL_ADD, f.rc, &ev); err != nil {
 		w.remove(f)
 		return false
 	}
@@ -72,7 +73,7 @@ func (w *readyWatch) arm(f *sockFile, events uint32, wake chan struct{}) bool {
 }
 
 // remove deregisters f, before f's descriptor is closed.
-func (w *readyWatch) remove(f *sockFile) {
+func (w *readyWatch) remove(f *SockFile) {
 	id := f.readyID.Swap(0)
 	if id == 0 {
 		return
@@ -80,7 +81,7 @@ func (w *readyWatch) remove(f *sockFile) {
 	w.mu.Lock()
 	delete(w.regs, id)
 	w.mu.Unlock()
-	_ = epollCtl(w.rc, unix.EPOLL_CTL_DEL, f, nil)
+	_ = epoll.Ctl(w.rc, unix.EPOLL_CTL_DEL, f.rc, nil)
 }
 
 // registered returns the number of sockets registered.
@@ -95,13 +96,13 @@ func (w *readyWatch) routineWatch() {
 	defer w.wg.Done()
 	events := make([]unix.EpollEvent, 128)
 	for {
-		n, err := epollWait(w.rc, events)
+		n, err := epoll.Wait(w.rc, events)
 		if err != nil {
 			return // closed
 		}
 		w.mu.Lock()
 		for _, ev := range events[:n] {
-			if wake := w.regs[regID(ev)]; wake != nil {
+			if wake := w.regs[epoll.ID(ev)]; wake != nil {
 				signal(wake)
 			}
 		}

@@ -1,4 +1,4 @@
-package watm
+package wasip1
 
 import (
 	"errors"
@@ -14,11 +14,11 @@ import (
 	"golang.org/x/sys/unix"
 )
 
-// sockFile is a stream socket in a module's fd table. Reads and writes go
+// SockFile is a stream socket in a module's fd table. Reads and writes go
 // straight between the OS descriptor and the module's linear memory through
 // the descriptor's RawConn, so the Go netpoller still owns the descriptor and
 // a concurrent Close is safe.
-type sockFile struct {
+type SockFile struct {
 	conn   io.Closer // the owner of the descriptor
 	rc     syscall.RawConn
 	osfd   int
@@ -31,15 +31,14 @@ type sockFile struct {
 	// writableReported: poll_oneoff reported the socket writable and no
 	// fd_write was made on it since.
 	writableReported bool
-	// peer: one of the connection's own sockets (plaintext, dialed,
-	// accepted), which the runtime's hang-up watch follows.
-	peer    bool
-	hangups *hangupWatch
-	watchID atomic.Uint64 // registration in hangups, 0 for none
-	eof     atomic.Bool   // the module has read end of file
-	// moved is the watching session's progress counter, nil until the
-	// hang-up watch follows the socket.
-	moved atomic.Pointer[atomic.Uint64]
+	// Peer: one of the connection's own sockets (plaintext, dialed,
+	// accepted), which WATER's hang-up watch follows (Watch).
+	Peer bool
+	eof  atomic.Bool // the module has read end of file
+	// moved is the watching session's progress counter and unwatchFn what
+	// lets go of the socket, nil until a watch follows it (Watch).
+	moved     atomic.Pointer[atomic.Uint64]
+	unwatchFn atomic.Pointer[func()]
 	// readies holds the socket's registration (readyID, 0 for none) while
 	// a parked poll_oneoff has waited on it; parkEvents is poll's scratch.
 	readies    *readyWatch
@@ -47,10 +46,10 @@ type sockFile struct {
 	parkEvents uint32
 }
 
-// newSockFile wraps any net.Conn. A conn with an OS descriptor (TCP, Unix,
+// NewSockFile wraps any net.Conn. A conn with an OS descriptor (TCP, Unix,
 // anything implementing syscall.Conn) is used directly; any other conn is
-// bridged through a socketpair by two copy goroutines that the file owns.
-func newSockFile(c net.Conn) (*sockFile, error) {
+// bridged through a socketpair by two copy goroutines that the File owns.
+func NewSockFile(c net.Conn) (*SockFile, error) {
 	if sc, ok := c.(syscall.Conn); ok {
 		if rc, err := sc.SyscallConn(); err == nil {
 			return newRawSockFile(c, rc)
@@ -59,18 +58,18 @@ func newSockFile(c net.Conn) (*sockFile, error) {
 	return newBridgedSockFile(c)
 }
 
-func newRawSockFile(owner io.Closer, rc syscall.RawConn) (*sockFile, error) {
-	s := &sockFile{conn: owner, rc: rc, osfd: -1}
+func newRawSockFile(owner io.Closer, rc syscall.RawConn) (*SockFile, error) {
+	s := &SockFile{conn: owner, rc: rc, osfd: -1}
 	if err := rc.Control(func(fd uintptr) { s.osfd = int(fd) }); err != nil {
 		return nil, fmt.Errorf("watm: socket descriptor: %w", err)
 	}
 	return s, nil
 }
 
-func (s *sockFile) filetype() uint8 { return filetypeSocketStream }
-func (s *sockFile) pollfd() int     { return s.osfd }
+func (s *SockFile) Filetype() uint8 { return FiletypeSocketStream }
+func (s *SockFile) Pollfd() int     { return s.osfd }
 
-func (s *sockFile) read(p []byte, nonblock bool) (int, Errno) {
+func (s *SockFile) Read(p []byte, nonblock bool) (int, Errno) {
 	var n int
 	var errno Errno
 	err := s.rc.Read(func(fd uintptr) bool {
@@ -100,16 +99,16 @@ func (s *sockFile) read(p []byte, nonblock bool) (int, Errno) {
 
 // unwatch deregisters the socket from the hang-up and ready watches
 // before its descriptor is closed or given back.
-func (s *sockFile) unwatch() {
-	if s.watchID.Load() != 0 {
-		s.hangups.remove(s)
+func (s *SockFile) unwatch() {
+	if fn := s.unwatchFn.Swap(nil); fn != nil {
+		(*fn)()
 	}
 	if s.readyID.Load() != 0 {
 		s.readies.remove(s)
 	}
 }
 
-func (s *sockFile) write(p []byte, nonblock bool) (int, Errno) {
+func (s *SockFile) Write(p []byte, nonblock bool) (int, Errno) {
 	var n int
 	var errno Errno
 	err := s.rc.Write(func(fd uintptr) bool {
@@ -129,7 +128,7 @@ func (s *sockFile) write(p []byte, nonblock bool) (int, Errno) {
 
 // written is the result of a write through s's RawConn: a closed conn's
 // errno, or the count, counted as progress for the hang-up watch.
-func (s *sockFile) written(n int, errno Errno, err error) (int, Errno) {
+func (s *SockFile) written(n int, errno Errno, err error) (int, Errno) {
 	if err != nil {
 		return 0, closedErrno(err)
 	}
@@ -139,8 +138,25 @@ func (s *sockFile) written(n int, errno Errno, err error) (int, Errno) {
 	return n, errno
 }
 
+// Watch lets a watch outside the fd table (WATER's hang-up watch) follow
+// s: every byte moved through s adds to moved, and unwatch runs once,
+// before s's descriptor is closed or given back (Detach).
+func (s *SockFile) Watch(moved *atomic.Uint64, unwatch func()) {
+	s.moved.Store(moved)
+	s.unwatchFn.Store(&unwatch)
+}
+
+// Unwatch runs the unwatch that Watch was given, if it has not run yet.
+func (s *SockFile) Unwatch() { s.unwatch() }
+
+// EOF reports whether the module has read the end of file.
+func (s *SockFile) EOF() bool { return s.eof.Load() }
+
+// RawConn is the descriptor's RawConn (for epoll registrations).
+func (s *SockFile) RawConn() syscall.RawConn { return s.rc }
+
 // progressed counts bytes moved through s for the hang-up watch.
-func (s *sockFile) progressed() {
+func (s *SockFile) progressed() {
 	if m := s.moved.Load(); m != nil {
 		m.Add(1)
 	}
@@ -148,7 +164,7 @@ func (s *sockFile) progressed() {
 
 func fixN(n int, err error) (int, Errno) {
 	if err != nil {
-		return 0, errnoOf(err)
+		return 0, ErrnoOf(err)
 	}
 	if n < 0 {
 		return 0, EIO
@@ -161,11 +177,11 @@ func closedErrno(err error) Errno {
 	if errors.Is(err, net.ErrClosed) || errors.Is(err, os.ErrClosed) {
 		return EBADF
 	}
-	return errnoOf(err)
+	return ErrnoOf(err)
 }
 
 // shutdown implements sock_shutdown: how is WASI's sdflags (1 RD, 2 WR).
-func (s *sockFile) shutdown(how uint8) Errno {
+func (s *SockFile) Shutdown(how uint8) Errno {
 	if how == 2 && s.wq != nil && s.wq.shutdownWhenDrained() {
 		return ESUCCESS // the flusher shuts down after the last queued byte
 	}
@@ -186,7 +202,7 @@ func (s *sockFile) shutdown(how uint8) Errno {
 	var errno Errno
 	err := s.rc.Control(func(fd uintptr) {
 		if e := unix.Shutdown(int(fd), mode); e != nil {
-			errno = errnoOf(e)
+			errno = ErrnoOf(e)
 		}
 	})
 	if err != nil {
@@ -195,7 +211,7 @@ func (s *sockFile) shutdown(how uint8) Errno {
 	return errno
 }
 
-func (s *sockFile) close() error {
+func (s *SockFile) Close() error {
 	s.once.Do(func() {
 		s.unwatch()
 		closeFn := func() error {
@@ -214,9 +230,9 @@ func (s *sockFile) close() error {
 	return s.cerr
 }
 
-// socketPair returns two connected, non-blocking Unix stream sockets as
+// SocketPair returns two connected, non-blocking Unix stream sockets as
 // *os.File (registered with the netpoller).
-func socketPair() (a, b *os.File, err error) {
+func SocketPair() (a, b *os.File, err error) {
 	fds, err := unix.Socketpair(unix.AF_UNIX, unix.SOCK_STREAM|unix.SOCK_NONBLOCK|unix.SOCK_CLOEXEC, 0)
 	if err != nil {
 		return nil, nil, fmt.Errorf("watm: socketpair: %w", err)
@@ -224,8 +240,8 @@ func socketPair() (a, b *os.File, err error) {
 	return os.NewFile(uintptr(fds[0]), "watm-pair"), os.NewFile(uintptr(fds[1]), "watm-pair"), nil
 }
 
-// fileSock puts one end of a socketpair in the fd table.
-func fileSock(f *os.File) (*sockFile, error) {
+// FileSock puts one end of a socketpair in the fd table.
+func FileSock(f *os.File) (*SockFile, error) {
 	rc, err := f.SyscallConn()
 	if err != nil {
 		f.Close()
@@ -238,8 +254,8 @@ func fileSock(f *os.File) (*sockFile, error) {
 	return s, err
 }
 
-// fileConn turns one end of a socketpair into a net.Conn for the host side.
-func fileConn(f *os.File) (net.Conn, error) {
+// FileConn turns one end of a socketpair into a net.Conn for the host side.
+func FileConn(f *os.File) (net.Conn, error) {
 	defer f.Close()
 	c, err := net.FileConn(f)
 	if err != nil {
@@ -256,17 +272,17 @@ type connBridge struct {
 	wg   sync.WaitGroup
 }
 
-func newBridgedSockFile(c net.Conn) (*sockFile, error) {
-	a, b, err := socketPair()
+func newBridgedSockFile(c net.Conn) (*SockFile, error) {
+	a, b, err := SocketPair()
 	if err != nil {
 		return nil, err
 	}
-	host, err := fileConn(a)
+	host, err := FileConn(a)
 	if err != nil {
 		b.Close()
 		return nil, err
 	}
-	s, err := fileSock(b)
+	s, err := FileSock(b)
 	if err != nil {
 		host.Close()
 		return nil, err
@@ -298,7 +314,7 @@ func (br *connBridge) close() {
 }
 
 // abort wakes a blocked read or write: its deadline is put in the past.
-func (s *sockFile) abort() {
+func (s *SockFile) abort() {
 	if s.wq != nil {
 		s.wq.abortWaiters()
 	}
@@ -307,11 +323,11 @@ func (s *sockFile) abort() {
 	}
 }
 
-// detach removes the socket from the instance without closing the conn
+// Detach removes the socket from the instance without closing the conn
 // it wraps: a failed connection set-up gives the caller back its own conn
 // (for example to send a SOCKS error reply on it). A bridged conn cannot be
 // given back, as the bridge may have read from it: it is closed.
-func (s *sockFile) detach() {
+func (s *SockFile) Detach() {
 	s.once.Do(func() {
 		s.unwatch()
 		if s.bridge != nil {
