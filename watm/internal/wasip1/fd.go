@@ -112,6 +112,16 @@ func (c *Context) writev(mem api.Memory, fd int32, iovs, n, resultPtr uint32) Er
 	return ESUCCESS
 }
 
+// resultFD returns fd's entry for a function that writes size bytes at
+// resultPtr: EFAULT for a result outside memory comes before EBADF, as
+// everywhere in this package.
+func (c *Context) resultFD(mem api.Memory, fd int32, resultPtr, size uint32) (File, uint16, Errno) {
+	if !inRange(mem, resultPtr, size) {
+		return nil, 0, EFAULT
+	}
+	return c.fds.get(fd)
+}
+
 // iov moves bytes between fd and the module's iovecs with op (read or
 // write), then stores the count at resultPtr. Only the first non-empty
 // iovec may wait (in blocking mode); the rest take what is ready.
@@ -178,10 +188,7 @@ var fdFdstatGet = wasiFunc("fd_fdstat_get", fdFdstatGetFn, Params(i32, i32), "fd
 
 func fdFdstatGetFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, resultPtr := int32(stack[0]), uint32(stack[1])
-	if !inRange(mem, resultPtr, 24) {
-		return EFAULT
-	}
-	f, flags, e := c.fds.get(fd)
+	f, flags, e := c.resultFD(mem, fd, resultPtr, 24)
 	if e != ESUCCESS {
 		return e
 	}
@@ -214,10 +221,7 @@ var fdFilestatGet = wasiFunc("fd_filestat_get", fdFilestatGetFn, Params(i32, i32
 
 func fdFilestatGetFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, resultPtr := int32(stack[0]), uint32(stack[1])
-	if !inRange(mem, resultPtr, 64) {
-		return EFAULT
-	}
-	f, _, e := c.fds.get(fd)
+	f, _, e := c.resultFD(mem, fd, resultPtr, 64)
 	if e != ESUCCESS {
 		return e
 	}

@@ -87,10 +87,7 @@ var sockAccept = wasiFunc("sock_accept", sockAcceptFn, Params(i32, i32, i32), "f
 
 func sockAcceptFn(c *Context, mem api.Memory, stack []uint64) Errno {
 	fd, resultPtr := int32(stack[0]), uint32(stack[2])
-	if !inRange(mem, resultPtr, 4) {
-		return EFAULT
-	}
-	f, _, e := c.fds.get(fd)
+	f, _, e := c.resultFD(mem, fd, resultPtr, 4)
 	if e != ESUCCESS {
 		return e
 	}
