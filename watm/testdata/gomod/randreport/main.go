@@ -9,9 +9,10 @@
 //
 // rand: four math/rand/v2 Uint64s (the runtime's chacha8 generator);
 // map: the iteration order of a map made now (the generator, and the new
-// map's hash seed); initmap: the iteration order of a map made during
+// map's hash seed); initmap: four iteration orders of a map made during
 // init (its seed was fixed then; iteration still starts at a random
-// place); select: 64 choices of a select with two ready cases (the
+// place, one of only 128 for this map, so one order alone would match
+// across two reseeded clones one time in 128); select: 64 choices of a select with two ready cases (the
 // runtime's cheaprand); crypto: 16 bytes of crypto/rand (random_get).
 // Bytes then pass unchanged both ways.
 package main
@@ -36,7 +37,7 @@ func init() {
 			return network, nil
 		}
 		_, err := fmt.Fprintf(network, "rand=%s map=%s initmap=%s select=%s crypto=%s\n",
-			randHex(), order(numbers()), order(initMap), selects(), cryptoHex())
+			randHex(), order(numbers()), initOrders(), selects(), cryptoHex())
 		return network, err
 	}))
 }
@@ -55,6 +56,15 @@ func order(m map[int]bool) string {
 		b = append(b, byte(k))
 	}
 	return hex.EncodeToString(b)
+}
+
+// initOrders is four successive iteration orders of initMap.
+func initOrders() string {
+	var s string
+	for range 4 {
+		s += order(initMap)
+	}
+	return s
 }
 
 func randHex() string {
