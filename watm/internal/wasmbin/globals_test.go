@@ -94,6 +94,10 @@ func TestExportGlobalsRefuses(t *testing.T) {
 		{"imported global", "0061736d01000000020a0103656e760167037f0007050101780300", "g:", "imports a global"},
 		{"no exports", "0061736d01000000", "g:", "no export section"},
 		{"bad magic", "0061736e01000000", "g:", "magic"},
+		// An export section with one export (name "", kind 0x30, index
+		// 0x30) and four bytes after it: appending exports after those
+		// made a section that does not parse (found by FuzzExportGlobals).
+		{"bytes after the last export", "0061736d0100000007080100303030303030", "g:", "4 bytes after its last export"},
 	}
 	for _, c := range cases {
 		if _, _, err := ExportGlobals(mustHex(c.wasm), c.prefix); err == nil || !strings.Contains(err.Error(), c.err) {

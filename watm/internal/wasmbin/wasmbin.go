@@ -7,7 +7,10 @@
 // an error, never panics, on any input (the fuzz tests check that).
 package wasmbin
 
-import "errors"
+import (
+	"errors"
+	"fmt"
+)
 
 // Section ids used here.
 const (
@@ -91,6 +94,11 @@ func parseExportSection(b []byte) (map[string]byte, error) {
 		}
 		b = b[n:]
 		out[name] = kind
+	}
+	if len(b) > 0 {
+		// A rewrite appends after the last export: bytes past it would
+		// end up in the middle (and wazero refuses such a section anyway).
+		return nil, fmt.Errorf("export section has %d bytes after its last export", len(b))
 	}
 	return out, nil
 }
