@@ -98,7 +98,7 @@ func TestOutboundBindSource(t *testing.T) {
 		"TOR_PT_OUTBOUND_BIND_ADDRESS_V4="+ns.Bind4.String(),
 		"TOR_PT_OUTBOUND_BIND_ADDRESS_V6=["+ns.Bind6.String()+"]", // bracketed, as tor writes it
 	)
-	p := tortest.Start(t, bin, env)
+	p := tortest.Start(t, bin, env, wazeroCacheArgs(t)...)
 	ctx, cancel := context.WithTimeout(context.Background(), time.Minute)
 	methods, err := p.WaitDone(ctx)
 	cancel()

@@ -35,15 +35,15 @@ func TestRelay(t *testing.T) {
 			ctx, cancel := context.WithTimeout(context.Background(), 3*time.Minute)
 			defer cancel()
 			backend := startCheckingBackend(t, n)
-			server := tortest.Start(t, bin, standaloneEnv(t), "server", "-listen", "127.0.0.1:0",
-				"-forward", backend.addr(), "-options", "watm=reverse")
+			server := tortest.Start(t, bin, standaloneEnv(t), append([]string{"server", "-listen", "127.0.0.1:0",
+				"-forward", backend.addr(), "-options", "watm=reverse"}, wazeroCacheArgs(t)...)...)
 			l, err := server.WaitLine(ctx, "water-pt server: listening on ")
 			if err != nil {
 				t.Fatal(err)
 			}
 			serverAddr := parseListenLine(t, l.Text, "water-pt server: listening on ", ", forwarding to "+backend.addr())
-			relay := tortest.Start(t, bin, standaloneEnv(t), "relay", "-listen", "127.0.0.1:0",
-				"-to", serverAddr, "-args", "watm="+tc.relayModule)
+			relay := tortest.Start(t, bin, standaloneEnv(t), append([]string{"relay", "-listen", "127.0.0.1:0",
+				"-to", serverAddr, "-args", "watm=" + tc.relayModule}, wazeroCacheArgs(t)...)...)
 			l, err = relay.WaitLine(ctx, "water-pt relay: listening on ")
 			if err != nil {
 				t.Fatal(err)

@@ -24,7 +24,7 @@ import (
 func newCatalog(t *testing.T) *catalog.Catalog {
 	t.Helper()
 	ctx := context.Background()
-	rt, err := watm.NewRuntime(ctx, watm.WithPoolSize(0))
+	rt, err := watm.NewRuntime(ctx, watm.WithCompilationCacheDir(cacheDir), watm.WithPoolSize(0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -13,9 +13,10 @@ import (
 
 // loadPlain starts a runtime and loads the shipped "plain" module, which
 // carries bytes unchanged: enough to show the roles without a peer that
-// speaks a protocol.
+// speaks a protocol. (WithTestCache is the tests' shared compilation
+// cache, main_test.go: a program leaves it out.)
 func loadPlain(ctx context.Context) (*watm.Runtime, *watm.Module) {
-	rt, err := watm.NewRuntime(ctx, watm.WithPoolSize(0))
+	rt, err := watm.NewRuntime(ctx, watm.WithTestCache(), watm.WithPoolSize(0))
 	if err != nil {
 		log.Fatal(err)
 	}

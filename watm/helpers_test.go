@@ -13,9 +13,11 @@ import (
 	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
+// newRuntime makes a Runtime with the tests' shared compilation cache
+// (main_test.go), closed when the test ends.
 func newRuntime(t testing.TB, opts ...watm.Option) *watm.Runtime {
 	t.Helper()
-	rt, err := watm.NewRuntime(context.Background(), opts...)
+	rt, err := watm.NewRuntime(context.Background(), append([]watm.Option{watm.WithTestCache()}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -31,7 +33,7 @@ func shipped(t testing.TB, rt *watm.Runtime, name string) *watm.Module {
 	if !ok {
 		t.Fatalf("no shipped module %q", name)
 	}
-	m, err := rt.LoadTrusted(context.Background(), b)
+	m, err := rt.LoadTrusted(watmtest.CompileContext(context.Background()), b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -45,7 +47,7 @@ func fixture(t testing.TB, rt *watm.Runtime, name string) (*watm.Module, error) 
 	if err != nil {
 		t.Fatal(err)
 	}
-	return rt.Load(context.Background(), b)
+	return rt.Load(watmtest.CompileContext(context.Background()), b)
 }
 
 // wrappedPair connects a client module's dialer to a server module's

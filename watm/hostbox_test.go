@@ -12,6 +12,7 @@ import (
 	"github.com/tetratelabs/wazero/api"
 	"github.com/water-pt/water-pt/watm/internal/wasip1"
 	"github.com/water-pt/water-pt/watm/modules"
+	"github.com/water-pt/water-pt/watm/watmtest"
 	"golang.org/x/crypto/nacl/secretbox"
 )
 
@@ -403,12 +404,12 @@ func TestServicesPreopenedForModulesThatCanOpenThem(t *testing.T) {
 		{"ok_plain", nil, okPlain, false},
 		{"bad_pointers WithoutHostCrypto", []Option{WithoutHostCrypto()}, badPointers, false},
 	} {
-		r, err := NewRuntime(ctx, append(tc.opts, WithPoolSize(0))...)
+		r, err := NewRuntime(ctx, append(tc.opts, WithTestCache(), WithPoolSize(0))...)
 		if err != nil {
 			t.Fatal(err)
 		}
 		defer r.Close(ctx)
-		m, err := r.Load(ctx, tc.wasm)
+		m, err := r.Load(watmtest.CompileContext(ctx), tc.wasm)
 		if err != nil {
 			t.Fatalf("%s: %v", tc.name, err)
 		}

@@ -6,6 +6,7 @@ import (
 	"time"
 
 	"github.com/water-pt/water-pt/watm/modules"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // TestPoolDropsInitialisedForAConfig: a connection with a config skips
@@ -14,13 +15,13 @@ import (
 // A connection without a config takes an initialised one.
 func TestPoolDropsInitialisedForAConfig(t *testing.T) {
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx, WithPoolSize(0))
+	rt, err := NewRuntime(ctx, WithTestCache(), WithPoolSize(0))
 	if err != nil {
 		t.Fatal(err)
 	}
 	defer rt.Close(ctx)
 	plain, _ := modules.Lookup("plain")
-	m, err := rt.LoadTrusted(ctx, plain)
+	m, err := rt.LoadTrusted(watmtest.CompileContext(ctx), plain)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -90,13 +91,13 @@ func TestPoolRefillsDuringABurst(t *testing.T) {
 func startedPool(t *testing.T, size int) *pool {
 	t.Helper()
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx, WithPoolSize(size))
+	rt, err := NewRuntime(ctx, WithTestCache(), WithPoolSize(size))
 	if err != nil {
 		t.Fatal(err)
 	}
 	t.Cleanup(func() { rt.Close(ctx) })
 	plain, _ := modules.Lookup("plain")
-	m, err := rt.LoadTrusted(ctx, plain)
+	m, err := rt.LoadTrusted(watmtest.CompileContext(ctx), plain)
 	if err != nil {
 		t.Fatal(err)
 	}

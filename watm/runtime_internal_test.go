@@ -11,6 +11,7 @@ import (
 
 	"github.com/tetratelabs/wazero"
 	"github.com/water-pt/water-pt/watm/modules"
+	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
 // TestLoadAfterClose closes the runtime while a module is being compiled
@@ -32,7 +33,7 @@ func TestLoadAfterClose(t *testing.T) {
 		}
 		return m, err
 	}
-	m, err := r.LoadTrusted(ctx, wasm)
+	m, err := r.LoadTrusted(watmtest.CompileContext(ctx), wasm)
 	if !errors.Is(err, errRuntimeClosed) || m != nil {
 		t.Fatalf("Load during Close: %v, %v; want %v", m, err, errRuntimeClosed)
 	}
@@ -87,7 +88,7 @@ func TestLoadDoesNotWaitOnOtherModule(t *testing.T) {
 	if _, err := r.LoadTrusted(sameCtx, held); !errors.Is(err, context.DeadlineExceeded) {
 		t.Errorf("a Load of the module being compiled: %v, want it to wait (%v)", err, context.DeadlineExceeded)
 	}
-	m, err := r.LoadTrusted(ctx, asked) // returns while the other is held
+	m, err := r.LoadTrusted(watmtest.CompileContext(ctx), asked) // returns while the other is held
 	if err != nil || m == nil {
 		t.Fatalf("Load of another module while one is being compiled: %v, %v", m, err)
 	}

@@ -68,7 +68,7 @@ func TestSnapshotClonesDoNotShareRandomness(t *testing.T) {
 	wasm := buildGuest(t, "randreport", reseedFlags...)
 	for _, reseed := range []bool{true, false} {
 		rt := newRuntime(t, watm.WithPoolSize(0))
-		m, err := rt.Load(context.Background(), wasm)
+		m, err := rt.Load(watmtest.CompileContext(context.Background()), wasm)
 		if err != nil {
 			t.Fatal(err)
 		}
@@ -99,7 +99,7 @@ func TestSnapshotClonesDoNotShareRandomness(t *testing.T) {
 // differ.
 func TestNoSnapshotWithoutReseed(t *testing.T) {
 	rt := newRuntime(t, watm.WithPoolSize(0))
-	m, err := rt.Load(context.Background(), buildGuest(t, "randreport"))
+	m, err := rt.Load(watmtest.CompileContext(context.Background()), buildGuest(t, "randreport"))
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -122,7 +122,7 @@ func TestShippedModulesSnapshotted(t *testing.T) {
 	for _, name := range modules.Names() {
 		b, _ := modules.Lookup(name)
 		for _, load := range []func(context.Context, []byte) (*watm.Module, error){rt.Load, rt.LoadTrusted} {
-			m, err := load(context.Background(), b)
+			m, err := load(watmtest.CompileContext(context.Background()), b)
 			if err != nil {
 				t.Fatal(err)
 			}

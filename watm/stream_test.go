@@ -45,7 +45,7 @@ func TestStreamSDK(t *testing.T) {
 			// instances holds descriptors until the runtime closes.
 			watmtest.LeakCheck(t)
 			rt := newRuntime(t)
-			m, err := rt.Load(context.Background(), buildGuest(t, "greeter/"+abi))
+			m, err := rt.Load(watmtest.CompileContext(context.Background()), buildGuest(t, "greeter/"+abi))
 			if err != nil {
 				t.Fatal(err)
 			}

@@ -15,7 +15,7 @@ import (
 )
 
 func newRuntime(t *testing.T) *watm.Runtime {
-	rt, err := watm.NewRuntime(context.Background(), watm.WithPoolSize(0))
+	rt, err := watm.NewRuntime(context.Background(), watm.WithCompilationCacheDir(cacheDir), watm.WithPoolSize(0))
 	if err != nil {
 		t.Fatal(err)
 	}

@@ -51,7 +51,7 @@ func newObfs4(t testing.TB, rt *watm.Runtime, iat int) *obfs4Setup {
 	if !ok {
 		t.Fatal("obfs4 is not shipped")
 	}
-	m, err := rt.LoadTrusted(context.Background(), b)
+	m, err := rt.LoadTrusted(watmtest.CompileContext(context.Background()), b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -64,9 +64,11 @@ func newObfs4(t testing.TB, rt *watm.Runtime, iat int) *obfs4Setup {
 		clientArgs: ptArgs(map[string]string{"cert": id.Cert(), "iat-mode": fmt.Sprint(iat)})}
 }
 
-func newRuntime(t testing.TB) *watm.Runtime {
+// newRuntime makes a Runtime with the tests' shared compilation cache,
+// closed when the test ends.
+func newRuntime(t testing.TB, opts ...watm.Option) *watm.Runtime {
 	t.Helper()
-	rt, err := watm.NewRuntime(context.Background())
+	rt, err := watm.NewRuntime(context.Background(), append([]watm.Option{watm.WithCompilationCacheDir(cacheDir)}, opts...)...)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -378,12 +380,7 @@ func benchmarkPair(b *testing.B, o *obfs4Setup, both bool) {
 // uses the service, both ways: client with the service to server without,
 // and the reverse; 1 MiB and a bit each way, byte for byte.
 func TestObfs4WithoutHostCrypto(t *testing.T) {
-	with := newRuntime(t)
-	without, err := watm.NewRuntime(context.Background(), watm.WithoutHostCrypto())
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { without.Close(context.Background()) })
+	with, without := newRuntime(t), newRuntime(t, watm.WithoutHostCrypto())
 	for _, tc := range []struct {
 		name               string
 		clientRT, serverRT *watm.Runtime

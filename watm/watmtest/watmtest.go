@@ -1,7 +1,8 @@
 // Package watmtest holds the test helpers the packages of water-pt share:
 // loopback TCP listeners and connection pairs, echo and sink servers, a
-// goroutine and descriptor leak check, and seeded data sent and checked
-// byte for byte. Every resource is tied to the test (testing.TB) and
+// goroutine and descriptor leak check, seeded data sent and checked byte
+// for byte, and a compilation cache a test binary's Runtimes share
+// (MainWithCache). Every resource is tied to the test (testing.TB) and
 // released, and every goroutine waited for, when the test ends.
 //
 // Only tests import it. It does not import package watm, so that watm's
