@@ -277,12 +277,12 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 	if dialer == nil {
 		dialer = &net.Dialer{}
 	}
-	// The ExtORPort handshake (round trips with tor) runs while the module
-	// instance is taken: since the first byte is in, both are on the
-	// connection's critical path.
+	// The ExtORPort handshake (two round trips with tor, see dialOR) runs
+	// while the module instance is taken: since the first byte is in, both
+	// are on the connection's critical path.
 	var orErr error
-	dialOr := func(context.Context) (net.Conn, error) {
-		or, err := pt.DialOrWithDialer(dialer, &s.Info, remote, m.Bindaddr.MethodName)
+	dialOr := func(ctx context.Context) (net.Conn, error) {
+		or, err := dialOR(ctx, dialer, &s.Info, remote, m.Bindaddr.MethodName)
 		orErr = err
 		return or, err
 	}
