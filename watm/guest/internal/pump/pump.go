@@ -87,11 +87,20 @@ const (
 // NoFD stands for "no cancel fd" in Run.
 const NoFD int32 = -1
 
-// Buffers is the memory of one loop: a read buffer per direction. A module
-// keeps its Buffers in a global, so that they are part of the module's
-// initial memory rather than a large allocation that grows the Go heap by
-// several times their size.
-type Buffers [2 * BufSize]byte
+// Buffers is the memory of one loop: a read buffer per direction and the
+// loop's state. A module keeps its Buffers in a global, so that they are
+// part of the module's initial memory rather than a large allocation that
+// grows the Go heap by several times their size, and so that Run allocates
+// nothing: in an instance cloned from a snapshot, each first allocation of
+// a size class takes a new span and faults in its pages, which cost the
+// worker's start 100-200 us before its first read (issue 13).
+type Buffers struct {
+	bytes [2 * BufSize]byte
+	dirs  [2]direction
+	subs  [MaxSubs]Sub
+	owner [MaxSubs]*direction // nil: the cancel fd
+	ready [MaxSubs]Ready
+}
 
 // Run moves bytes between plain and net through t until both directions
 // have ended (ESUCCESS), a read or write fails (that errno), or cancel
@@ -108,14 +117,13 @@ func Run(sys Sys, t Transport, plain, net, cancel int32, bufs *Buffers) wasi.Err
 	if bufs == nil {
 		bufs = new(Buffers)
 	}
-	up := direction{src: plain, dst: net, xform: t.Wrap, buf: bufs[:BufSize:BufSize], readable: true, writable: true}
-	down := direction{src: net, dst: plain, xform: t.Unwrap, buf: bufs[BufSize:], readable: true, writable: true}
-	dirs := [2]*direction{&up, &down}
+	up, down := &bufs.dirs[0], &bufs.dirs[1]
+	*up = direction{src: plain, dst: net, t: t, wrap: true, buf: bufs.bytes[:BufSize:BufSize], readable: true, writable: true}
+	*down = direction{src: net, dst: plain, t: t, buf: bufs.bytes[BufSize:], readable: true, writable: true}
+	dirs := [2]*direction{up, down}
+	subs, owner, ready := &bufs.subs, &bufs.owner, &bufs.ready
 
 	var (
-		subs   [MaxSubs]Sub
-		owner  [MaxSubs]*direction // nil: the cancel fd
-		ready  [MaxSubs]Ready
 		turns  int
 		failed wasi.Errno // an event error seen with no progress since
 	)
@@ -202,7 +210,8 @@ func Run(sys Sys, t Transport, plain, net, cancel int32, bufs *Buffers) wasi.Err
 // direction is one half of the pipeline: src -> buf -> xform -> out -> dst.
 type direction struct {
 	src, dst int32
-	xform    func([]byte) []byte
+	t        Transport
+	wrap     bool   // t.Wrap, else t.Unwrap (a method value would allocate)
 	buf      []byte // read buffer, BufSize
 	out      []byte // transformed bytes not yet written; may alias buf
 
@@ -272,7 +281,11 @@ func (d *direction) step(sys Sys) (moved bool, err wasi.Errno) {
 			// spend a read on EAGAIN.
 			d.readable = false
 		}
-		d.out = d.xform(d.buf[:n])
+		if d.wrap {
+			d.out = d.t.Wrap(d.buf[:n])
+		} else {
+			d.out = d.t.Unwrap(d.buf[:n])
+		}
 	}
 	return moved, wasi.ESUCCESS
 }
