@@ -179,10 +179,13 @@ func TestSmoke(t *testing.T) {
 	rep := runSmall(t, cfg)
 	checkRatios(t, rep, "water-pt/baseline", ratioKeys()...)
 	w, b := rep.result(NameWater), rep.result(NameBaseline)
-	// Only water-pt has linear memories; each Go-module instance has
-	// hundreds of kB of its own that no other instance shares.
+	// Only water-pt has linear memories; each Go-module instance writes
+	// pages of its own that no other instance shares (goroutine stacks,
+	// the pages of the loop's buffers it has used: about 60 kB with plain
+	// started from a snapshot), so a figure near zero means the split no
+	// longer finds the linear memories.
 	for _, p := range []Proc{w.Client, w.Server} {
-		if !p.LinearPerConn.OK || p.LinearPerConn.V < 100 || !p.RuntimePerConn.OK {
+		if !p.LinearPerConn.OK || p.LinearPerConn.V < 16 || !p.RuntimePerConn.OK {
 			t.Errorf("water-pt PSS per conn %+v: linear %+v + runtime %+v", p.KBPerConn, p.LinearPerConn, p.RuntimePerConn)
 		}
 	}
