@@ -111,6 +111,14 @@ func startObfs4proxy(t *testing.T, env ...string) ptProcess {
 func startObfs4proxyServer(t *testing.T, iat int) (ptProcess, string) {
 	t.Helper()
 	state := t.TempDir()
+	if iat == 2 {
+		// obfs4proxy 0.0.14 panics in iat-mode 2 ("BUG: Write(), iat
+		// length was 0") when its identity's length table holds 0, as a
+		// few percent of new identities' do: this one's does not.
+		if err := os.WriteFile(filepath.Join(state, "obfs4_state.json"), []byte(paranoidSafeState), 0o600); err != nil {
+			t.Fatal(err)
+		}
+	}
 	p := startObfs4proxy(t,
 		"TOR_PT_STATE_LOCATION="+state,
 		"TOR_PT_SERVER_TRANSPORTS=obfs4",
@@ -121,6 +129,10 @@ func startObfs4proxyServer(t *testing.T, iat int) (ptProcess, string) {
 	)
 	return p, state
 }
+
+// paranoidSafeState is an obfs4proxy identity (obfs4_state.json) whose
+// length table, drawn from drbg-seed, has no 0 (see startObfs4proxyServer).
+const paranoidSafeState = `{"node-id":"bb56c781a8672fe05683b5644c478ac500a19a38","private-key":"092b7c77055cafe0435b5137a7359f10e589dce0d0a3f4503a09e9f4e53b58fe","public-key":"abb1a5c9587fdc37c288f97c21a7eb3e3921e2cbd94d969e77a2542148e88b45","drbg-seed":"4b23463baa08b4328e70835faf9635832fc15e18d5243c51","iat-mode":2}`
 
 // echoCheck sends data through c and checks the echo byte for byte.
 func echoCheck(t *testing.T, c net.Conn, data []byte) {
