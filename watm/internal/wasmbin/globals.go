@@ -39,6 +39,9 @@ func ExportGlobals(wasm []byte, prefix string) (out []byte, globals []Global, er
 				return nil, nil, err
 			}
 		case sectionExport:
+			if exportAt >= 0 {
+				return nil, nil, errors.New("two export sections")
+			}
 			exportAt = i
 		}
 	}
