@@ -24,7 +24,7 @@ import (
 // and the connection carries data afterwards.
 func TestDialORWithFakeTor(t *testing.T) {
 	ext := extortest.Start(t, extortest.Echo())
-	c, err := dialOR(context.Background(), &net.Dialer{}, ext.ServerInfo(), "203.0.113.5:4444", "water")
+	c, err := dialOR(context.Background(), &net.Dialer{}, ext.ServerInfo(), "127.0.0.5:4444", "water")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -42,8 +42,8 @@ func TestDialORWithFakeTor(t *testing.T) {
 		t.Fatalf("%d sessions, want 1", len(ss))
 	}
 	s := ss[0]
-	if !s.AuthOK || !s.Ready || s.UserAddr != "203.0.113.5:4444" || s.Transport != "water" {
-		t.Fatalf("session %+v: want authenticated, ready, USERADDR 203.0.113.5:4444, TRANSPORT water", s)
+	if !s.AuthOK || !s.Ready || s.UserAddr != "127.0.0.5:4444" || s.Transport != "water" {
+		t.Fatalf("session %+v: want authenticated, ready, USERADDR 127.0.0.5:4444, TRANSPORT water", s)
 	}
 	if len(s.Commands) != 2 || s.Commands[0].Type != extORCmdUserAddr || s.Commands[1].Type != extORCmdTransport {
 		t.Fatalf("commands %+v: want USERADDR then TRANSPORT", s.Commands)
@@ -52,7 +52,7 @@ func TestDialORWithFakeTor(t *testing.T) {
 
 func TestDialORDenied(t *testing.T) {
 	ext := extortest.Start(t, extortest.Echo(), extortest.WithDeny())
-	c, err := dialOR(context.Background(), &net.Dialer{}, ext.ServerInfo(), "203.0.113.5:4444", "water")
+	c, err := dialOR(context.Background(), &net.Dialer{}, ext.ServerInfo(), "127.0.0.5:4444", "water")
 	if err == nil {
 		c.Close()
 		t.Fatal("dialOR succeeded against a server that answers DENY")
@@ -72,7 +72,7 @@ func TestDialORWrongCookie(t *testing.T) {
 	if err := os.WriteFile(info.AuthCookiePath, other, 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := dialOR(context.Background(), &net.Dialer{}, &info, "203.0.113.5:4444", "water")
+	_, err := dialOR(context.Background(), &net.Dialer{}, &info, "127.0.0.5:4444", "water")
 	if err == nil || !strings.Contains(err.Error(), "server hash does not match") {
 		t.Fatalf("error %v, want the server hash mismatch", err)
 	}
@@ -92,7 +92,7 @@ func TestDialORBadCookieFile(t *testing.T) {
 	if err := os.WriteFile(info.AuthCookiePath, []byte("not a cookie"), 0o600); err != nil {
 		t.Fatal(err)
 	}
-	_, err := dialOR(context.Background(), &net.Dialer{}, &info, "203.0.113.5:4444", "water")
+	_, err := dialOR(context.Background(), &net.Dialer{}, &info, "127.0.0.5:4444", "water")
 	if err == nil || !strings.Contains(err.Error(), "is not an auth cookie file") {
 		t.Fatalf("error %v, want the cookie file refused", err)
 	}
@@ -106,7 +106,7 @@ func TestDialORWithoutExtORPort(t *testing.T) {
 	}
 	defer ln.Close()
 	info := &pt.ServerInfo{OrAddr: ln.Addr().(*net.TCPAddr)}
-	c, err := dialOR(context.Background(), &net.Dialer{}, info, "203.0.113.5:4444", "water")
+	c, err := dialOR(context.Background(), &net.Dialer{}, info, "127.0.0.5:4444", "water")
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -146,10 +146,10 @@ func TestDialORPipelined(t *testing.T) {
 	}
 	defer ln.Close()
 	served := make(chan error, 1)
-	go func() { served <- strictExtOR(ln, cookie, "203.0.113.5:4444", "water") }()
+	go func() { served <- strictExtOR(ln, cookie, "127.0.0.5:4444", "water") }()
 
 	info := &pt.ServerInfo{ExtendedOrAddr: ln.Addr().(*net.TCPAddr), AuthCookiePath: path}
-	c, err := dialOR(context.Background(), &net.Dialer{}, info, "203.0.113.5:4444", "water")
+	c, err := dialOR(context.Background(), &net.Dialer{}, info, "127.0.0.5:4444", "water")
 	if serr := <-served; serr != nil {
 		t.Fatalf("server: %v", serr)
 	}
