@@ -24,7 +24,8 @@
 // (2-10x faster byte loops). At load the module's data segments become an
 // initial-memory image that every instance maps copy-on-write, and a pool
 // keeps a few instances started (and, for connections without a config,
-// initialised) ahead of demand. RATIONALE.md at the repository root explains
+// initialised) ahead of demand; an instance of a snapshotted module goes
+// back to the pool after its connection, restored to the snapshot. RATIONALE.md at the repository root explains
 // each of these.
 //
 // # The WASI layer

@@ -70,6 +70,9 @@ type instance struct {
 	// inited: init (_water_init / watm_init_v1) has run, without a config
 	// (the pool runs it ahead for connections that have none).
 	inited bool
+	// renewed: a module instance that served an earlier connection,
+	// restored to the snapshot (recycle.go).
+	renewed bool
 	// conf is v1's preopened /conf directory.
 	conf *wasip1.DirFile
 	// cancelIgnored: Close had to stop the instance by force.
@@ -86,18 +89,7 @@ type instance struct {
 //
 // ctx bounds the start function (see bounded).
 func newInstance(ctx context.Context, m *Module) (*instance, error) {
-	in := &instance{m: m, wasi: wasip1.NewContext(m.rt.wasi, m.rt.cfg.logger)}
-	if m.abi.version == 1 {
-		// Go's wasip1 runtime looks for preopens while it starts, so /conf
-		// is there from the start; configure fills it.
-		in.conf = wasip1.NewDir(spec.ConfigDir, nil)
-		_, _ = in.wasi.Insert(in.conf)
-	}
-	if m.services {
-		_, _ = in.wasi.Insert(newServicesDir())
-	}
-	in.ctx, in.cancel = context.WithCancel(context.WithValue(context.Background(), instanceKey{}, in))
-
+	in := newShell(m)
 	mctx := experimental.WithMemoryAllocator(in.ctx, mmapAllocator{limit: uint64(m.rt.cfg.memoryPages) << 16, image: m.image})
 	mod, err := m.wrt.InstantiateModule(mctx, m.compiled, m.rt.instanceConfig)
 	if err != nil {
@@ -124,6 +116,24 @@ func newInstance(ctx context.Context, m *Module) (*instance, error) {
 		in.wasi.ResetExitCode()
 	}
 	return in, nil
+}
+
+// newShell returns the host's side of a new instance of m, with no module
+// instance yet: its WASI state with the descriptors every instance starts
+// with, and the context its calls run in.
+func newShell(m *Module) *instance {
+	in := &instance{m: m, wasi: wasip1.NewContext(m.rt.wasi, m.rt.cfg.logger)}
+	if m.abi.version == 1 {
+		// Go's wasip1 runtime looks for preopens while it starts, so /conf
+		// is there from the start; configure fills it.
+		in.conf = wasip1.NewDir(spec.ConfigDir, nil)
+		_, _ = in.wasi.Insert(in.conf)
+	}
+	if m.services {
+		_, _ = in.wasi.Insert(newServicesDir())
+	}
+	in.ctx, in.cancel = context.WithCancel(context.WithValue(context.Background(), instanceKey{}, in))
+	return in
 }
 
 // configure attaches the connection the instance is to serve.

@@ -8,6 +8,7 @@ import (
 	"sync/atomic"
 	"time"
 
+	"github.com/tetratelabs/wazero/api"
 	"golang.org/x/sys/unix"
 )
 
@@ -40,13 +41,23 @@ type pool struct {
 	// common case: a bridge line with no watm-config). Turned off for good
 	// when a connection with a config arrives, or when init fails ahead.
 	preinit atomic.Bool
+
+	// returned holds module instances given back by finished connections,
+	// for the refill to restore (recycle.go); closed: the refill has
+	// stopped, so giveBack closes them itself.
+	returned chan api.Module
+	mu       sync.Mutex
+	closed   bool
+	// renewed counts instances restored and made ready; reused counts
+	// those a connection took.
+	renewed, reused atomic.Uint64
 }
 
 func newPool(m *Module, size int) *pool {
 	if size <= 0 {
 		return nil
 	}
-	p := &pool{m: m, ready: make(chan *instance, size), want: make(chan struct{}, 1)}
+	p := &pool{m: m, ready: make(chan *instance, size), want: make(chan struct{}, 1), returned: make(chan api.Module, size)}
 	p.preinit.Store(true)
 	return p
 }
@@ -59,9 +70,31 @@ func (p *pool) get() *instance {
 	}
 	select {
 	case in := <-p.ready:
+		if in.renewed {
+			p.reused.Add(1)
+		}
 		return in
 	default:
 		return nil
+	}
+}
+
+// takeBack queues mod, given back by a finished connection, for the refill
+// to restore; false when the pool has stopped or has no room.
+func (p *pool) takeBack(mod api.Module) bool {
+	if p == nil {
+		return false
+	}
+	p.mu.Lock()
+	defer p.mu.Unlock()
+	if p.closed {
+		return false
+	}
+	select {
+	case p.returned <- mod:
+		return true
+	default:
+		return false
 	}
 }
 
@@ -121,7 +154,7 @@ func (p *pool) routineRefill(ctx context.Context, wg *sync.WaitGroup) {
 	defer p.drain()
 	for {
 		for len(p.ready) < cap(p.ready) && ctx.Err() == nil {
-			in, err := p.newReady(ctx)
+			in, err := p.newReady(ctx, p.nextReturned())
 			if err != nil {
 				if ctx.Err() == nil {
 					p.m.rt.cfg.logger.Error("watm: pool cannot start an instance", "err", err)
@@ -139,13 +172,69 @@ func (p *pool) routineRefill(ctx context.Context, wg *sync.WaitGroup) {
 		}
 		select {
 		case <-p.want:
+			if !p.settle(ctx) {
+				return
+			}
+		case mod := <-p.returned:
+			p.keepReturned(ctx, mod)
 		case <-ctx.Done():
 			return
 		case <-time.After(time.Minute): // retry after a failure
 		}
-		if !p.settle(ctx) {
-			return
+	}
+}
+
+// nextReturned takes a given-back module instance to restore, if one waits
+// (nil if none): restoring one costs far less than starting a new one.
+func (p *pool) nextReturned() api.Module {
+	select {
+	case mod := <-p.returned:
+		return mod
+	default:
+		return nil
+	}
+}
+
+// renewNow restores a given-back instance for a connection that found the
+// pool empty (the refill runs at idle priority, so on a busy machine it
+// falls behind): nil when none waits or restoring fails.
+func (p *pool) renewNow(sctx context.Context) *instance {
+	if p == nil {
+		return nil
+	}
+	mod := p.nextReturned()
+	if mod == nil {
+		return nil
+	}
+	in, err := renewInstance(sctx, p.m, mod)
+	if err != nil {
+		p.m.rt.cfg.logger.Error("watm: cannot restore an instance", "err", err)
+		return nil
+	}
+	in.renewed = true
+	p.renewed.Add(1)
+	p.reused.Add(1)
+	return in
+}
+
+// keepReturned restores mod into the pool when it has room, and closes it
+// when it has none.
+func (p *pool) keepReturned(ctx context.Context, mod api.Module) {
+	if len(p.ready) == cap(p.ready) {
+		_ = mod.Close(context.Background())
+		return
+	}
+	in, err := p.newReady(ctx, mod)
+	if err != nil {
+		if ctx.Err() == nil {
+			p.m.rt.cfg.logger.Error("watm: pool cannot restore an instance", "err", err)
 		}
+		return
+	}
+	select {
+	case p.ready <- in:
+	default:
+		in.release()
 	}
 }
 
@@ -178,15 +267,28 @@ func (p *pool) unidle() {
 	}
 }
 
-// newReady starts an instance and, while preinit holds, runs its init with
-// no config.
+// newReady starts an instance (or restores mod, a given-back one, when
+// not nil) and, while preinit holds, runs its init with no config.
 // Each is bounded by the set-up timeout, and stopped when ctx ends.
-func (p *pool) newReady(ctx context.Context) (*instance, error) {
+func (p *pool) newReady(ctx context.Context, mod api.Module) (*instance, error) {
 	sctx, cancel := p.m.rt.setupContext(ctx)
 	defer cancel()
-	in, err := newInstance(sctx, p.m)
-	if err != nil || !p.preinit.Load() {
-		return in, err
+	var (
+		in  *instance
+		err error
+	)
+	if mod != nil {
+		in, err = renewInstance(sctx, p.m, mod)
+	} else {
+		in, err = newInstance(sctx, p.m)
+	}
+	if err != nil {
+		return nil, err
+	}
+	in.renewed = mod != nil
+	if !p.preinit.Load() {
+		p.countRenewed(in)
+		return in, nil
 	}
 	in.configure(ConnConfig{})
 	if err := in.bounded(sctx, in.init); err != nil {
@@ -204,14 +306,26 @@ func (p *pool) newReady(ctx context.Context) (*instance, error) {
 		defer cancel()
 		return newInstance(sctx, p.m)
 	}
+	p.countRenewed(in)
 	return in, nil
 }
 
+func (p *pool) countRenewed(in *instance) {
+	if in.renewed {
+		p.renewed.Add(1)
+	}
+}
+
 func (p *pool) drain() {
+	p.mu.Lock()
+	p.closed = true
+	p.mu.Unlock()
 	for {
 		select {
 		case in := <-p.ready:
 			in.release()
+		case mod := <-p.returned:
+			_ = mod.Close(context.Background())
 		default:
 			return
 		}

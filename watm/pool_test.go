@@ -27,7 +27,7 @@ func TestPoolDropsInitialisedForAConfig(t *testing.T) {
 	}
 	p := newPool(m, 4)
 	ready := func() *instance {
-		in, err := p.newReady(ctx)
+		in, err := p.newReady(ctx, nil)
 		if err != nil {
 			t.Fatal(err)
 		}

@@ -87,10 +87,13 @@ func (m *Module) prepare(ctx context.Context, role Role, plain *wasip1.SockFile,
 	return m.enter(ctx, sctx, in, role, plain)
 }
 
-// acquire takes an instance from the pool, or makes one when it is empty,
-// configured for cc.
+// acquire takes an instance from the pool, or restores one given back and
+// not yet restored, or makes one when there is neither, configured for cc.
 func (m *Module) acquire(sctx context.Context, cc ConnConfig) (*instance, error) {
 	in := m.pool.getFor(cc)
+	if in == nil {
+		in = m.pool.renewNow(sctx)
+	}
 	if in == nil {
 		var err error
 		if in, err = newInstance(sctx, m); err != nil {
@@ -232,10 +235,11 @@ func (s *Session) Start() {
 func (s *Session) routineWorker() {
 	name := s.in.m.abi.worker
 	r, err := s.in.call(name)
+	returned := err == nil
 	if err == nil && r != 0 {
 		err = &WorkerError{Func: name, Result: r}
 	}
-	s.end(err)
+	s.endWith(err, returned)
 }
 
 // WorkerError is a worker (_water_worker / watm_start_v1) that returned
@@ -267,7 +271,11 @@ func IsNormalClose(err error) bool {
 }
 
 // end records the result and releases everything, once.
-func (s *Session) end(err error) {
+func (s *Session) end(err error) { s.endWith(err, false) }
+
+// endWith is end; returned: the worker call came back by itself, so the
+// instance may go back to its pool (see recycle.go) rather than be closed.
+func (s *Session) endWith(err error, returned bool) {
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
@@ -275,7 +283,11 @@ func (s *Session) end(err error) {
 	}
 	s.ended = true
 	s.err = err
-	s.in.release()
+	if returned && s.in.reusable() {
+		s.in.giveBack()
+	} else {
+		s.in.release()
+	}
 	s.mu.Unlock()
 	if s.stopAfter != nil {
 		s.stopAfter()

@@ -93,6 +93,34 @@ func TestSnapshotClonesDoNotShareRandomness(t *testing.T) {
 	}
 }
 
+// TestRecycledInstancesDoNotShareRandomness: with a pool, instances that
+// served a connection are restored and serve the next ones; every report,
+// from a new clone or a restored one, has its own randomness.
+func TestRecycledInstancesDoNotShareRandomness(t *testing.T) {
+	wasm := buildGuest(t, "randreport", reseedFlags...)
+	rt := newRuntime(t, watm.WithPoolSize(1))
+	m, err := rt.Load(watmtest.CompileContext(context.Background()), wasm)
+	if err != nil {
+		t.Fatal(err)
+	}
+	var reports []map[string]string
+	for len(reports) < 40 && m.Reused() < 3 {
+		reports = append(reports, randReport(t, m))
+	}
+	if m.Reused() < 3 {
+		t.Fatalf("%d connections, %d of them on a restored instance; want 3", len(reports), m.Reused())
+	}
+	for i, a := range reports {
+		for _, b := range reports[:i] {
+			for _, k := range randFields {
+				if a[k] == b[k] {
+					t.Fatalf("two of %d instances (%d restored) share %s: %s", len(reports), m.Reused(), k, a[k])
+				}
+			}
+		}
+	}
+}
+
 // TestNoSnapshotWithoutReseed: the same module built without the reseed
 // export (as the guest SDK builds by default, and as upstream SDKs' modules
 // are) runs its start function in every instance, and its instances still
