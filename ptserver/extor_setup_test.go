@@ -85,16 +85,35 @@ func TestDialORWrongCookie(t *testing.T) {
 	}
 }
 
+// TestDialORBadCookieFile: a cookie file that is not one (short, a byte
+// too long, not there, a directory) is refused with an error naming it.
 func TestDialORBadCookieFile(t *testing.T) {
 	ext := extortest.Start(t, extortest.Echo())
-	info := *ext.ServerInfo()
-	info.AuthCookiePath = filepath.Join(t.TempDir(), "cookie")
-	if err := os.WriteFile(info.AuthCookiePath, []byte("not a cookie"), 0o600); err != nil {
-		t.Fatal(err)
-	}
-	_, err := dialOR(context.Background(), &net.Dialer{}, &info, "127.0.0.5:4444", "water")
-	if err == nil || !strings.Contains(err.Error(), "is not an auth cookie file") {
-		t.Fatalf("error %v, want the cookie file refused", err)
+	dir := t.TempDir()
+	valid := append([]byte(authCookieHeader), bytes.Repeat([]byte{7}, 32)...)
+	for _, c := range []struct {
+		name, want string
+		content    []byte // nil: no file
+	}{
+		{"short", "is not an auth cookie file", []byte("not a cookie")},
+		{"long", "is not an auth cookie file", append(valid, '\n')},
+		{"missing", "reading TOR_PT_AUTH_COOKIE_FILE: open " + filepath.Join(dir, "missing") + ": no such file or directory", nil},
+		{"directory", "reading TOR_PT_AUTH_COOKIE_FILE: read " + dir + ": is a directory", nil},
+	} {
+		info := *ext.ServerInfo()
+		info.AuthCookiePath = filepath.Join(dir, c.name)
+		if c.name == "directory" {
+			info.AuthCookiePath = dir
+		}
+		if c.content != nil {
+			if err := os.WriteFile(info.AuthCookiePath, c.content, 0o600); err != nil {
+				t.Fatal(err)
+			}
+		}
+		_, err := dialOR(context.Background(), &net.Dialer{}, &info, "127.0.0.5:4444", "water")
+		if err == nil || !strings.Contains(err.Error(), c.want) {
+			t.Errorf("%s: error %v, want %q", c.name, err, c.want)
+		}
 	}
 }
 

@@ -43,7 +43,8 @@ type Server struct {
 	Info    pt.ServerInfo
 	Catalog *catalog.Catalog
 	Logger  *slog.Logger
-	// Dialer reaches the ExtORPort or ORPort (default: a plain net.Dialer).
+	// Dialer reaches the ExtORPort or ORPort (default: a net.Dialer without
+	// TCP keep-alive).
 	Dialer *net.Dialer
 	// DialPolicy decides what a v1 module may dial with water_dial (nil:
 	// nothing, as a server connection has no destination of its own).
@@ -275,7 +276,9 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 	}
 	dialer := s.Dialer
 	if dialer == nil {
-		dialer = &net.Dialer{}
+		// No TCP keep-alive: tor is on this machine, and setting it up is
+		// four system calls on the set-up path.
+		dialer = &net.Dialer{KeepAlive: -1}
 	}
 	// The ExtORPort handshake (two round trips with tor, see dialOR) runs
 	// while the module instance is taken: since the first byte is in, both
