@@ -75,7 +75,7 @@ func (c *Client) routineConn(ctx context.Context, conn net.Conn) {
 		conn.Close()
 		return
 	}
-	if err := s.Wait(); err != nil && !watm.IsNormalClose(err) {
+	if err := s.Run(); err != nil && !watm.IsNormalClose(err) {
 		c.Logger.Info("connection ended with an error", "bridge", target, "err", err)
 		return
 	} else if err != nil {
@@ -86,7 +86,8 @@ func (c *Client) routineConn(ctx context.Context, conn net.Conn) {
 }
 
 // open runs the SOCKS handshake, sets the connection up through the module
-// and grants the request. On error the SOCKS client has been answered.
+// and grants the request; the caller runs the session. On error the SOCKS
+// client has been answered.
 func (c *Client) open(ctx context.Context, conn net.Conn) (*watm.Session, string, error) {
 	req, err := ReadRequest(conn, time.Now().Add(orDefault(c.HandshakeTimeout, DefaultHandshakeTimeout)))
 	if err != nil {
@@ -139,7 +140,6 @@ func (c *Client) open(ctx context.Context, conn net.Conn) (*watm.Session, string
 		s.Close()
 		return nil, target, fmt.Errorf("socks5: grant: %w", err)
 	}
-	s.Start()
 	return s, target, nil
 }
 

@@ -281,8 +281,9 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 		dialer = &net.Dialer{KeepAlive: -1}
 	}
 	// The ExtORPort handshake (two round trips with tor, see dialOR) runs
-	// while the module instance is taken: since the first byte is in, both
-	// are on the connection's critical path.
+	// while the module instance is made when the pool has none ready:
+	// since the first byte is in, both are on the connection's critical
+	// path.
 	var orErr error
 	dialOr := func(ctx context.Context) (net.Conn, error) {
 		or, err := dialOR(ctx, dialer, &s.Info, remote, m.Bindaddr.MethodName)
@@ -304,7 +305,7 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 		s.Logger.Warn("module rejected connection", "client", remote, "err", err)
 		return
 	}
-	if err := sess.Wait(); err != nil && !watm.IsNormalClose(err) {
+	if err := sess.Run(); err != nil && !watm.IsNormalClose(err) {
 		s.Logger.Info("connection ended with an error", "client", remote, "err", err)
 		return
 	} else if err != nil {

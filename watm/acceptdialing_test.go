@@ -26,6 +26,7 @@ func TestAcceptDialing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	sess.Start()
 	up, down := watmtest.RandomBytes(1<<20, 1), watmtest.RandomBytes(1<<20, 2)
 	go netClient.Write(up)
 	go plainHost.Write(down)
@@ -64,5 +65,52 @@ func TestAcceptDialingDialFails(t *testing.T) {
 	}
 	if n := rt.Live(); n != 0 {
 		t.Fatalf("%d sessions live, want 0", n)
+	}
+}
+
+// TestSessionRun: Run runs the worker on the calling goroutine: bytes go
+// through both ways while it runs, it returns when the connection ends,
+// with Wait's result, and Run or Start after that only wait.
+func TestSessionRun(t *testing.T) {
+	watmtest.LeakCheck(t)
+	rt := newRuntime(t)
+	m := shipped(t, rt, "plain")
+	netClient, netServer := watmtest.Pair(t)
+	plainHost, plainMod := watmtest.Pair(t)
+	sess, err := (&watm.Listener{Module: m}).AcceptDialing(context.Background(), netServer,
+		func(context.Context) (net.Conn, error) { return plainMod, nil })
+	if err != nil {
+		t.Fatal(err)
+	}
+	ran := make(chan error, 1)
+	go func() { ran <- sess.Run() }()
+	for i, c := range []struct{ w, r net.Conn }{{netClient, plainHost}, {plainHost, netClient}} {
+		data := watmtest.RandomBytes(64<<10, uint64(i))
+		go c.w.Write(data)
+		got := make([]byte, len(data))
+		c.r.SetReadDeadline(time.Now().Add(20 * time.Second))
+		if _, err := io.ReadFull(c.r, got); err != nil || string(got) != string(data) {
+			t.Fatalf("direction %d: %v, first difference at %d", i, err, watmtest.FirstDiff(got, data))
+		}
+	}
+	select {
+	case err := <-ran:
+		t.Fatalf("Run returned %v while the connection was open", err)
+	default:
+	}
+	netClient.Close()
+	plainHost.Close()
+	var runErr error
+	select {
+	case runErr = <-ran:
+	case <-time.After(20 * time.Second):
+		t.Fatal("Run did not return after both ends closed")
+	}
+	if runErr != nil && !watm.IsNormalClose(runErr) {
+		t.Fatalf("Run: %v", runErr)
+	}
+	sess.Start()
+	if again, wait := sess.Run(), sess.Wait(); again != runErr || wait != runErr {
+		t.Fatalf("after the end: Run %v, Wait %v; want %v both", again, wait, runErr)
 	}
 }

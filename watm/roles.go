@@ -102,11 +102,14 @@ func (l *Listener) AcceptConn(ctx context.Context, network net.Conn, plaintext n
 	return nil, s, nil
 }
 
-// AcceptDialing is AcceptConn for a plaintext side still to be dialed:
-// dialPlain runs while the instance is taken from the pool (or made, when
-// the pool is empty), so that neither waits for the other, and the
-// session, started, owns what it dialed. On failure network and the dialed
-// conn are closed; dialPlain's own error is returned as it is.
+// AcceptDialing is AcceptConn for a plaintext side still to be dialed, and
+// returns the session set up but not started: the caller calls Run (or
+// Start). dialPlain runs while the instance is taken from the pool (or
+// made, when the pool is empty), so that neither waits for the other, and
+// the session owns what it dialed. When the pool has an instance ready,
+// nothing is there to wait for: dialPlain runs on the calling goroutine.
+// On failure network and the dialed conn are closed; dialPlain's own error
+// is returned as it is.
 func (l *Listener) AcceptDialing(ctx context.Context, network net.Conn, dialPlain func(context.Context) (net.Conn, error)) (*Session, error) {
 	m := l.Module
 	if err := m.need(RoleListener); err != nil {
@@ -117,25 +120,36 @@ func (l *Listener) AcceptDialing(ctx context.Context, network net.Conn, dialPlai
 	defer m.pool.endSetup()
 	cc := l.Config
 	cc.Accept = acceptOnce(network)
-	type dialed struct {
-		c   net.Conn
-		err error
-	}
-	ch := make(chan dialed, 1)
-	go func() {
-		c, err := dialPlain(ctx)
-		ch <- dialed{c, err}
-	}()
 	sctx, cancel := m.rt.setupContext(ctx)
 	defer cancel()
-	in, err := m.acquire(sctx, cc)
-	d := <-ch
-	s, err := m.enterDialed(ctx, sctx, in, err, d.c, d.err)
+	var (
+		in      *instance
+		err     error
+		plain   net.Conn
+		dialErr error
+	)
+	if in = m.pool.getFor(cc); in != nil {
+		in.configure(cc)
+		plain, dialErr = dialPlain(ctx)
+	} else {
+		type dialed struct {
+			c   net.Conn
+			err error
+		}
+		ch := make(chan dialed, 1)
+		go func() {
+			c, err := dialPlain(ctx)
+			ch <- dialed{c, err}
+		}()
+		in, err = m.acquire(sctx, cc)
+		d := <-ch
+		plain, dialErr = d.c, d.err
+	}
+	s, err := m.enterDialed(ctx, sctx, in, err, plain, dialErr)
 	if err != nil {
 		network.Close()
 		return nil, err
 	}
-	s.Start()
 	return s, nil
 }
 

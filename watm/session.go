@@ -218,21 +218,44 @@ func resultString(r int32) string {
 	return "result " + itoa(int(r))
 }
 
-// Start runs the worker. It returns at once; Wait or Done tell the end.
+// Start runs the worker on a goroutine of its own. It returns at once;
+// Wait or Done tell the end.
 func (s *Session) Start() {
+	if s.begin() {
+		go s.routineWorker()
+	}
+}
+
+// Run runs the worker on the calling goroutine and returns Wait's result
+// when the session has ended: Start and Wait in one, without a goroutine
+// per connection (nor the growth of its stack, which the caller's has
+// usually done already in the set-up's calls into the module). A session
+// already started or ended only waits.
+func (s *Session) Run() error {
+	if s.begin() {
+		s.runWorker()
+	}
+	return s.Wait()
+}
+
+// begin marks the session started and watches its sockets; false if it
+// had started or ended already.
+func (s *Session) begin() bool {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	if s.started || s.ended {
-		return
+		return false
 	}
 	s.started = true
 	s.in.watchHangups(s)
-	go s.routineWorker()
+	return true
 }
 
-// routineWorker runs _water_worker / watm_start_v1 for the life of the
+func (s *Session) routineWorker() { s.runWorker() }
+
+// runWorker runs _water_worker / watm_start_v1 for the life of the
 // connection, then releases the instance.
-func (s *Session) routineWorker() {
+func (s *Session) runWorker() {
 	name := s.in.m.abi.worker
 	r, err := s.in.call(name)
 	returned := err == nil
