@@ -13,10 +13,11 @@ import (
 	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
-// TestAcceptDialing runs the listener with a plaintext side dialed during
-// set-up (as the PT server dials the ExtORPort): bytes go through both
-// ways, and the session owns what was dialed.
-func TestAcceptDialing(t *testing.T) {
+// acceptDialingPlain sets up (does not start) a plain listener session
+// whose plaintext side is dialed during set-up, and returns it with the
+// test's ends of its network and plaintext conns.
+func acceptDialingPlain(t *testing.T) (sess *watm.Session, netClient, plainHost net.Conn) {
+	t.Helper()
 	rt := newRuntime(t)
 	m := shipped(t, rt, "plain")
 	netClient, netServer := watmtest.Pair(t)
@@ -26,6 +27,14 @@ func TestAcceptDialing(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
+	return sess, netClient, plainHost
+}
+
+// TestAcceptDialing runs the listener with a plaintext side dialed during
+// set-up (as the PT server dials the ExtORPort): bytes go through both
+// ways, and the session owns what was dialed.
+func TestAcceptDialing(t *testing.T) {
+	sess, netClient, plainHost := acceptDialingPlain(t)
 	sess.Start()
 	up, down := watmtest.RandomBytes(1<<20, 1), watmtest.RandomBytes(1<<20, 2)
 	go netClient.Write(up)
@@ -73,15 +82,7 @@ func TestAcceptDialingDialFails(t *testing.T) {
 // with Wait's result, and Run or Start after that only wait.
 func TestSessionRun(t *testing.T) {
 	watmtest.LeakCheck(t)
-	rt := newRuntime(t)
-	m := shipped(t, rt, "plain")
-	netClient, netServer := watmtest.Pair(t)
-	plainHost, plainMod := watmtest.Pair(t)
-	sess, err := (&watm.Listener{Module: m}).AcceptDialing(context.Background(), netServer,
-		func(context.Context) (net.Conn, error) { return plainMod, nil })
-	if err != nil {
-		t.Fatal(err)
-	}
+	sess, netClient, plainHost := acceptDialingPlain(t)
 	ran := make(chan error, 1)
 	go func() { ran <- sess.Run() }()
 	for i, c := range []struct{ w, r net.Conn }{{netClient, plainHost}, {plainHost, netClient}} {

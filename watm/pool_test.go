@@ -9,22 +9,37 @@ import (
 	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
+// poolless returns a runtime without pools, closed when the test ends:
+// the tests drive pools by hand.
+func poolless(t *testing.T) *Runtime {
+	t.Helper()
+	ctx := context.Background()
+	rt, err := NewRuntime(ctx, WithTestCache(), WithPoolSize(0))
+	if err != nil {
+		t.Fatal(err)
+	}
+	t.Cleanup(func() { rt.Close(ctx) })
+	return rt
+}
+
+// loadPlain loads the shipped plain module, trusted, on a poolless runtime.
+func loadPlain(t *testing.T) *Module {
+	t.Helper()
+	plain, _ := modules.Lookup("plain")
+	m, err := poolless(t).LoadTrusted(watmtest.CompileContext(context.Background()), plain)
+	if err != nil {
+		t.Fatal(err)
+	}
+	return m
+}
+
 // TestPoolDropsInitialisedForAConfig: a connection with a config skips
 // every instance the pool initialised ahead without one (they are
 // released) and takes the one started without init; preinit is off after.
 // A connection without a config takes an initialised one.
 func TestPoolDropsInitialisedForAConfig(t *testing.T) {
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx, WithTestCache(), WithPoolSize(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	plain, _ := modules.Lookup("plain")
-	m, err := rt.LoadTrusted(watmtest.CompileContext(ctx), plain)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := loadPlain(t)
 	p := newPool(m, 4)
 	ready := func() *instance {
 		in, err := p.newReady(ctx, nil)

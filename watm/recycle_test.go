@@ -6,7 +6,6 @@ import (
 	"os"
 	"testing"
 
-	"github.com/water-pt/water-pt/watm/modules"
 	"github.com/water-pt/water-pt/watm/watmtest"
 )
 
@@ -16,17 +15,11 @@ import (
 // passes it to keepReturned.
 func recyclePool(t *testing.T, name string) (*Module, *pool) {
 	t.Helper()
-	ctx := context.Background()
-	rt, err := NewRuntime(ctx, WithTestCache(), WithPoolSize(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	t.Cleanup(func() { rt.Close(ctx) })
 	b, err := os.ReadFile("testdata/" + name + ".wasm")
 	if err != nil {
 		t.Fatal(err)
 	}
-	m, err := rt.Load(watmtest.CompileContext(ctx), b)
+	m, err := poolless(t).Load(watmtest.CompileContext(context.Background()), b)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -117,16 +110,7 @@ func errString(err error) string {
 // reseed, which changes them), so nothing a connection left is there.
 func TestRenewedMemoryIsTheSnapshots(t *testing.T) {
 	ctx := context.Background()
-	rt, err := NewRuntime(ctx, WithTestCache(), WithPoolSize(0))
-	if err != nil {
-		t.Fatal(err)
-	}
-	defer rt.Close(ctx)
-	plain, _ := modules.Lookup("plain")
-	m, err := rt.LoadTrusted(watmtest.CompileContext(ctx), plain)
-	if err != nil {
-		t.Fatal(err)
-	}
+	m := loadPlain(t)
 	m.snap.unseeded = true
 	used, err := newInstance(ctx, m)
 	if err != nil {
