@@ -197,7 +197,9 @@ func acceptClient(nc net.Conn, id *ServerIdentity, replay ReplayFilter, rnd io.R
 		return nil, fmt.Errorf("obfs4: clearing the handshake deadline: %w", err)
 	}
 	c2s, s2c := sessionKeys(&res.keySeed)
-	c := newConn(nc, true, id.IATMode, co, &id.DRBGSeed)
+	// The distributions are drawn after the reply is sent (below): nothing
+	// written before needs them, and the client works on the reply then.
+	c := newConn(nc, true, id.IATMode, co, nil)
 	if err := c.setKeys(&s2c, &c2s, tm.newBox); err != nil {
 		return nil, err
 	}
@@ -217,6 +219,7 @@ func acceptClient(nc net.Conn, id *ServerIdentity, replay ReplayFilter, rnd io.R
 	if _, err := nc.Write(msg); err != nil {
 		return nil, fmt.Errorf("obfs4: sending the server handshake: %w", err)
 	}
+	c.setDists(&id.DRBGSeed)
 	return c, nil
 }
 
