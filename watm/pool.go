@@ -41,6 +41,9 @@ type pool struct {
 	// common case: a bridge line with no watm-config). Turned off for good
 	// when a connection with a config arrives, or when init fails ahead.
 	preinit atomic.Bool
+	// ahead: call the module's aheadExport in each instance made ready
+	// (ahead.go). Turned off for good when it fails.
+	ahead atomic.Bool
 
 	// returned holds module instances given back by finished connections,
 	// for the refill to restore (recycle.go); closed: the refill has
@@ -59,6 +62,7 @@ func newPool(m *Module, size int) *pool {
 	}
 	p := &pool{m: m, ready: make(chan *instance, size), want: make(chan struct{}, 1), returned: make(chan api.Module, size)}
 	p.preinit.Store(true)
+	p.ahead.Store(m.hasExport(aheadExport))
 	return p
 }
 
@@ -286,6 +290,21 @@ func (p *pool) newReady(ctx context.Context, mod api.Module) (*instance, error) 
 		return nil, err
 	}
 	in.renewed = mod != nil
+	if p.ahead.Load() {
+		if err := in.bounded(sctx, in.ahead); err != nil {
+			p.ahead.Store(false)
+			in.release()
+			if ctx.Err() != nil {
+				return nil, err
+			}
+			p.m.rt.cfg.logger.Warn("watm: the module's "+aheadExport+" failed; instances are made without it", "err", err)
+			sctx, cancel := p.m.rt.setupContext(ctx)
+			defer cancel()
+			if in, err = newInstance(sctx, p.m); err != nil {
+				return nil, err
+			}
+		}
+	}
 	if !p.preinit.Load() {
 		p.countRenewed(in)
 		return in, nil

@@ -15,11 +15,7 @@ import (
 // passes it to keepReturned.
 func recyclePool(t *testing.T, name string) (*Module, *pool) {
 	t.Helper()
-	b, err := os.ReadFile("testdata/" + name + ".wasm")
-	if err != nil {
-		t.Fatal(err)
-	}
-	m, err := poolless(t).Load(watmtest.CompileContext(context.Background()), b)
+	m, err := fixtureIn(t, poolless(t), name)
 	if err != nil {
 		t.Fatal(err)
 	}
@@ -30,6 +26,16 @@ func recyclePool(t *testing.T, name string) (*Module, *pool) {
 	m.pool = p
 	t.Cleanup(p.drain)
 	return m, p
+}
+
+// fixtureIn loads testdata/name.wasm on rt.
+func fixtureIn(t *testing.T, rt *Runtime, name string) (*Module, error) {
+	t.Helper()
+	b, err := os.ReadFile("testdata/" + name + ".wasm")
+	if err != nil {
+		t.Fatal(err)
+	}
+	return rt.Load(watmtest.CompileContext(context.Background()), b)
 }
 
 // serveOne runs one dialer session of m to its end and returns its error.

@@ -176,12 +176,15 @@ func TestModuleABI(t *testing.T) {
 	type abi struct{ imports, exports map[string]string }
 	// sdk is what a module built on the guest SDK (guest/v0, guest/v1)
 	// imports and exports: every export but watm_dial_fixed_v1 (v1.go says
-	// why), the dial and accept imports and v0's pull_config, and the
-	// reactor's _initialize.
+	// why), the dial and accept imports and v0's pull_config, the
+	// reactor's _initialize, and water-pt's waterpt_reseed and
+	// waterpt_ahead.
 	sdk := func(w spec.Water) abi {
 		a := abi{imports: map[string]string{}, exports: map[string]string{"_initialize": "()->()"}}
 		// gen.sh's tag: instances start from a snapshot.
 		a.exports["waterpt_reseed"] = specSig(spec.Func{Results: 1})
+		// Work ahead of a connection (watm/ahead.go), in every SDK module.
+		a.exports["waterpt_ahead"] = specSig(spec.Func{Results: 1})
 		if w.Marker != "" {
 			a.exports[w.Marker] = "()->()"
 		}

@@ -78,6 +78,19 @@ func (f Func) WrapConn(role guest.Role, network net.Conn) (net.Conn, error) { re
 // see guest.Initer.
 type Initer = guest.Initer
 
+// Aheader is implemented by a Transport with work to do before its
+// connection that needs no config and is used by one connection only,
+// such as drawing an ephemeral key pair. A host that knows the
+// waterpt_ahead export (water-pt does) calls Ahead once in an instance it
+// keeps ready, off the connection's path, before Init; other hosts never
+// call it, and neither does water-pt for an instance it makes while a
+// connection waits. So WrapConn must do the work itself when Ahead has
+// not run; and what Ahead made must be used once at most. An error is
+// logged by the host, which then stops calling Ahead.
+type Aheader interface {
+	Ahead() error
+}
+
 // BufSize is each direction's copy buffer.
 const BufSize = 64 << 10
 
@@ -92,6 +105,9 @@ func Register(t Transport) {
 	hooks := &core.Conn{Enter: c.enter, Worker: c.worker}
 	if i, ok := t.(Initer); ok {
 		hooks.Init = i.Init
+	}
+	if a, ok := t.(Aheader); ok {
+		hooks.Ahead = a.Ahead
 	}
 	core.RegisterConn(hooks)
 }

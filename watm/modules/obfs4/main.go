@@ -55,6 +55,29 @@ const replayTTL = 3 * time.Hour
 type transport struct {
 	client *proto.ClientArgs     // dialer args
 	server *proto.ServerIdentity // listener args
+	key    *proto.SessionKey     // drawn by Ahead, for the one handshake
+}
+
+// Ahead draws the handshake's session key before the connection (the host
+// calls it in an instance it keeps ready): the draw is the same for either
+// role and needs no args, and an instance serves one connection.
+func (t *transport) Ahead() error {
+	opts, done := options()
+	defer done()
+	k, err := proto.NewSessionKey(opts.Curve, rand.Reader)
+	if err != nil {
+		return err
+	}
+	t.key = k
+	return nil
+}
+
+// handshakeOptions are options() with the key drawn ahead, if any, which
+// no later handshake may use again.
+func (t *transport) handshakeOptions() (proto.Options, func()) {
+	opts, done := options()
+	opts.SessionKey, t.key = t.key, nil
+	return opts, done
 }
 
 // Init reads the args: a server identity if private-key is given, else the
@@ -88,14 +111,14 @@ func (t *transport) WrapConn(role guest.Role, network net.Conn) (net.Conn, error
 		if t.client == nil {
 			return nil, t.missing("a client")
 		}
-		opts, done := options()
+		opts, done := t.handshakeOptions()
 		defer done()
 		return opts.ClientHandshake(network, *t.client, rand.Reader)
 	case guest.RoleListener:
 		if t.server == nil {
 			return nil, t.missing("a server")
 		}
-		opts, done := options()
+		opts, done := t.handshakeOptions()
 		defer done()
 		return opts.ServerHandshake(network, t.server, hostReplay{}, rand.Reader)
 	}

@@ -48,6 +48,10 @@ type Conn struct {
 	// Worker carries bytes between plain and the wrapped network side
 	// until the connection ends or cancel turns readable.
 	Worker func(plain, cancel int32) wasi.Errno
+	// Ahead, when set, is work a host may have done before the
+	// connection, with no config (the waterpt_ahead export): at most once,
+	// or not at all, before Init.
+	Ahead func() error
 }
 
 var (

@@ -87,18 +87,42 @@ type Options struct {
 	// NativeCurve. The obfs4 WATM passes the host's curve service here
 	// when the host offers one.
 	Curve Curve
+	// SessionKey, when set, is the handshake's ephemeral key pair, drawn
+	// ahead by NewSessionKey; nil draws one during the handshake. A key
+	// must serve one handshake only.
+	SessionKey *SessionKey
+}
+
+// SessionKey is an ephemeral handshake key pair whose public key has an
+// Elligator 2 representative, as each side of a handshake draws one.
+type SessionKey struct{ k *sessionKey }
+
+// NewSessionKey draws a session key with curve's arithmetic (nil:
+// NativeCurve) from rand, for one handshake ahead of it (the draw's
+// rejection sampling is most of a side's set-up in WebAssembly).
+func NewSessionKey(curve Curve, rand io.Reader) (*SessionKey, error) {
+	k, err := newSessionKey(curveOrNative(curve), rand)
+	if err != nil {
+		return nil, err
+	}
+	return &SessionKey{k}, nil
+}
+
+func (o Options) timing() timing {
+	tm := defaultTiming()
+	tm.newBox, tm.curve = o.NewSecretBox, curveOrNative(o.Curve)
+	if o.SessionKey != nil {
+		tm.key = o.SessionKey.k
+	}
+	return tm
 }
 
 // ClientHandshake is the package's ClientHandshake with these options.
 func (o Options) ClientHandshake(conn net.Conn, args ClientArgs, rand io.Reader) (net.Conn, error) {
-	tm := defaultTiming()
-	tm.newBox, tm.curve = o.NewSecretBox, curveOrNative(o.Curve)
-	return clientHandshake(conn, args, rand, tm)
+	return clientHandshake(conn, args, rand, o.timing())
 }
 
 // ServerHandshake is the package's ServerHandshake with these options.
 func (o Options) ServerHandshake(conn net.Conn, id *ServerIdentity, replay ReplayFilter, rand io.Reader) (net.Conn, error) {
-	tm := defaultTiming()
-	tm.newBox, tm.curve = o.NewSecretBox, curveOrNative(o.Curve)
-	return serverHandshake(conn, id, replay, rand, tm)
+	return serverHandshake(conn, id, replay, rand, o.timing())
 }

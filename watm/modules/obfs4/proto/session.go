@@ -21,6 +21,15 @@ type timing struct {
 	serverLimit time.Duration
 	newBox      NewSecretBox
 	curve       Curve
+	key         *sessionKey // drawn ahead, or nil
+}
+
+// sessionKey returns the key drawn ahead, or draws one.
+func (tm timing) sessionKey(rnd io.Reader) (*sessionKey, error) {
+	if tm.key != nil {
+		return tm.key, nil
+	}
+	return newSessionKey(tm.curve, rnd)
 }
 
 func defaultTiming() timing {
@@ -46,7 +55,7 @@ func clientHandshake(nc net.Conn, args ClientArgs, rnd io.Reader, tm timing) (ne
 		return nil, fmt.Errorf("obfs4: iat-mode %d is not 0, 1 or 2", args.IATMode)
 	}
 	co := newCoins(rnd)
-	key, err := newSessionKey(tm.curve, rnd)
+	key, err := tm.sessionKey(rnd)
 	if err != nil {
 		return nil, err
 	}
@@ -142,7 +151,7 @@ func serverHandshake(nc net.Conn, id *ServerIdentity, replay ReplayFilter, rnd i
 	start := time.Now()
 	// The session key comes first, before any byte is read, so that its
 	// rejection sampling does not show in the response time (as lyrebird).
-	key, err := newSessionKey(tm.curve, rnd)
+	key, err := tm.sessionKey(rnd)
 	if err != nil {
 		return nil, err
 	}
