@@ -51,8 +51,8 @@ type pool struct {
 	returned chan api.Module
 	mu       sync.Mutex
 	closed   bool
-	// renewed counts instances restored and made ready; reused counts
-	// those a connection took.
+	// renewed counts instances restored; reused counts those a
+	// connection took.
 	renewed, reused atomic.Uint64
 }
 
@@ -272,8 +272,11 @@ func (p *pool) unidle() {
 }
 
 // newReady starts an instance (or restores mod, a given-back one, when
-// not nil) and, while preinit holds, runs its init with no config.
-// Each is bounded by the set-up timeout, and stopped when ctx ends.
+// not nil), runs the module's aheadExport in it when the module has one,
+// and, while preinit holds, its init with no config. Each call is bounded
+// by the set-up timeout, and stopped when ctx ends. When the ahead call or
+// init fails, it is turned off for good and a new instance is made without
+// it.
 func (p *pool) newReady(ctx context.Context, mod api.Module) (*instance, error) {
 	sctx, cancel := p.m.rt.setupContext(ctx)
 	defer cancel()
@@ -293,46 +296,41 @@ func (p *pool) newReady(ctx context.Context, mod api.Module) (*instance, error) 
 	if p.ahead.Load() {
 		if err := in.bounded(sctx, in.ahead); err != nil {
 			p.ahead.Store(false)
-			in.release()
-			if ctx.Err() != nil {
-				return nil, err
+			return p.again(ctx, in, err, "watm: the module's "+aheadExport+" failed; instances are made without it")
+		}
+	}
+	if p.preinit.Load() {
+		in.configure(ConnConfig{})
+		if err := in.bounded(sctx, in.init); err != nil {
+			// A module whose init needs more than a config-less start (or
+			// that fails or hangs without a config): initialise per
+			// connection. Only a timeout is worth a warning.
+			p.preinit.Store(false)
+			msg := ""
+			if _, ok := errors.AsType[*SetupTimeoutError](err); ok {
+				msg = "watm: module init ahead of a connection timed out; it will run per connection"
 			}
-			p.m.rt.cfg.logger.Warn("watm: the module's "+aheadExport+" failed; instances are made without it", "err", err)
-			sctx, cancel := p.m.rt.setupContext(ctx)
-			defer cancel()
-			if in, err = newInstance(sctx, p.m); err != nil {
-				return nil, err
-			}
+			return p.again(ctx, in, err, msg)
 		}
 	}
-	if !p.preinit.Load() {
-		p.countRenewed(in)
-		return in, nil
-	}
-	in.configure(ConnConfig{})
-	if err := in.bounded(sctx, in.init); err != nil {
-		// A module whose init needs more than a config-less start (or
-		// that fails or hangs without a config): initialise per connection.
-		p.preinit.Store(false)
-		in.release()
-		if ctx.Err() != nil {
-			return nil, err
-		}
-		if _, ok := errors.AsType[*SetupTimeoutError](err); ok {
-			p.m.rt.cfg.logger.Warn("watm: module init ahead of a connection timed out; it will run per connection", "err", err)
-		}
-		sctx, cancel := p.m.rt.setupContext(ctx)
-		defer cancel()
-		return newInstance(sctx, p.m)
-	}
-	p.countRenewed(in)
-	return in, nil
-}
-
-func (p *pool) countRenewed(in *instance) {
 	if in.renewed {
 		p.renewed.Add(1)
 	}
+	return in, nil
+}
+
+// again releases in, whose call ahead failed with err (and is now turned
+// off), logs warn if not empty, and makes a new ready instance; err when
+// ctx ended.
+func (p *pool) again(ctx context.Context, in *instance, err error, warn string) (*instance, error) {
+	in.release()
+	if ctx.Err() != nil {
+		return nil, err
+	}
+	if warn != "" {
+		p.m.rt.cfg.logger.Warn(warn, "err", err)
+	}
+	return p.newReady(ctx, nil)
 }
 
 func (p *pool) drain() {

@@ -128,8 +128,7 @@ func (l *Listener) AcceptDialing(ctx context.Context, network net.Conn, dialPlai
 		plain   net.Conn
 		dialErr error
 	)
-	if in = m.pool.getFor(cc); in != nil {
-		in.configure(cc)
+	if in = m.ready(cc); in != nil {
 		plain, dialErr = dialPlain(ctx)
 	} else {
 		type dialed struct {

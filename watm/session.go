@@ -90,10 +90,10 @@ func (m *Module) prepare(ctx context.Context, role Role, plain *wasip1.SockFile,
 // acquire takes an instance from the pool, or restores one given back and
 // not yet restored, or makes one when there is neither, configured for cc.
 func (m *Module) acquire(sctx context.Context, cc ConnConfig) (*instance, error) {
-	in := m.pool.getFor(cc)
-	if in == nil {
-		in = m.pool.renewNow(sctx)
+	if in := m.ready(cc); in != nil {
+		return in, nil
 	}
+	in := m.pool.renewNow(sctx)
 	if in == nil {
 		var err error
 		if in, err = newInstance(sctx, m); err != nil {
@@ -102,6 +102,16 @@ func (m *Module) acquire(sctx context.Context, cc ConnConfig) (*instance, error)
 	}
 	in.configure(cc)
 	return in, nil
+}
+
+// ready takes an instance the pool has ready, configured for cc; nil when
+// it has none.
+func (m *Module) ready(cc ConnConfig) *instance {
+	in := m.pool.getFor(cc)
+	if in != nil {
+		in.configure(cc)
+	}
+	return in
 }
 
 // enter runs the set-up of a session on in (see Prepare); on failure in is
@@ -262,7 +272,7 @@ func (s *Session) runWorker() {
 	if err == nil && r != 0 {
 		err = &WorkerError{Func: name, Result: r}
 	}
-	s.endWith(err, returned)
+	s.end(err, returned)
 }
 
 // WorkerError is a worker (_water_worker / watm_start_v1) that returned
@@ -293,12 +303,10 @@ func IsNormalClose(err error) bool {
 	return errors.As(err, &we) && (we.Result == -int32(wasip1.EPIPE) || we.Result == -int32(wasip1.ECONNRESET))
 }
 
-// end records the result and releases everything, once.
-func (s *Session) end(err error) { s.endWith(err, false) }
-
-// endWith is end; returned: the worker call came back by itself, so the
-// instance may go back to its pool (see recycle.go) rather than be closed.
-func (s *Session) endWith(err error, returned bool) {
+// end records the result and releases everything, once. returned: the
+// worker call came back by itself, so the instance may go back to its pool
+// (see recycle.go) rather than be closed.
+func (s *Session) end(err error, returned bool) {
 	s.mu.Lock()
 	if s.ended {
 		s.mu.Unlock()
@@ -346,7 +354,7 @@ func (s *Session) stop() error {
 	s.mu.Lock()
 	if !s.started && !s.ended {
 		s.mu.Unlock()
-		s.end(nil)
+		s.end(nil, false)
 		return nil
 	}
 	asked := !s.ended
