@@ -34,7 +34,9 @@ import (
 //
 // Nothing is sent that the server could not have had from us anyway before
 // the server has proved it knows the cookie: the client hash and USERADDR
-// follow the check of the server hash, as in goptlib.
+// follow the check of the server hash, as in goptlib. The two round trips
+// are extORStart and extORHalf.finish: a connection kept in reserve
+// (orspare.go) has done the first before a client needs it.
 
 // extORTimeout bounds the handshake, as goptlib's does.
 const extORTimeout = 5 * time.Second
@@ -72,32 +74,66 @@ func dialOR(ctx context.Context, d *net.Dialer, info *pt.ServerInfo, addr, metho
 
 // extORSetup runs the pipelined handshake on c.
 func extORSetup(c net.Conn, cookiePath, addr, method string) error {
-	if err := c.SetDeadline(time.Now().Add(extORTimeout)); err != nil {
+	h, err := extORStart(c, cookiePath)
+	if err != nil {
 		return err
 	}
-	var clientNonce [extORNonceLen]byte
-	_, _ = rand.Read(clientNonce[:])
-	if _, err := c.Write(append([]byte{extORAuthSafeCookie}, clientNonce[:]...)); err != nil {
-		return fmt.Errorf("sending the auth type and nonce: %w", err)
+	return h.finish(addr, method)
+}
+
+// extORHalf is an ExtORPort connection whose first round trip is done:
+// tor has proved it knows the cookie, and waits for our client hash. It
+// carries no client yet: USERADDR goes with the client hash, in finish.
+type extORHalf struct {
+	c           net.Conn
+	cookie      []byte
+	clientNonce [extORNonceLen]byte
+	serverNonce [extORNonceLen]byte
+}
+
+// extORStart runs the first round trip of the handshake on c: auth type
+// and client nonce out, the server's hash (checked) and nonce in. c has no
+// deadline when it returns.
+func extORStart(c net.Conn, cookiePath string) (*extORHalf, error) {
+	if err := c.SetDeadline(time.Now().Add(extORTimeout)); err != nil {
+		return nil, err
+	}
+	h := &extORHalf{c: c}
+	_, _ = rand.Read(h.clientNonce[:])
+	if _, err := c.Write(append([]byte{extORAuthSafeCookie}, h.clientNonce[:]...)); err != nil {
+		return nil, fmt.Errorf("sending the auth type and nonce: %w", err)
 	}
 	// Read at every dial, as goptlib does (tor may write a new cookie after
 	// starting its transports, tor bug 15240), while tor answers.
 	cookie, err := readAuthCookie(cookiePath)
 	if err != nil {
-		return err
+		return nil, err
 	}
+	h.cookie = cookie
 	if err := readAuthTypes(c); err != nil {
-		return err
+		return nil, err
 	}
 	var reply [sha256.Size + extORNonceLen]byte
 	if _, err := io.ReadFull(c, reply[:]); err != nil {
-		return fmt.Errorf("reading the server hash: %w", err)
+		return nil, fmt.Errorf("reading the server hash: %w", err)
 	}
-	serverHash, serverNonce := reply[:sha256.Size], reply[sha256.Size:]
-	if !hmac.Equal(serverHash, extORHash(cookie, extORServerLabel, clientNonce[:], serverNonce)) {
-		return errors.New("the server hash does not match the auth cookie: wrong TOR_PT_AUTH_COOKIE_FILE?")
+	serverHash := reply[:sha256.Size]
+	copy(h.serverNonce[:], reply[sha256.Size:])
+	if !hmac.Equal(serverHash, extORHash(cookie, extORServerLabel, h.clientNonce[:], h.serverNonce[:])) {
+		return nil, errors.New("the server hash does not match the auth cookie: wrong TOR_PT_AUTH_COOKIE_FILE?")
 	}
-	msg := extORHash(cookie, extORClientLabel, clientNonce[:], serverNonce)
+	return h, c.SetDeadline(time.Time{})
+}
+
+// finish runs the second round trip: the client hash, USERADDR addr,
+// TRANSPORT method and DONE in one write, then tor's auth result and its
+// answer to DONE. c has no deadline when it returns.
+func (h *extORHalf) finish(addr, method string) error {
+	c := h.c
+	if err := c.SetDeadline(time.Now().Add(extORTimeout)); err != nil {
+		return err
+	}
+	msg := extORHash(h.cookie, extORClientLabel, h.clientNonce[:], h.serverNonce[:])
 	if addr != "" {
 		msg = extORCommand(msg, extORCmdUserAddr, addr)
 	}

@@ -66,6 +66,7 @@ type Server struct {
 	full    accept.Burst // connections refused at MaxConns, for the log
 	silent  accept.Burst // connections closed at IdleTimeout, for the log
 	methods []*Method
+	spare   orSpare // an ExtORPort connection in reserve (orspare.go)
 	wg      sync.WaitGroup
 	mu      sync.Mutex
 	conns   map[net.Conn]struct{}
@@ -84,6 +85,9 @@ func (e *MethodError) Error() string { return e.Name + ": " + e.Err.Error() }
 // methods that are ready and an error for each that is not.
 func (s *Server) Setup(ctx context.Context) ([]*Method, []*MethodError) {
 	s.conns = map[net.Conn]struct{}{}
+	s.spare = orSpare{wg: &s.wg, start: func(ctx context.Context) (*extORHalf, error) {
+		return startOR(ctx, s.dialer(), s.Info.ExtendedOrAddr.String(), s.Info.AuthCookiePath)
+	}}
 	var errs []*MethodError
 	for _, b := range s.Info.Bindaddrs {
 		m, err := s.setupMethod(ctx, b)
@@ -237,6 +241,7 @@ func (s *Server) Serve(acceptCtx, connCtx context.Context) {
 		go s.routineAccept(acceptCtx, connCtx, m)
 	}
 	s.wg.Wait()
+	s.spare.close()
 }
 
 func (s *Server) routineAccept(ctx, connCtx context.Context, m *Method) {
@@ -274,19 +279,12 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 		c.Close()
 		return
 	}
-	dialer := s.Dialer
-	if dialer == nil {
-		// No TCP keep-alive: tor is on this machine, and setting it up is
-		// four system calls on the set-up path.
-		dialer = &net.Dialer{KeepAlive: -1}
-	}
-	// The ExtORPort handshake (two round trips with tor, see dialOR) runs
-	// while the module instance is made when the pool has none ready:
-	// since the first byte is in, both are on the connection's critical
-	// path.
+	// The ExtORPort handshake (two round trips with tor, one with a spare;
+	// see dialTor) runs while the module instance is taken or made: since
+	// the first byte is in, both are on the connection's critical path.
 	var orErr error
-	dialOr := func(ctx context.Context) (net.Conn, error) {
-		or, err := dialOR(ctx, dialer, &s.Info, remote, m.Bindaddr.MethodName)
+	dialOr := func(dctx context.Context) (net.Conn, error) {
+		or, err := s.dialTor(ctx, dctx, remote, m.Bindaddr.MethodName)
 		orErr = err
 		return or, err
 	}
@@ -313,4 +311,30 @@ func (s *Server) routineConn(ctx context.Context, m *Method, c net.Conn) {
 		return
 	}
 	s.Logger.Debug("connection ended", "client", remote)
+}
+
+// dialer reaches tor: Dialer, or by default a net.Dialer without TCP
+// keep-alive (tor is on this machine, and setting it up is four system
+// calls on the set-up path).
+func (s *Server) dialer() *net.Dialer {
+	if s.Dialer != nil {
+		return s.Dialer
+	}
+	return &net.Dialer{KeepAlive: -1}
+}
+
+// dialTor connects to tor for one inbound connection with USERADDR addr
+// and TRANSPORT method: through the spare ExtORPort connection when there
+// is one (one round trip), else as dialOR within dctx. srvCtx, the
+// server's connection context, bounds the next spare's dial.
+func (s *Server) dialTor(srvCtx, dctx context.Context, addr, method string) (net.Conn, error) {
+	if s.Info.ExtendedOrAddr != nil && s.Info.AuthCookiePath != "" {
+		if h := s.spare.take(srvCtx); h != nil {
+			if err := h.finish(addr, method); err == nil {
+				return h.c, nil
+			}
+			h.c.Close() // tor let it go meanwhile: dial afresh
+		}
+	}
+	return dialOR(dctx, s.dialer(), &s.Info, addr, method)
 }

@@ -24,7 +24,10 @@
 //
 // Every connection becomes a Session record, including those that failed
 // authentication, so a test can assert that the transport under test
-// authenticated and reported the right USERADDR and TRANSPORT:
+// authenticated and reported the right USERADDR and TRANSPORT. A connection
+// is listed once its client hash starts to arrive (or it ends): one that a
+// transport keeps in reserve, authenticated and waiting, is not a session
+// until a client's connection takes it (Unlisted counts those).
 //
 //	srv := extortest.Start(t, extortest.Echo())
 //	env := tortest.ServerEnv(dir, []string{"name"}, nil, "", "", srv.Addr(), srv.CookiePath())

@@ -52,7 +52,7 @@ type Command struct {
 
 // Session records one connection accepted by the Server.
 type Session struct {
-	ID         int       // accept order, from 0
+	ID         int       // order of listing (see Sessions), from 0
 	RemoteAddr string    // the transport server's side of the connection
 	Accepted   time.Time // when the connection was accepted
 
@@ -103,14 +103,15 @@ type Server struct {
 	cookie   []byte
 	mode     Mode
 	sessions []*session
-	conns    map[*net.TCPConn]struct{}
+	conns    map[*net.TCPConn]*session
 	changed  chan struct{} // closed and replaced whenever a session changes
 	closed   bool
 }
 
 type session struct {
-	rec Session // guarded by Server.mu, except the live counts below
-	cnt counters
+	rec    Session // guarded by Server.mu, except the live counts below
+	cnt    counters
+	listed bool // in Server.sessions; guarded by Server.mu
 }
 
 // Start is New in a test: the cookie lives in t.TempDir(), a failure is
@@ -136,7 +137,7 @@ func New(dir string, mode Mode, opts ...Option) (*Server, error) {
 		cookiePath: filepath.Join(dir, CookieFileName),
 		cfg:        cfg,
 		mode:       mode,
-		conns:      make(map[*net.TCPConn]struct{}),
+		conns:      make(map[*net.TCPConn]*session),
 		changed:    make(chan struct{}),
 	}
 	if err := s.RotateCookie(); err != nil {
@@ -187,19 +188,49 @@ func (s *Server) RotateCookie() error {
 	return nil
 }
 
-// SetMode changes the data mode of connections accepted from now on.
+// SetMode changes the data mode of connections listed from now on.
 func (s *Server) SetMode(m Mode) {
 	s.mu.Lock()
 	s.mode = m
 	s.mu.Unlock()
 }
 
-// Sessions returns a snapshot of every connection accepted so far, in accept
-// order, including those still in their handshake.
+// Sessions returns a snapshot of every connection so far that has sent its
+// client hash or ended, in that order, including those still in their
+// handshake. A connection that has authenticated the server and waits,
+// open, before its client hash is not listed yet: that is how a transport
+// keeps an ExtORPort connection in reserve for its next client (ptserver
+// does), and tor puts no time limit on that wait either.
 func (s *Server) Sessions() []Session {
 	s.mu.Lock()
 	defer s.mu.Unlock()
 	return s.snapshotLocked()
+}
+
+// Unlisted returns how many connections are open and not listed yet: they
+// have authenticated the server and wait before their client hash.
+func (s *Server) Unlisted() int {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	n := 0
+	for _, ss := range s.conns {
+		if !ss.listed {
+			n++
+		}
+	}
+	return n
+}
+
+// DropUnlisted closes the connections that Unlisted counts, as a tor that
+// restarted would: their transport finds them closed when it needs them.
+func (s *Server) DropUnlisted() {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	for c, ss := range s.conns {
+		if !ss.listed {
+			c.Close()
+		}
+	}
 }
 
 // WaitSessions waits until at least n connections have finished their
@@ -251,6 +282,20 @@ func (s *Server) snapshotLocked() []Session {
 	return out
 }
 
+// list makes ss a listed session, once, with the data mode of the moment.
+func (s *Server) list(ss *session) {
+	s.mu.Lock()
+	if !ss.listed {
+		ss.listed = true
+		ss.rec.ID = len(s.sessions)
+		ss.rec.Mode = s.mode
+		s.sessions = append(s.sessions, ss)
+		close(s.changed)
+		s.changed = make(chan struct{})
+	}
+	s.mu.Unlock()
+}
+
 // update applies f to the session record and wakes the waiters.
 func (s *Server) update(ss *session, f func(r *Session)) {
 	s.mu.Lock()
@@ -293,27 +338,25 @@ func (s *Server) routineAccept() {
 			return
 		}
 		ss := &session{rec: Session{
-			ID:         len(s.sessions),
 			RemoteAddr: c.RemoteAddr().String(),
 			Accepted:   time.Now(),
-			Mode:       s.mode,
 		}}
-		s.sessions = append(s.sessions, ss)
-		s.conns[c] = struct{}{}
+		s.conns[c] = ss
 		s.wg.Add(1)
 		s.mu.Unlock()
-		go s.routineConn(c, ss, s.mode)
+		go s.routineConn(c, ss)
 	}
 }
 
 // routineConn owns c: handshake, data phase, close.
-func (s *Server) routineConn(c *net.TCPConn, ss *session, mode Mode) {
+func (s *Server) routineConn(c *net.TCPConn, ss *session) {
 	defer s.wg.Done()
 	defer func() {
 		c.Close()
 		s.mu.Lock()
 		delete(s.conns, c)
 		s.mu.Unlock()
+		s.list(ss)
 		s.update(ss, func(r *Session) {
 			r.Closed = true
 			r.BytesIn, r.BytesOut = ss.cnt.in.Load(), ss.cnt.out.Load()
@@ -321,9 +364,13 @@ func (s *Server) routineConn(c *net.TCPConn, ss *session, mode Mode) {
 	}()
 
 	if err := s.handshake(c, ss); err != nil {
+		s.list(ss)
 		s.update(ss, func(r *Session) { r.Err = err })
 		return
 	}
+	s.mu.Lock()
+	mode := ss.rec.Mode
+	s.mu.Unlock()
 	mode, err := runData(c, mode, &ss.cnt)
 	s.update(ss, func(r *Session) {
 		r.Mode = mode
@@ -362,9 +409,17 @@ func (s *Server) handshake(c *net.TCPConn, ss *session) error {
 	if _, err := c.Write(msg); err != nil {
 		return fmt.Errorf("sending server hash: %w", err)
 	}
-	// The client's hash, then our verdict.
+	// The client's hash, then our verdict. Tor waits for it without a time
+	// limit (a connection in reserve waits here); the session is listed
+	// when it starts to arrive.
 	clientHash := make([]byte, sha256.Size)
-	if _, err := io.ReadFull(c, clientHash); err != nil {
+	c.SetReadDeadline(time.Time{})
+	if _, err := io.ReadFull(c, clientHash[:1]); err != nil {
+		return fmt.Errorf("reading client hash: %w", err)
+	}
+	s.list(ss)
+	c.SetDeadline(time.Now().Add(s.cfg.handshakeTimeout))
+	if _, err := io.ReadFull(c, clientHash[1:]); err != nil {
 		return fmt.Errorf("reading client hash: %w", err)
 	}
 	if !hmac.Equal(clientHash, authHash(cookie, clientHashLabel, clientNonce, serverNonce)) {
