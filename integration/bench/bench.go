@@ -451,6 +451,9 @@ func (b *bench) start(t *target) error {
 	}
 	t.res.BridgeArgs = strings.Join(args, " ")
 	b.logf(t, "started in %s: SOCKS %s, bridge %s %s", fmtMs(t.res.StartMs), t.p.ClientMethod.Addr, t.p.ServerMethod.Addr, t.res.BridgeArgs)
+	if d := b.quiesce(t, b.cfg.StartTimeout/2); d > time.Second {
+		b.logf(t, "busy for %.1f s after starting (compiling a module in the background); measuring from now", d.Seconds())
+	}
 	return nil
 }
 

@@ -37,6 +37,7 @@ func (b *bench) conns(t *target) error {
 		return nil
 	}
 	b.sleep(quietTime) // let the rounds' connections go
+	b.quiesce(t, b.cfg.StartTimeout/2)
 	b.settleMemory(t)
 	before, err := b.snapshots(t)
 	if err != nil {

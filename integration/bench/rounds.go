@@ -109,6 +109,27 @@ func (b *bench) settle(targets []*target) {
 	}
 }
 
+// quiesce waits, up to limit, until t's processes have used less than 5 ms
+// of CPU in 100 ms, and returns how long it waited. A water-pt client
+// compiles the default module in the background after it starts (obfs4:
+// seconds on a loaded machine, without a compilation cache), which would
+// otherwise run into the first round's timings and the conns phase's
+// memory and descriptor counts.
+func (b *bench) quiesce(t *target, limit time.Duration) time.Duration {
+	pids := []int{t.p.Client.Pid(), t.p.Server.Pid()}
+	start := time.Now()
+	prev := cpuNs(pids)
+	for time.Since(start) < limit && b.ctx.Err() == nil {
+		b.sleep(100 * time.Millisecond)
+		now := cpuNs(pids)
+		if now-prev < 5_000_000 {
+			break
+		}
+		prev = now
+	}
+	return time.Since(start)
+}
+
 // setupPhase times Setups sequential connections of t, each from the SOCKS
 // dial to the first echoed byte: back to back when spacing is zero, else
 // spacing apart. It gives up after 5 failures in a row or PhaseTimeout.
