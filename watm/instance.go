@@ -390,11 +390,16 @@ func (in *instance) insertConn(c net.Conn) (int32, wasip1.Errno) {
 	return fd, wasip1.ESUCCESS
 }
 
-// watchHangups registers the connection's sockets with the runtime's
+// watchHangups takes the connection's sockets out of the Go netpoller and
+// registers them with the runtime's
 // hang-up watch: from now on the session ends when its peers leave.
 func (in *instance) watchHangups(s *Session) {
 	in.watching = s
 	for _, f := range in.wasi.Peers() {
+		// The set-up is over: the host's own uses of the conns (the SOCKS
+		// reply, the ExtORPort handshake) are done, and from now on only
+		// the module uses them. See wasip1/ownedfd.go.
+		f.OwnDescriptor()
 		in.m.rt.hangups.add(s, f)
 	}
 }

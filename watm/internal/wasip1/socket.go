@@ -16,9 +16,14 @@ import (
 
 // SockFile is a stream socket in a module's fd table. Reads and writes go
 // straight between the OS descriptor and the module's linear memory through
-// the descriptor's RawConn, so the Go netpoller still owns the descriptor and
-// a concurrent Close is safe.
+// the descriptor's RawConn: the conn's (the Go netpoller owns the
+// descriptor) or, once the connection's session has started, the
+// SockFile's own (OwnDescriptor); either way a concurrent Close is safe.
 type SockFile struct {
+	// mu guards conn, rc and osfd against OwnDescriptor for the methods
+	// that other goroutines call (abort, Close, Detach, RawConn); the
+	// owner's calls read them without it.
+	mu     sync.Mutex
 	conn   io.Closer // the owner of the descriptor
 	rc     syscall.RawConn
 	osfd   int
@@ -153,7 +158,11 @@ func (s *SockFile) Unwatch() { s.unwatch() }
 func (s *SockFile) EOF() bool { return s.eof.Load() }
 
 // RawConn is the descriptor's RawConn (for epoll registrations).
-func (s *SockFile) RawConn() syscall.RawConn { return s.rc }
+func (s *SockFile) RawConn() syscall.RawConn {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.rc
+}
 
 // progressed counts bytes moved through s for the hang-up watch.
 func (s *SockFile) progressed() {
@@ -215,7 +224,10 @@ func (s *SockFile) Close() error {
 	s.once.Do(func() {
 		s.unwatch()
 		closeFn := func() error {
-			err := s.conn.Close()
+			s.mu.Lock()
+			conn := s.conn
+			s.mu.Unlock()
+			err := conn.Close()
 			if s.bridge != nil {
 				s.bridge.close()
 			}
@@ -318,7 +330,10 @@ func (s *SockFile) abort() {
 	if s.wq != nil {
 		s.wq.abortWaiters()
 	}
-	if d, ok := s.conn.(interface{ SetDeadline(time.Time) error }); ok {
+	s.mu.Lock()
+	conn := s.conn
+	s.mu.Unlock()
+	if d, ok := conn.(interface{ SetDeadline(time.Time) error }); ok {
 		_ = d.SetDeadline(time.Unix(1, 0))
 	}
 }
@@ -336,7 +351,10 @@ func (s *SockFile) Detach() {
 		}
 		// A stopped set-up aborted it (deadline in the past): give it
 		// back usable.
-		if d, ok := s.conn.(interface{ SetDeadline(time.Time) error }); ok {
+		s.mu.Lock()
+		conn := s.conn
+		s.mu.Unlock()
+		if d, ok := conn.(interface{ SetDeadline(time.Time) error }); ok {
 			_ = d.SetDeadline(time.Time{})
 		}
 	})
