@@ -395,11 +395,11 @@ func (in *instance) insertConn(c net.Conn) (int32, wasip1.Errno) {
 // hang-up watch: from now on the session ends when its peers leave.
 func (in *instance) watchHangups(s *Session) {
 	in.watching = s
+	// The set-up is over: the host's own uses of the conns (the SOCKS
+	// reply, the ExtORPort handshake) are done, and from now on only the
+	// module uses them. See wasip1/ownedfd.go.
+	in.wasi.OwnPeers()
 	for _, f := range in.wasi.Peers() {
-		// The set-up is over: the host's own uses of the conns (the SOCKS
-		// reply, the ExtORPort handshake) are done, and from now on only
-		// the module uses them. See wasip1/ownedfd.go.
-		f.OwnDescriptor()
 		in.m.rt.hangups.add(s, f)
 	}
 }

@@ -4,6 +4,7 @@ import (
 	"net"
 	"os"
 	"sync"
+	"sync/atomic"
 	"syscall"
 	"time"
 
@@ -28,10 +29,15 @@ import (
 // syscall.RawConn. Operations hold a reference, so Close never closes the
 // descriptor under one. Non-blocking operations (all that the shipped
 // modules make) are plain system calls. An operation that has to wait (a
-// blocking fd_read, the write queue's flusher) waits in the netpoller
-// through a twin: a duplicate made at the first such wait and registered
-// there, so that a waiting connection still holds no thread.
+// blocking fd_read, the write queue's flusher) first waits a little in
+// ppoll, as poll_oneoff does (a busy socket is usually ready within a
+// millisecond: the flusher of a bulk transfer waits so between most
+// writes), then in the netpoller through a twin: a duplicate made at the
+// first such wait and registered there, so that a waiting connection still
+// holds no thread.
 type ownedFD struct {
+	busy *atomic.Int32 // the Host's busyWaiters, shared with poll_oneoff
+
 	mu       sync.Mutex // guards everything below
 	fd       int        // -1 once closed
 	refs     int        // operations using fd
@@ -84,34 +90,69 @@ func (o *ownedFD) Control(f func(fd uintptr)) error {
 
 // Read runs f until it returns true, waiting for readability between calls.
 func (o *ownedFD) Read(f func(fd uintptr) bool) error {
-	return o.do(f, (*os.File).SyscallConn, syscall.RawConn.Read)
+	return o.do(f, unix.POLLIN, syscall.RawConn.Read)
 }
 
 // Write runs f until it returns true, waiting for writability between
 // calls.
 func (o *ownedFD) Write(f func(fd uintptr) bool) error {
-	return o.do(f, (*os.File).SyscallConn, syscall.RawConn.Write)
+	return o.do(f, unix.POLLOUT, syscall.RawConn.Write)
 }
 
-func (o *ownedFD) do(f func(fd uintptr) bool, rawOf func(*os.File) (syscall.RawConn, error), wait func(syscall.RawConn, func(uintptr) bool) error) error {
-	fd, ok := o.acquire()
-	if !ok {
-		return net.ErrClosed
-	}
-	done := f(uintptr(fd))
-	o.release()
-	if done {
-		return nil
+func (o *ownedFD) do(f func(fd uintptr) bool, events int16, wait func(syscall.RawConn, func(uintptr) bool) error) error {
+	if done, err := o.busyWait(f, events); done || err != nil {
+		return err
 	}
 	twin, err := o.twinFile()
 	if err != nil {
 		return err
 	}
-	rc, err := rawOf(twin)
+	rc, err := twin.SyscallConn()
 	if err != nil {
 		return err
 	}
 	return wait(rc, f)
+}
+
+// busyWait runs f, and while it is not done waits for events in ppoll, in
+// slices of busySlice, for up to busyWait, if fewer than maxBusyWaiters wait
+// so (poll.go). It reports whether f is done, or why it stopped: the
+// descriptor closed, or the deadline passed.
+func (o *ownedFD) busyWait(f func(fd uintptr) bool, events int16) (bool, error) {
+	fd, ok := o.acquire()
+	if !ok {
+		return false, net.ErrClosed
+	}
+	defer o.release()
+	if f(uintptr(fd)) {
+		return true, nil
+	}
+	if o.busy == nil {
+		return false, nil
+	}
+	defer o.busy.Add(-1)
+	if o.busy.Add(1) > maxBusyWaiters {
+		return false, nil
+	}
+	for end := time.Now().Add(busyWait); time.Now().Before(end); {
+		fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
+		ts := unix.NsecToTimespec(int64(busySlice))
+		if _, err := unix.Ppoll(fds, &ts, nil); err != nil && err != unix.EINTR {
+			return false, nil
+		}
+		o.mu.Lock()
+		closing, deadline := o.closing, o.deadline
+		o.mu.Unlock()
+		switch {
+		case closing:
+			return false, net.ErrClosed
+		case !deadline.IsZero() && !time.Now().Before(deadline):
+			return false, os.ErrDeadlineExceeded
+		case fds[0].Revents != 0 && f(uintptr(fd)):
+			return true, nil
+		}
+	}
+	return false, nil
 }
 
 // twinFile returns the twin, made at the first call: a duplicate of the
@@ -170,6 +211,14 @@ func (o *ownedFD) Close() error {
 	return nil
 }
 
+// OwnPeers takes the connection's own sockets out of the Go netpoller
+// (OwnDescriptor): called when its session starts.
+func (c *Context) OwnPeers() {
+	for _, s := range c.Peers() {
+		s.OwnDescriptor(&c.host.busyWaiters)
+	}
+}
+
 // OwnDescriptor takes s's socket out of the Go netpoller (see ownedFD): a
 // duplicate descriptor replaces the conn's, and the conn is closed, which
 // deregisters it. Only a TCP or Unix conn is taken, and only before any
@@ -177,7 +226,7 @@ func (o *ownedFD) Close() error {
 // the duplicate cannot be made, s stays as it was. The caller owns s (no
 // other goroutine uses it) and uses the conn it wrapped no more, except to
 // close it.
-func (s *SockFile) OwnDescriptor() {
+func (s *SockFile) OwnDescriptor(busy *atomic.Int32) {
 	switch s.conn.(type) {
 	case *net.TCPConn, *net.UnixConn:
 	default:
@@ -193,7 +242,7 @@ func (s *SockFile) OwnDescriptor() {
 	if err := s.rc.Control(func(fd uintptr) { nfd, _ = unix.FcntlInt(fd, unix.F_DUPFD_CLOEXEC, 0) }); err != nil || nfd < 0 {
 		return
 	}
-	o := &ownedFD{fd: nfd}
+	o := &ownedFD{fd: nfd, busy: busy}
 	s.mu.Lock()
 	old := s.conn
 	s.conn, s.rc, s.osfd = o, o, nfd

@@ -5,6 +5,7 @@ import (
 	"io"
 	"net"
 	"os"
+	"sync/atomic"
 	"testing"
 	"time"
 
@@ -60,7 +61,7 @@ func TestOwnDescriptor(t *testing.T) {
 		t.Fatal(err)
 	}
 	before := openFDs(t)
-	s.OwnDescriptor()
+	s.OwnDescriptor(new(atomic.Int32))
 	if _, ok := s.RawConn().(*ownedFD); !ok {
 		t.Fatalf("RawConn is %T after OwnDescriptor, want *ownedFD", s.RawConn())
 	}
@@ -142,7 +143,7 @@ func TestOwnedCloseWakesBlockedRead(t *testing.T) {
 	if err != nil {
 		t.Fatal(err)
 	}
-	s.OwnDescriptor()
+	s.OwnDescriptor(new(atomic.Int32))
 	done := make(chan Errno, 1)
 	go func() {
 		_, e := s.Read(make([]byte, 8), false)
@@ -178,7 +179,7 @@ func TestOwnDescriptorLeavesOthers(t *testing.T) {
 		t.Fatal(err)
 	}
 	defer s.Close()
-	s.OwnDescriptor()
+	s.OwnDescriptor(new(atomic.Int32))
 	if _, ok := s.RawConn().(*ownedFD); ok {
 		t.Fatal("an *os.File socket was taken out of the netpoller")
 	}
