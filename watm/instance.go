@@ -391,8 +391,8 @@ func (in *instance) insertConn(c net.Conn) (int32, wasip1.Errno) {
 }
 
 // watchHangups takes the connection's sockets out of the Go netpoller and
-// registers them with the runtime's
-// hang-up watch: from now on the session ends when its peers leave.
+// registers them with the runtime's hang-up watch: from now on the session
+// ends when its peers leave.
 func (in *instance) watchHangups(s *Session) {
 	in.watching = s
 	// The set-up is over: the host's own uses of the conns (the SOCKS

@@ -98,15 +98,7 @@ func (b *bench) settle(targets []*target) {
 			pids = append(pids, t.p.Client.Pid(), t.p.Server.Pid())
 		}
 	}
-	prev := cpuNs(pids)
-	for range 50 {
-		time.Sleep(2 * time.Millisecond)
-		now := cpuNs(pids)
-		if now-prev < 100_000 {
-			return
-		}
-		prev = now
-	}
+	b.waitIdle(pids, 2*time.Millisecond, 100*time.Microsecond, 100*time.Millisecond)
 }
 
 // quiesce waits, up to limit, until t's processes have used less than 5 ms
@@ -116,13 +108,18 @@ func (b *bench) settle(targets []*target) {
 // otherwise run into the first round's timings and the conns phase's
 // memory and descriptor counts.
 func (b *bench) quiesce(t *target, limit time.Duration) time.Duration {
-	pids := []int{t.p.Client.Pid(), t.p.Server.Pid()}
+	return b.waitIdle([]int{t.p.Client.Pid(), t.p.Server.Pid()}, 100*time.Millisecond, 5*time.Millisecond, limit)
+}
+
+// waitIdle waits, up to limit, until pids have used less than budget of
+// CPU in the last window, and returns how long it waited.
+func (b *bench) waitIdle(pids []int, window, budget, limit time.Duration) time.Duration {
 	start := time.Now()
 	prev := cpuNs(pids)
 	for time.Since(start) < limit && b.ctx.Err() == nil {
-		b.sleep(100 * time.Millisecond)
+		b.sleep(window)
 		now := cpuNs(pids)
-		if now-prev < 5_000_000 {
+		if time.Duration(now-prev) < budget {
 			break
 		}
 		prev = now

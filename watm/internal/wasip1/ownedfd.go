@@ -134,9 +134,10 @@ func (o *ownedFD) busyWait(f func(fd uintptr) bool, events int16) (bool, error) 
 	if o.busy.Add(1) > maxBusyWaiters {
 		return false, nil
 	}
+	fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
+	ts := unix.NsecToTimespec(int64(busySlice))
 	for end := time.Now().Add(busyWait); time.Now().Before(end); {
-		fds := []unix.PollFd{{Fd: int32(fd), Events: events}}
-		ts := unix.NsecToTimespec(int64(busySlice))
+		fds[0].Revents = 0
 		if _, err := unix.Ppoll(fds, &ts, nil); err != nil && err != unix.EINTR {
 			return false, nil
 		}

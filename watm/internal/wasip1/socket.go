@@ -157,6 +157,14 @@ func (s *SockFile) Unwatch() { s.unwatch() }
 // EOF reports whether the module has read the end of file.
 func (s *SockFile) EOF() bool { return s.eof.Load() }
 
+// owner is the conn or ownedFD that owns the descriptor, for the methods
+// other goroutines call.
+func (s *SockFile) owner() io.Closer {
+	s.mu.Lock()
+	defer s.mu.Unlock()
+	return s.conn
+}
+
 // RawConn is the descriptor's RawConn (for epoll registrations).
 func (s *SockFile) RawConn() syscall.RawConn {
 	s.mu.Lock()
@@ -224,10 +232,7 @@ func (s *SockFile) Close() error {
 	s.once.Do(func() {
 		s.unwatch()
 		closeFn := func() error {
-			s.mu.Lock()
-			conn := s.conn
-			s.mu.Unlock()
-			err := conn.Close()
+			err := s.owner().Close()
 			if s.bridge != nil {
 				s.bridge.close()
 			}
@@ -330,10 +335,7 @@ func (s *SockFile) abort() {
 	if s.wq != nil {
 		s.wq.abortWaiters()
 	}
-	s.mu.Lock()
-	conn := s.conn
-	s.mu.Unlock()
-	if d, ok := conn.(interface{ SetDeadline(time.Time) error }); ok {
+	if d, ok := s.owner().(interface{ SetDeadline(time.Time) error }); ok {
 		_ = d.SetDeadline(time.Unix(1, 0))
 	}
 }
@@ -351,10 +353,7 @@ func (s *SockFile) Detach() {
 		}
 		// A stopped set-up aborted it (deadline in the past): give it
 		// back usable.
-		s.mu.Lock()
-		conn := s.conn
-		s.mu.Unlock()
-		if d, ok := conn.(interface{ SetDeadline(time.Time) error }); ok {
+		if d, ok := s.owner().(interface{ SetDeadline(time.Time) error }); ok {
 			_ = d.SetDeadline(time.Time{})
 		}
 	})
